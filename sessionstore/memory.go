@@ -1,0 +1,277 @@
+package sessionstore
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Memory is a Store held in this process. It suits a single instance and
+// development: its state is lost when the process exits. Expired records
+// are dropped when read and by a periodic sweep, so memory stays bounded by
+// the live records.
+type Memory struct {
+	now func() time.Time
+
+	mu         sync.Mutex
+	attempts   map[string]memAttempt
+	users      map[string]User   // by id
+	identities map[string]string // identityKey -> user id
+	sessions   map[string]memSession
+	byUser     map[string]map[string]struct{} // user id -> session ids
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+type memAttempt struct {
+	a     Attempt
+	until time.Time
+}
+
+type memSession struct {
+	s     Session
+	until time.Time
+}
+
+// NewMemory returns an empty memory store that sweeps expired records every
+// sweepEvery (no sweep if zero). now may be nil for the system clock.
+// Call Close to stop the sweep.
+func NewMemory(now func() time.Time, sweepEvery time.Duration) *Memory {
+	if now == nil {
+		now = time.Now
+	}
+	m := &Memory{
+		now:        now,
+		attempts:   make(map[string]memAttempt),
+		users:      make(map[string]User),
+		identities: make(map[string]string),
+		sessions:   make(map[string]memSession),
+		byUser:     make(map[string]map[string]struct{}),
+		stop:       make(chan struct{}),
+		done:       make(chan struct{}),
+	}
+	if sweepEvery > 0 {
+		go m.sweepLoop(sweepEvery)
+	} else {
+		close(m.done)
+	}
+	return m
+}
+
+// Close stops the sweep. The store stays usable.
+func (m *Memory) Close() error {
+	select {
+	case <-m.stop:
+	default:
+		close(m.stop)
+	}
+	<-m.done
+	return nil
+}
+
+func (m *Memory) sweepLoop(every time.Duration) {
+	defer close(m.done)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-t.C:
+			m.sweep()
+		}
+	}
+}
+
+func (m *Memory) sweep() {
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id, a := range m.attempts {
+		if !now.Before(a.until) {
+			delete(m.attempts, id)
+		}
+	}
+	for id, s := range m.sessions {
+		if !now.Before(s.until) {
+			m.dropSessionLocked(id, s.s.UserID)
+		}
+	}
+}
+
+// CreateAttempt implements AttemptStore.
+func (m *Memory) CreateAttempt(_ context.Context, a Attempt) error {
+	a.CodeMAC = slices.Clone(a.CodeMAC)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.attempts[a.ID] = memAttempt{a: a, until: a.ExpiresAt}
+	return nil
+}
+
+// TryAttempt implements AttemptStore.
+func (m *Memory) TryAttempt(_ context.Context, id string) (Attempt, error) {
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rec, ok := m.attempts[id]
+	if !ok || !now.Before(rec.until) {
+		delete(m.attempts, id)
+		return Attempt{}, ErrNotFound
+	}
+	rec.a.Tries++
+	m.attempts[id] = rec
+	a := rec.a
+	a.CodeMAC = slices.Clone(a.CodeMAC)
+	return a, nil
+}
+
+// DeleteAttempt implements AttemptStore.
+func (m *Memory) DeleteAttempt(_ context.Context, id string) (bool, error) {
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rec, ok := m.attempts[id]
+	delete(m.attempts, id)
+	return ok && now.Before(rec.until), nil
+}
+
+// UserByIdentifier implements UserStore.
+func (m *Memory) UserByIdentifier(_ context.Context, channel, identifier string) (User, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	id, ok := m.identities[identityKey(channel, identifier)]
+	if !ok {
+		return User{}, ErrNotFound
+	}
+	return cloneUser(m.users[id]), nil
+}
+
+// User implements UserStore.
+func (m *Memory) User(_ context.Context, id string) (User, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	u, ok := m.users[id]
+	if !ok {
+		return User{}, ErrNotFound
+	}
+	return cloneUser(u), nil
+}
+
+// RecordSignIn implements UserStore.
+func (m *Memory) RecordSignIn(_ context.Context, channel, identifier, newID string, roles []string, at time.Time) (User, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	key := identityKey(channel, identifier)
+	id, ok := m.identities[key]
+	if !ok {
+		id = newID
+		m.identities[key] = id
+		u := User{ID: id, CreatedAt: at}
+		setIdentifier(&u, channel, identifier)
+		m.users[id] = u
+	}
+	u := m.users[id]
+	u.Roles = slices.Clone(roles)
+	u.LastSignInAt = at
+	m.users[id] = u
+	return cloneUser(u), nil
+}
+
+// CreateSession implements SessionStore.
+func (m *Memory) CreateSession(_ context.Context, s Session, until time.Time) error {
+	s.Roles = slices.Clone(s.Roles)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sessions[s.ID] = memSession{s: s, until: until}
+	set := m.byUser[s.UserID]
+	if set == nil {
+		set = make(map[string]struct{})
+		m.byUser[s.UserID] = set
+	}
+	set[s.ID] = struct{}{}
+	return nil
+}
+
+// Session implements SessionStore.
+func (m *Memory) Session(_ context.Context, id string) (Session, error) {
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rec, ok := m.sessions[id]
+	if !ok {
+		return Session{}, ErrNotFound
+	}
+	if !now.Before(rec.until) {
+		m.dropSessionLocked(id, rec.s.UserID)
+		return Session{}, ErrNotFound
+	}
+	s := rec.s
+	s.Roles = slices.Clone(s.Roles)
+	return s, nil
+}
+
+// TouchSession implements SessionStore.
+func (m *Memory) TouchSession(_ context.Context, s Session, until time.Time) error {
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rec, ok := m.sessions[s.ID]
+	if !ok || !now.Before(rec.until) {
+		return ErrNotFound
+	}
+	s.Roles = slices.Clone(s.Roles)
+	m.sessions[s.ID] = memSession{s: s, until: until}
+	return nil
+}
+
+// DeleteSession implements SessionStore.
+func (m *Memory) DeleteSession(_ context.Context, id, userID string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.dropSessionLocked(id, userID)
+	return nil
+}
+
+// DeleteUserSessions implements SessionStore.
+func (m *Memory) DeleteUserSessions(_ context.Context, userID string) (int, error) {
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for id := range m.byUser[userID] {
+		if rec, ok := m.sessions[id]; ok && now.Before(rec.until) {
+			n++
+		}
+		delete(m.sessions, id)
+	}
+	delete(m.byUser, userID)
+	return n, nil
+}
+
+func (m *Memory) dropSessionLocked(id, userID string) {
+	delete(m.sessions, id)
+	if set := m.byUser[userID]; set != nil {
+		delete(set, id)
+		if len(set) == 0 {
+			delete(m.byUser, userID)
+		}
+	}
+}
+
+func cloneUser(u User) User {
+	u.Roles = slices.Clone(u.Roles)
+	return u
+}
+
+func setIdentifier(u *User, channel, identifier string) {
+	switch channel {
+	case "email":
+		u.Email = identifier
+	case "phone":
+		u.Phone = identifier
+	}
+}
+
+var _ Store = (*Memory)(nil)

@@ -1,0 +1,352 @@
+package sessionstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// DefaultRedisTimeout bounds every Redis operation, so that a stopped or
+// hung server turns into ErrUnavailable instead of a hanging request.
+const DefaultRedisTimeout = 2 * time.Second
+
+// NewRedisClient makes a client for a redis:// or rediss:// URL whose dial,
+// read, write and pool waits are all bounded by timeout. name is sent with
+// CLIENT SETNAME, so operators can find passgate's connections.
+func NewRedisClient(url string, timeout time.Duration, name string) (*redis.Client, error) {
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, err
+	}
+	if timeout <= 0 {
+		timeout = DefaultRedisTimeout
+	}
+	opts.ClientName = name
+	opts.DialTimeout = timeout
+	opts.ReadTimeout = timeout
+	opts.WriteTimeout = timeout
+	opts.PoolTimeout = timeout
+	opts.ContextTimeoutEnabled = true
+	// One retry covers a connection the server closed while idle (a Redis
+	// restart); more would only multiply the wait when it is really down.
+	opts.MaxRetries = 1
+	opts.DisableIdentity = true
+	return redis.NewClient(opts), nil
+}
+
+// Redis is a Store in a Redis server, shared by every instance pointed at it.
+// Every key starts with the prefix, so several deployments can share one
+// database. Multi-key changes run as Lua scripts, so they are atomic.
+type Redis struct {
+	client  redis.UniversalClient
+	prefix  string
+	timeout time.Duration
+}
+
+// NewRedis returns a Store using client, which it does not own: closing the
+// client is the caller's business. Each operation is bounded by timeout
+// (DefaultRedisTimeout if zero).
+func NewRedis(client redis.UniversalClient, prefix string, timeout time.Duration) *Redis {
+	if timeout <= 0 {
+		timeout = DefaultRedisTimeout
+	}
+	return &Redis{client: client, prefix: prefix, timeout: timeout}
+}
+
+func (r *Redis) attemptKey(id string) string       { return r.prefix + "a:" + id }
+func (r *Redis) userKey(id string) string          { return r.prefix + "u:" + id }
+func (r *Redis) identityKey(k string) string       { return r.prefix + "i:" + k }
+func (r *Redis) sessionKey(id string) string       { return r.prefix + "s:" + id }
+func (r *Redis) userSessionsKey(uid string) string { return r.prefix + "us:" + uid }
+
+func (r *Redis) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, r.timeout)
+}
+
+func storeErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, redis.Nil):
+		return ErrNotFound
+	default:
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+}
+
+// CreateAttempt implements AttemptStore.
+func (r *Redis) CreateAttempt(ctx context.Context, a Attempt) error {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	key := r.attemptKey(a.ID)
+	_, err := r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, key,
+			"ch", a.Channel,
+			"idf", a.Identifier,
+			"mac", a.CodeMAC,
+			"rt", a.RedirectTo,
+			"cu", strconv.FormatBool(a.CreateUser),
+			"c", a.CreatedAt.UnixMilli(),
+			"x", a.ExpiresAt.UnixMilli(),
+			"t", 0,
+		)
+		p.PExpireAt(ctx, key, a.ExpiresAt)
+		return nil
+	})
+	return storeErr(err)
+}
+
+var tryAttemptScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+redis.call('HINCRBY', KEYS[1], 't', 1)
+return redis.call('HGETALL', KEYS[1])
+`)
+
+// TryAttempt implements AttemptStore.
+func (r *Redis) TryAttempt(ctx context.Context, id string) (Attempt, error) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	res, err := tryAttemptScript.Run(ctx, r.client, []string{r.attemptKey(id)}).StringSlice()
+	if err != nil {
+		return Attempt{}, storeErr(err)
+	}
+	f := pairs(res)
+	tries, _ := strconv.Atoi(f["t"])
+	createUser, _ := strconv.ParseBool(f["cu"])
+	return Attempt{
+		ID:         id,
+		Channel:    f["ch"],
+		Identifier: f["idf"],
+		CodeMAC:    []byte(f["mac"]),
+		RedirectTo: f["rt"],
+		CreateUser: createUser,
+		CreatedAt:  millis(f["c"]),
+		ExpiresAt:  millis(f["x"]),
+		Tries:      tries,
+	}, nil
+}
+
+// DeleteAttempt implements AttemptStore.
+func (r *Redis) DeleteAttempt(ctx context.Context, id string) (bool, error) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	n, err := r.client.Del(ctx, r.attemptKey(id)).Result()
+	return n == 1, storeErr(err)
+}
+
+// UserByIdentifier implements UserStore.
+func (r *Redis) UserByIdentifier(ctx context.Context, channel, identifier string) (User, error) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	id, err := r.client.Get(ctx, r.identityKey(identityKey(channel, identifier))).Result()
+	if err != nil {
+		return User{}, storeErr(err)
+	}
+	return r.user(ctx, id)
+}
+
+// User implements UserStore.
+func (r *Redis) User(ctx context.Context, id string) (User, error) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	return r.user(ctx, id)
+}
+
+func (r *Redis) user(ctx context.Context, id string) (User, error) {
+	f, err := r.client.HGetAll(ctx, r.userKey(id)).Result()
+	if err != nil {
+		return User{}, storeErr(err)
+	}
+	if len(f) == 0 {
+		return User{}, ErrNotFound
+	}
+	return decodeUser(f)
+}
+
+// recordSignInScript: KEYS[1] identity index; ARGV: new id, user key
+// prefix, channel, identifier, roles (JSON), time (ms).
+var recordSignInScript = redis.NewScript(`
+local id = redis.call('GET', KEYS[1])
+if not id then
+  id = ARGV[1]
+  redis.call('SET', KEYS[1], id)
+  redis.call('HSET', ARGV[2] .. id, 'id', id, 'ch', ARGV[3], 'idf', ARGV[4], 'c', ARGV[6])
+end
+redis.call('HSET', ARGV[2] .. id, 'r', ARGV[5], 'l', ARGV[6])
+return redis.call('HGETALL', ARGV[2] .. id)
+`)
+
+// RecordSignIn implements UserStore.
+func (r *Redis) RecordSignIn(ctx context.Context, channel, identifier, newID string, roles []string, at time.Time) (User, error) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	rolesJSON, err := json.Marshal(nonNil(roles))
+	if err != nil {
+		return User{}, err
+	}
+	res, err := recordSignInScript.Run(ctx, r.client,
+		[]string{r.identityKey(identityKey(channel, identifier))},
+		newID, r.userKey(""), channel, identifier, rolesJSON, at.UnixMilli(),
+	).StringSlice()
+	if err != nil {
+		return User{}, storeErr(err)
+	}
+	return decodeUser(pairs(res))
+}
+
+func decodeUser(f map[string]string) (User, error) {
+	u := User{ID: f["id"], CreatedAt: millis(f["c"]), LastSignInAt: millis(f["l"])}
+	setIdentifier(&u, f["ch"], f["idf"])
+	if rs := f["r"]; rs != "" {
+		if err := json.Unmarshal([]byte(rs), &u.Roles); err != nil {
+			return User{}, fmt.Errorf("%w: corrupt user record: %v", ErrUnavailable, err)
+		}
+	}
+	return u, nil
+}
+
+// redisSession is the stored form of a Session: short names keep a session
+// small (its id is the key, not repeated here).
+type redisSession struct {
+	UserID   string   `json:"u"`
+	Email    string   `json:"e,omitempty"`
+	Phone    string   `json:"p,omitempty"`
+	Roles    []string `json:"r,omitempty"`
+	Created  int64    `json:"c"`
+	Expires  int64    `json:"x"`
+	LastSeen int64    `json:"s"`
+}
+
+func encodeSession(s Session) ([]byte, error) {
+	return json.Marshal(redisSession{
+		UserID: s.UserID, Email: s.Email, Phone: s.Phone, Roles: s.Roles,
+		Created: s.CreatedAt.UnixMilli(), Expires: s.ExpiresAt.UnixMilli(), LastSeen: s.LastSeenAt.UnixMilli(),
+	})
+}
+
+// createSessionScript: KEYS[1] session, KEYS[2] user's session index;
+// ARGV: session id, encoded session, expiry (ms), index expiry (ms),
+// session key prefix. Index members whose session is gone are pruned, so
+// the index stays as small as the live sessions.
+var createSessionScript = redis.NewScript(`
+redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3])
+for _, m in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  if redis.call('EXISTS', ARGV[5] .. m) == 0 then redis.call('SREM', KEYS[2], m) end
+end
+redis.call('SADD', KEYS[2], ARGV[1])
+local ttl = redis.call('PTTL', KEYS[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if ttl < 0 or now + ttl < tonumber(ARGV[4]) then redis.call('PEXPIREAT', KEYS[2], ARGV[4]) end
+return 1
+`)
+
+// CreateSession implements SessionStore.
+func (r *Redis) CreateSession(ctx context.Context, s Session, until time.Time) error {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	val, err := encodeSession(s)
+	if err != nil {
+		return err
+	}
+	err = createSessionScript.Run(ctx, r.client,
+		[]string{r.sessionKey(s.ID), r.userSessionsKey(s.UserID)},
+		s.ID, val, until.UnixMilli(), s.ExpiresAt.UnixMilli(), r.sessionKey(""),
+	).Err()
+	return storeErr(err)
+}
+
+// Session implements SessionStore.
+func (r *Redis) Session(ctx context.Context, id string) (Session, error) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	val, err := r.client.Get(ctx, r.sessionKey(id)).Bytes()
+	if err != nil {
+		return Session{}, storeErr(err)
+	}
+	var rs redisSession
+	if err := json.Unmarshal(val, &rs); err != nil {
+		return Session{}, fmt.Errorf("%w: corrupt session record: %v", ErrUnavailable, err)
+	}
+	return Session{
+		ID: id, UserID: rs.UserID, Email: rs.Email, Phone: rs.Phone, Roles: rs.Roles,
+		CreatedAt:  time.UnixMilli(rs.Created),
+		ExpiresAt:  time.UnixMilli(rs.Expires),
+		LastSeenAt: time.UnixMilli(rs.LastSeen),
+	}, nil
+}
+
+// TouchSession implements SessionStore.
+func (r *Redis) TouchSession(ctx context.Context, s Session, until time.Time) error {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	val, err := encodeSession(s)
+	if err != nil {
+		return err
+	}
+	// XX: only while the session still exists, so a logout is never undone.
+	err = r.client.SetArgs(ctx, r.sessionKey(s.ID), val, redis.SetArgs{Mode: "XX", ExpireAt: until}).Err()
+	return storeErr(err)
+}
+
+// DeleteSession implements SessionStore.
+func (r *Redis) DeleteSession(ctx context.Context, id, userID string) error {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	_, err := r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, r.sessionKey(id))
+		p.SRem(ctx, r.userSessionsKey(userID), id)
+		return nil
+	})
+	return storeErr(err)
+}
+
+// deleteUserSessionsScript: KEYS[1] user's session index; ARGV[1] session
+// key prefix.
+var deleteUserSessionsScript = redis.NewScript(`
+local n = 0
+for _, m in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  n = n + redis.call('DEL', ARGV[1] .. m)
+end
+redis.call('DEL', KEYS[1])
+return n
+`)
+
+// DeleteUserSessions implements SessionStore.
+func (r *Redis) DeleteUserSessions(ctx context.Context, userID string) (int, error) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	n, err := deleteUserSessionsScript.Run(ctx, r.client,
+		[]string{r.userSessionsKey(userID)}, r.sessionKey("")).Int()
+	return n, storeErr(err)
+}
+
+func pairs(flat []string) map[string]string {
+	m := make(map[string]string, len(flat)/2)
+	for i := 0; i+1 < len(flat); i += 2 {
+		m[flat[i]] = flat[i+1]
+	}
+	return m
+}
+
+func millis(s string) time.Time {
+	ms, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+var _ Store = (*Redis)(nil)

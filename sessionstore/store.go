@@ -1,0 +1,113 @@
+// Package sessionstore keeps passgate's state: pending sign-in attempts,
+// users and sessions. It has two backends, an in-process memory store and
+// Redis, which behave the same (see package storetest) and know nothing of
+// HTTP or Caddy.
+//
+// Secrets never reach a backend in clear: an attempt holds only a keyed MAC
+// of its code, and a session is stored under the SHA-256 of its id.
+package sessionstore
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound means the record does not exist: it was never created, has
+// expired, or was consumed. It is never returned for a backend failure.
+var ErrNotFound = errors.New("sessionstore: not found")
+
+// ErrUnavailable wraps every backend failure (connection refused, timeout,
+// protocol error), so callers can fail closed without knowing the backend.
+var ErrUnavailable = errors.New("sessionstore: store unavailable")
+
+// Attempt is a pending sign-in: a code sent to one identifier.
+type Attempt struct {
+	ID         string
+	Channel    string // "email" or "phone"
+	Identifier string // normalised address the code was sent to
+	CodeMAC    []byte // keyed MAC of the code; the code itself is never stored
+	RedirectTo string
+	CreateUser bool
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	// Tries counts checks made against the attempt, the current one included.
+	Tries int
+}
+
+// User is one person, identified by a normalised email address or phone
+// number. ID is stable and random; it never reveals the identifier.
+type User struct {
+	ID           string
+	Email        string
+	Phone        string
+	Roles        []string
+	CreatedAt    time.Time
+	LastSignInAt time.Time
+}
+
+// Session is a signed-in browser or client. It carries a copy of the user's
+// identity so that authenticating a request needs one read.
+type Session struct {
+	// ID is the public handle of the session: the hash it is stored under.
+	// The secret the client holds is never stored.
+	ID         string
+	UserID     string
+	Email      string
+	Phone      string
+	Roles      []string
+	CreatedAt  time.Time
+	ExpiresAt  time.Time // absolute end, whatever the activity
+	LastSeenAt time.Time // start of the idle timeout
+}
+
+// AttemptStore keeps pending sign-in attempts.
+type AttemptStore interface {
+	// CreateAttempt stores a until a.ExpiresAt.
+	CreateAttempt(ctx context.Context, a Attempt) error
+	// TryAttempt counts one more try against the attempt, atomically, and
+	// returns it with Tries set to the count including this one.
+	TryAttempt(ctx context.Context, id string) (Attempt, error)
+	// DeleteAttempt removes the attempt and reports whether this call was
+	// the one that removed it; of concurrent callers exactly one gets true.
+	DeleteAttempt(ctx context.Context, id string) (bool, error)
+}
+
+// UserStore keeps users and the index from identifier to user.
+type UserStore interface {
+	// UserByIdentifier finds the user who signs in with identifier on channel.
+	UserByIdentifier(ctx context.Context, channel, identifier string) (User, error)
+	// User returns the user with the given id.
+	User(ctx context.Context, id string) (User, error)
+	// RecordSignIn returns the user for (channel, identifier), creating it
+	// with newID if there is none, and sets its roles and last sign-in time.
+	// Concurrent calls for one identifier yield one user.
+	RecordSignIn(ctx context.Context, channel, identifier, newID string, roles []string, at time.Time) (User, error)
+}
+
+// SessionStore keeps sessions and the per-user index of them.
+type SessionStore interface {
+	// CreateSession stores s under s.ID until the given time and adds it to
+	// the index of its user.
+	CreateSession(ctx context.Context, s Session, until time.Time) error
+	// Session returns the session stored under id.
+	Session(ctx context.Context, id string) (Session, error)
+	// TouchSession replaces a session that still exists, so that a session
+	// deleted meanwhile is not brought back. ErrNotFound if it is gone.
+	TouchSession(ctx context.Context, s Session, until time.Time) error
+	// DeleteSession removes one session.
+	DeleteSession(ctx context.Context, id, userID string) error
+	// DeleteUserSessions removes every session of a user and says how many.
+	DeleteUserSessions(ctx context.Context, userID string) (int, error)
+}
+
+// Store is everything passgate keeps.
+type Store interface {
+	AttemptStore
+	UserStore
+	SessionStore
+}
+
+func identityKey(channel, identifier string) string {
+	return channel + ":" + identifier
+}

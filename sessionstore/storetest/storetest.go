@@ -1,0 +1,363 @@
+// Package storetest is the behavioural suite every sessionstore backend
+// must pass, so that memory and Redis cannot drift apart.
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/passgate/caddy-passgate/sessionstore"
+)
+
+// Run runs the suite. newStore returns an empty store for one subtest.
+func Run(t *testing.T, newStore func(t *testing.T) sessionstore.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s sessionstore.Store)
+	}{
+		{"AttemptRoundTrip", testAttemptRoundTrip},
+		{"AttemptUnknownAndExpired", testAttemptUnknownAndExpired},
+		{"AttemptTriesAreAtomic", testAttemptTriesAreAtomic},
+		{"AttemptDeletedOnce", testAttemptDeletedOnce},
+		{"UserCreatedOnceAndUpdated", testUserCreatedOnceAndUpdated},
+		{"UserConcurrentSignIn", testUserConcurrentSignIn},
+		{"SessionRoundTrip", testSessionRoundTrip},
+		{"SessionTouchDoesNotResurrect", testSessionTouchDoesNotResurrect},
+		{"SessionExpired", testSessionExpired},
+		{"DeleteUserSessions", testDeleteUserSessions},
+		{"SessionsManagerTimeouts", testSessionsManagerTimeouts},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.fn(t, newStore(t))
+		})
+	}
+}
+
+func id() string { return rand.Text() }
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func wantNotFound(t *testing.T, err error) {
+	t.Helper()
+	if !errors.Is(err, sessionstore.ErrNotFound) {
+		t.Fatalf("got error %v, want ErrNotFound", err)
+	}
+}
+
+func ms(t time.Time) time.Time { return t.Truncate(time.Millisecond) }
+
+func testAttemptRoundTrip(t *testing.T, s sessionstore.Store) {
+	ctx := context.Background()
+	now := ms(time.Now())
+	a := sessionstore.Attempt{
+		ID: id(), Channel: "email", Identifier: "ann@example.com",
+		CodeMAC: []byte{0, 1, 2, 0xff, 0}, RedirectTo: "/app?x=1", CreateUser: true,
+		CreatedAt: now, ExpiresAt: now.Add(time.Minute),
+	}
+	must(t, s.CreateAttempt(ctx, a))
+	for want := 1; want <= 3; want++ {
+		got, err := s.TryAttempt(ctx, a.ID)
+		must(t, err)
+		a.Tries = want
+		if got.ID != a.ID || got.Channel != a.Channel || got.Identifier != a.Identifier ||
+			string(got.CodeMAC) != string(a.CodeMAC) || got.RedirectTo != a.RedirectTo ||
+			got.CreateUser != a.CreateUser || !got.CreatedAt.Equal(a.CreatedAt) ||
+			!got.ExpiresAt.Equal(a.ExpiresAt) || got.Tries != want {
+			t.Fatalf("try %d: got %+v, want %+v", want, got, a)
+		}
+	}
+	deleted, err := s.DeleteAttempt(ctx, a.ID)
+	must(t, err)
+	if !deleted {
+		t.Fatal("DeleteAttempt of a live attempt reported false")
+	}
+	_, err = s.TryAttempt(ctx, a.ID)
+	wantNotFound(t, err)
+	deleted, err = s.DeleteAttempt(ctx, a.ID)
+	must(t, err)
+	if deleted {
+		t.Fatal("second DeleteAttempt reported true")
+	}
+}
+
+func testAttemptUnknownAndExpired(t *testing.T, s sessionstore.Store) {
+	ctx := context.Background()
+	_, err := s.TryAttempt(ctx, id())
+	wantNotFound(t, err)
+
+	past := time.Now().Add(-time.Second)
+	a := sessionstore.Attempt{ID: id(), Channel: "email", Identifier: "a@b.c", CreatedAt: past.Add(-time.Minute), ExpiresAt: past}
+	must(t, s.CreateAttempt(ctx, a))
+	_, err = s.TryAttempt(ctx, a.ID)
+	wantNotFound(t, err)
+	deleted, err := s.DeleteAttempt(ctx, a.ID)
+	must(t, err)
+	if deleted {
+		t.Fatal("DeleteAttempt of an expired attempt reported true")
+	}
+}
+
+func testAttemptTriesAreAtomic(t *testing.T, s sessionstore.Store) {
+	ctx := context.Background()
+	now := time.Now()
+	a := sessionstore.Attempt{ID: id(), Channel: "email", Identifier: "a@b.c", CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+	must(t, s.CreateAttempt(ctx, a))
+	const n = 30
+	seen := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			got, err := s.TryAttempt(ctx, a.ID)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			seen[i] = got.Tries
+		})
+	}
+	wg.Wait()
+	slices.Sort(seen)
+	for i, v := range seen {
+		if v != i+1 {
+			t.Fatalf("concurrent tries got counts %v, want 1..%d each once", seen, n)
+		}
+	}
+}
+
+func testAttemptDeletedOnce(t *testing.T, s sessionstore.Store) {
+	ctx := context.Background()
+	now := time.Now()
+	a := sessionstore.Attempt{ID: id(), Channel: "email", Identifier: "a@b.c", CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+	must(t, s.CreateAttempt(ctx, a))
+	var winners atomic.Int32
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			ok, err := s.DeleteAttempt(ctx, a.ID)
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				winners.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if w := winners.Load(); w != 1 {
+		t.Fatalf("%d concurrent deletes reported success, want exactly 1", w)
+	}
+}
+
+func testUserCreatedOnceAndUpdated(t *testing.T, s sessionstore.Store) {
+	ctx := context.Background()
+	_, err := s.UserByIdentifier(ctx, "email", "nobody@example.com")
+	wantNotFound(t, err)
+	_, err = s.User(ctx, id())
+	wantNotFound(t, err)
+
+	t1 := ms(time.Now())
+	first := id()
+	u, err := s.RecordSignIn(ctx, "email", "bea@example.com", first, []string{"admin"}, t1)
+	must(t, err)
+	if u.ID != first || u.Email != "bea@example.com" || u.Phone != "" || !u.CreatedAt.Equal(t1) ||
+		!u.LastSignInAt.Equal(t1) || !slices.Equal(u.Roles, []string{"admin"}) {
+		t.Fatalf("created user = %+v", u)
+	}
+	t2 := t1.Add(time.Hour)
+	u2, err := s.RecordSignIn(ctx, "email", "bea@example.com", id(), nil, t2)
+	must(t, err)
+	if u2.ID != first || !u2.CreatedAt.Equal(t1) || !u2.LastSignInAt.Equal(t2) || len(u2.Roles) != 0 {
+		t.Fatalf("second sign-in gave %+v, want id %s created %v last %v no roles", u2, first, t1, t2)
+	}
+	byIdf, err := s.UserByIdentifier(ctx, "email", "bea@example.com")
+	must(t, err)
+	byID, err := s.User(ctx, first)
+	must(t, err)
+	if byIdf.ID != first || byID.ID != first || !byID.LastSignInAt.Equal(t2) {
+		t.Fatalf("lookups gave %+v and %+v", byIdf, byID)
+	}
+	// The same string on another channel is another person.
+	p, err := s.RecordSignIn(ctx, "phone", "bea@example.com", id(), nil, t2)
+	must(t, err)
+	if p.ID == first || p.Phone != "bea@example.com" || p.Email != "" {
+		t.Fatalf("phone identity shares or confuses the email user: %+v", p)
+	}
+}
+
+func testUserConcurrentSignIn(t *testing.T, s sessionstore.Store) {
+	ctx := context.Background()
+	ids := make([]string, 20)
+	var wg sync.WaitGroup
+	for i := range ids {
+		wg.Go(func() {
+			u, err := s.RecordSignIn(ctx, "email", "race@example.com", id(), nil, time.Now())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ids[i] = u.ID
+		})
+	}
+	wg.Wait()
+	if distinct := slices.Compact(slices.Sorted(slices.Values(ids))); len(distinct) != 1 {
+		t.Fatalf("concurrent first sign-ins created several users: %v", ids)
+	}
+}
+
+func newSession(userID string) sessionstore.Session {
+	now := ms(time.Now())
+	return sessionstore.Session{
+		ID: id(), UserID: userID, Email: "c@example.com", Roles: []string{"a", "b"},
+		CreatedAt: now, ExpiresAt: now.Add(time.Hour), LastSeenAt: now,
+	}
+}
+
+func sameSession(a, b sessionstore.Session) bool {
+	return a.ID == b.ID && a.UserID == b.UserID && a.Email == b.Email && a.Phone == b.Phone &&
+		slices.Equal(a.Roles, b.Roles) && a.CreatedAt.Equal(b.CreatedAt) &&
+		a.ExpiresAt.Equal(b.ExpiresAt) && a.LastSeenAt.Equal(b.LastSeenAt)
+}
+
+func testSessionRoundTrip(t *testing.T, s sessionstore.Store) {
+	ctx := context.Background()
+	_, err := s.Session(ctx, id())
+	wantNotFound(t, err)
+
+	sess := newSession(id())
+	must(t, s.CreateSession(ctx, sess, sess.ExpiresAt))
+	got, err := s.Session(ctx, sess.ID)
+	must(t, err)
+	if !sameSession(got, sess) {
+		t.Fatalf("got %+v, want %+v", got, sess)
+	}
+	sess.LastSeenAt = sess.LastSeenAt.Add(time.Minute)
+	must(t, s.TouchSession(ctx, sess, sess.ExpiresAt))
+	got, err = s.Session(ctx, sess.ID)
+	must(t, err)
+	if !got.LastSeenAt.Equal(sess.LastSeenAt) {
+		t.Fatalf("touch not kept: last seen %v, want %v", got.LastSeenAt, sess.LastSeenAt)
+	}
+	must(t, s.DeleteSession(ctx, sess.ID, sess.UserID))
+	_, err = s.Session(ctx, sess.ID)
+	wantNotFound(t, err)
+}
+
+func testSessionTouchDoesNotResurrect(t *testing.T, s sessionstore.Store) {
+	ctx := context.Background()
+	sess := newSession(id())
+	must(t, s.CreateSession(ctx, sess, sess.ExpiresAt))
+	must(t, s.DeleteSession(ctx, sess.ID, sess.UserID))
+	err := s.TouchSession(ctx, sess, sess.ExpiresAt)
+	if err != nil && !errors.Is(err, sessionstore.ErrNotFound) {
+		t.Fatal(err)
+	}
+	_, err = s.Session(ctx, sess.ID)
+	wantNotFound(t, err)
+}
+
+func testSessionExpired(t *testing.T, s sessionstore.Store) {
+	ctx := context.Background()
+	sess := newSession(id())
+	must(t, s.CreateSession(ctx, sess, time.Now().Add(-time.Millisecond)))
+	_, err := s.Session(ctx, sess.ID)
+	wantNotFound(t, err)
+}
+
+func testDeleteUserSessions(t *testing.T, s sessionstore.Store) {
+	ctx := context.Background()
+	uid, other := id(), id()
+	var mine []sessionstore.Session
+	for range 3 {
+		sess := newSession(uid)
+		must(t, s.CreateSession(ctx, sess, sess.ExpiresAt))
+		mine = append(mine, sess)
+	}
+	theirs := newSession(other)
+	must(t, s.CreateSession(ctx, theirs, theirs.ExpiresAt))
+	// One already logged out on its own: not counted again.
+	must(t, s.DeleteSession(ctx, mine[0].ID, uid))
+
+	n, err := s.DeleteUserSessions(ctx, uid)
+	must(t, err)
+	if n != 2 {
+		t.Fatalf("DeleteUserSessions removed %d, want 2", n)
+	}
+	for _, sess := range mine {
+		_, err := s.Session(ctx, sess.ID)
+		wantNotFound(t, err)
+	}
+	if _, err := s.Session(ctx, theirs.ID); err != nil {
+		t.Fatalf("another user's session is gone: %v", err)
+	}
+	n, err = s.DeleteUserSessions(ctx, uid)
+	must(t, err)
+	if n != 0 {
+		t.Fatalf("second DeleteUserSessions removed %d, want 0", n)
+	}
+}
+
+func testSessionsManagerTimeouts(t *testing.T, s sessionstore.Store) {
+	ctx := context.Background()
+	var offset atomic.Int64
+	m := &sessionstore.Sessions{
+		Store: s, Idle: time.Hour, Lifetime: 3 * time.Hour, TouchEvery: time.Minute,
+		Now: func() time.Time { return time.Now().Add(time.Duration(offset.Load())) },
+	}
+	u := sessionstore.User{ID: id(), Email: "d@example.com", Roles: []string{"r"}}
+	secret, sess, err := m.Create(ctx, u)
+	must(t, err)
+	if len(secret) < 43 || sess.ID == secret || sess.ID != sessionstore.SessionID(secret) {
+		t.Fatalf("secret %q and id %q: want a >=256-bit secret stored only as its hash", secret, sess.ID)
+	}
+	secret2, sess2, err := m.Create(ctx, u)
+	must(t, err)
+	if secret2 == secret || sess2.ID == sess.ID {
+		t.Fatal("two sign-ins share a session")
+	}
+
+	got, err := m.Lookup(ctx, secret)
+	must(t, err)
+	if got.UserID != u.ID || got.Email != u.Email || !slices.Equal(got.Roles, u.Roles) {
+		t.Fatalf("lookup gave %+v", got)
+	}
+	_, err = m.Lookup(ctx, "not-a-session")
+	wantNotFound(t, err)
+
+	// Active use keeps it alive past the idle timeout...
+	offset.Store(int64(50 * time.Minute))
+	_, err = m.Lookup(ctx, secret)
+	must(t, err)
+	offset.Store(int64(100 * time.Minute))
+	_, err = m.Lookup(ctx, secret)
+	must(t, err)
+	// ...but the untouched second session has idled out.
+	_, err = m.Lookup(ctx, secret2)
+	wantNotFound(t, err)
+	// And no activity outlives the absolute lifetime.
+	offset.Store(int64(150 * time.Minute))
+	_, err = m.Lookup(ctx, secret)
+	must(t, err)
+	offset.Store(int64(3*time.Hour + time.Second))
+	_, err = m.Lookup(ctx, secret)
+	wantNotFound(t, err)
+
+	offset.Store(0)
+	secret3, _, err := m.Create(ctx, u)
+	must(t, err)
+	must(t, m.Revoke(ctx, secret3))
+	_, err = m.Lookup(ctx, secret3)
+	wantNotFound(t, err)
+	must(t, m.Revoke(ctx, secret3)) // revoking twice is fine
+}
