@@ -1,0 +1,250 @@
+// Package verify issues one-time sign-in codes, delivers them and checks
+// them. It knows nothing of HTTP or Caddy: callers hand it normalised
+// identifiers and get back attempts and typed errors.
+//
+// A code is never stored: the store keeps an HMAC of it, keyed with a
+// server secret and bound to the attempt and the identifier, so a code
+// sent to one address cannot be used for another. Every check counts a try
+// before comparing, atomically in the store, so no amount of concurrency
+// yields more than MaxAttempts comparisons for one attempt.
+package verify
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/passgate/caddy-passgate/sessionstore"
+)
+
+// Defaults of the security floor.
+const (
+	DefaultCodeLength  = 6
+	DefaultCodeTTL     = 10 * time.Minute
+	DefaultMaxAttempts = 5
+	DefaultResendAfter = 60 * time.Second
+)
+
+var (
+	// ErrAttemptNotFound: the attempt is unknown, used, burned or expired.
+	ErrAttemptNotFound = errors.New("sign-in attempt not found")
+	// ErrTooManyAttempts: this check burned the attempt.
+	ErrTooManyAttempts = errors.New("too many wrong codes; the attempt is burned")
+	// ErrDeliveryFailed: the code could not be sent; no attempt was left.
+	ErrDeliveryFailed = errors.New("the code could not be delivered")
+	// ErrChannelNotConfigured: no sender for the channel.
+	ErrChannelNotConfigured = errors.New("channel not configured")
+)
+
+// WrongCodeError is a wrong code on an attempt that has tries left.
+type WrongCodeError struct {
+	AttemptsLeft int
+}
+
+func (e *WrongCodeError) Error() string {
+	return fmt.Sprintf("wrong code, %d attempts left", e.AttemptsLeft)
+}
+
+// Message is what a Sender delivers.
+type Message struct {
+	Channel   string
+	To        string
+	Code      string
+	ExpiresAt time.Time
+}
+
+// Sender delivers a code over one channel.
+type Sender interface {
+	Send(ctx context.Context, m Message) error
+}
+
+// Service issues and checks codes.
+type Service struct {
+	Store  sessionstore.AttemptStore
+	Users  sessionstore.UserStore
+	Policy Policy
+	// Senders by channel; a channel without one is not configured.
+	Senders map[string]Sender
+	// Keys for the code MAC: the first signs, all verify, so a secret can be
+	// rotated without invalidating codes in flight.
+	Keys        [][]byte
+	CodeLength  int
+	CodeTTL     time.Duration
+	MaxAttempts int
+	ResendAfter time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// StartRequest asks for a code to be sent.
+type StartRequest struct {
+	Channel    string
+	Identifier string // normalised
+	RedirectTo string
+	// CreateUser allows signing in an identifier that has no user yet.
+	CreateUser bool
+}
+
+// Started describes an attempt to the client. For an identifier that may
+// not sign in, it describes an attempt that does not exist, so the answer
+// is the same as for one that may.
+type Started struct {
+	AttemptID   string
+	Channel     string
+	ExpiresAt   time.Time
+	ResendAfter time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// Start issues a code for req and delivers it.
+func (s *Service) Start(ctx context.Context, req StartRequest) (Started, error) {
+	sender := s.Senders[req.Channel]
+	if sender == nil {
+		return Started{}, ErrChannelNotConfigured
+	}
+	now := s.now().Truncate(time.Millisecond)
+	started := Started{
+		AttemptID:   newAttemptID(),
+		Channel:     req.Channel,
+		ExpiresAt:   now.Add(s.CodeTTL),
+		ResendAfter: now.Add(s.ResendAfter),
+	}
+	if !s.Policy.Allowed(req.Channel, req.Identifier) {
+		return started, nil
+	}
+	if !req.CreateUser {
+		_, err := s.Users.UserByIdentifier(ctx, req.Channel, req.Identifier)
+		if errors.Is(err, sessionstore.ErrNotFound) {
+			return started, nil
+		}
+		if err != nil {
+			return Started{}, err
+		}
+	}
+	code, err := newCode(s.CodeLength)
+	if err != nil {
+		return Started{}, err
+	}
+	a := sessionstore.Attempt{
+		ID:         started.AttemptID,
+		Channel:    req.Channel,
+		Identifier: req.Identifier,
+		CodeMAC:    codeMAC(s.Keys[0], started.AttemptID, req.Channel, req.Identifier, code),
+		RedirectTo: req.RedirectTo,
+		CreateUser: req.CreateUser,
+		CreatedAt:  now,
+		ExpiresAt:  started.ExpiresAt,
+	}
+	if err := s.Store.CreateAttempt(ctx, a); err != nil {
+		return Started{}, err
+	}
+	err = sender.Send(ctx, Message{Channel: req.Channel, To: req.Identifier, Code: code, ExpiresAt: a.ExpiresAt})
+	if err != nil {
+		// A code nobody received must not stay guessable. If even this
+		// delete fails, the attempt expires with its TTL.
+		_, _ = s.Store.DeleteAttempt(context.WithoutCancel(ctx), a.ID)
+		return Started{}, fmt.Errorf("%w: %v", ErrDeliveryFailed, err)
+	}
+	return started, nil
+}
+
+// Check consumes the attempt if code is right, and returns it. identifier,
+// if not empty, must be the one the code was sent to. Errors:
+// ErrAttemptNotFound, ErrTooManyAttempts, *WrongCodeError, or a store error.
+func (s *Service) Check(ctx context.Context, attemptID, code, identifier string) (sessionstore.Attempt, error) {
+	a, err := s.Store.TryAttempt(ctx, attemptID)
+	if errors.Is(err, sessionstore.ErrNotFound) {
+		return sessionstore.Attempt{}, ErrAttemptNotFound
+	}
+	if err != nil {
+		return sessionstore.Attempt{}, err
+	}
+	if a.Tries > s.MaxAttempts {
+		// Only reached by checks racing the one that burned it.
+		if _, err := s.Store.DeleteAttempt(ctx, a.ID); err != nil {
+			return sessionstore.Attempt{}, err
+		}
+		return sessionstore.Attempt{}, ErrAttemptNotFound
+	}
+	if s.codeMatches(a, code) && (identifier == "" || identifier == a.Identifier) {
+		won, err := s.Store.DeleteAttempt(ctx, a.ID)
+		if err != nil {
+			return sessionstore.Attempt{}, err
+		}
+		if !won {
+			return sessionstore.Attempt{}, ErrAttemptNotFound
+		}
+		return a, nil
+	}
+	left := s.MaxAttempts - a.Tries
+	if left <= 0 {
+		if _, err := s.Store.DeleteAttempt(ctx, a.ID); err != nil {
+			return sessionstore.Attempt{}, err
+		}
+		return sessionstore.Attempt{}, ErrTooManyAttempts
+	}
+	return sessionstore.Attempt{}, &WrongCodeError{AttemptsLeft: left}
+}
+
+func (s *Service) codeMatches(a sessionstore.Attempt, code string) bool {
+	match := false
+	for _, k := range s.Keys {
+		// No early exit: the time taken does not say which key matched.
+		if hmac.Equal(codeMAC(k, a.ID, a.Channel, a.Identifier, code), a.CodeMAC) {
+			match = true
+		}
+	}
+	return match
+}
+
+// codeMAC binds a code to its attempt and identifier. Fields are separated
+// by NUL, which none of them can contain.
+func codeMAC(key []byte, attemptID, channel, identifier, code string) []byte {
+	m := hmac.New(sha256.New, key)
+	for _, f := range [...]string{"passgate code v1", attemptID, channel, identifier, code} {
+		m.Write([]byte(f))
+		m.Write([]byte{0})
+	}
+	return m.Sum(nil)
+}
+
+// newCode returns length uniformly random decimal digits.
+func newCode(length int) (string, error) {
+	max := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(length)), nil)
+	n, err := rand.Int(rand.Reader, max)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%0*d", length, n), nil
+}
+
+// newAttemptID returns 128 random bits as text.
+func newAttemptID() string {
+	return rand.Text()
+}
+
+// ValidAttemptID reports whether s has the shape of an attempt id, so that
+// junk can be refused before it reaches the store.
+func ValidAttemptID(s string) bool {
+	if len(s) != 26 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('A' <= c && c <= 'Z' || '2' <= c && c <= '7') {
+			return false
+		}
+	}
+	return true
+}

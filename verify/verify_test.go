@@ -1,0 +1,297 @@
+package verify_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/passgate/caddy-passgate/sessionstore"
+	"github.com/passgate/caddy-passgate/verify"
+)
+
+type recordingSender struct {
+	mu   sync.Mutex
+	sent []verify.Message
+	fail error
+}
+
+func (r *recordingSender) Send(_ context.Context, m verify.Message) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fail != nil {
+		return r.fail
+	}
+	r.sent = append(r.sent, m)
+	return nil
+}
+
+func (r *recordingSender) last(t *testing.T) verify.Message {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.sent) == 0 {
+		t.Fatal("nothing was sent")
+	}
+	return r.sent[len(r.sent)-1]
+}
+
+func (r *recordingSender) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.sent)
+}
+
+func newService(t *testing.T) (*verify.Service, *recordingSender, *sessionstore.Memory) {
+	t.Helper()
+	store := sessionstore.NewMemory(nil, 0)
+	sender := &recordingSender{}
+	allow, err := verify.NewPattern("email", "*@Example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &verify.Service{
+		Store:       store,
+		Users:       store,
+		Policy:      verify.Policy{Allow: []verify.Pattern{allow}},
+		Senders:     map[string]verify.Sender{"email": sender},
+		Keys:        [][]byte{[]byte("0123456789abcdef0123456789abcdef")},
+		CodeLength:  verify.DefaultCodeLength,
+		CodeTTL:     verify.DefaultCodeTTL,
+		MaxAttempts: verify.DefaultMaxAttempts,
+		ResendAfter: verify.DefaultResendAfter,
+	}, sender, store
+}
+
+func start(t *testing.T, s *verify.Service, email string) verify.Started {
+	t.Helper()
+	st, err := s.Start(context.Background(), verify.StartRequest{Channel: "email", Identifier: email, RedirectTo: "/x", CreateUser: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func wrong(code string) string {
+	// Flip the last digit: always a different, well-formed code.
+	b := []byte(code)
+	b[len(b)-1] = '0' + (b[len(b)-1]-'0'+1)%10
+	return string(b)
+}
+
+func TestRightCodeSignsInOnce(t *testing.T) {
+	s, sender, _ := newService(t)
+	ctx := context.Background()
+	st := start(t, s, "ann@example.com")
+	msg := sender.last(t)
+	if msg.To != "ann@example.com" || len(msg.Code) != 6 || strings.Trim(msg.Code, "0123456789") != "" {
+		t.Fatalf("sent %+v, want a 6-digit code to ann@example.com", msg)
+	}
+	if !verify.ValidAttemptID(st.AttemptID) {
+		t.Fatalf("attempt id %q has the wrong shape", st.AttemptID)
+	}
+	if d := time.Until(st.ExpiresAt); d < 9*time.Minute || d > 10*time.Minute {
+		t.Fatalf("expires in %v, want 10m", d)
+	}
+	a, err := s.Check(ctx, st.AttemptID, msg.Code, "ann@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Identifier != "ann@example.com" || a.RedirectTo != "/x" {
+		t.Fatalf("checked attempt = %+v", a)
+	}
+	if _, err := s.Check(ctx, st.AttemptID, msg.Code, ""); !errors.Is(err, verify.ErrAttemptNotFound) {
+		t.Fatalf("replayed code: %v, want ErrAttemptNotFound", err)
+	}
+}
+
+func TestWrongCodesBurnTheAttempt(t *testing.T) {
+	s, sender, _ := newService(t)
+	ctx := context.Background()
+	st := start(t, s, "bob@example.com")
+	code := sender.last(t).Code
+	for left := 4; left >= 1; left-- {
+		_, err := s.Check(ctx, st.AttemptID, wrong(code), "")
+		var wc *verify.WrongCodeError
+		if !errors.As(err, &wc) || wc.AttemptsLeft != left {
+			t.Fatalf("wrong code: %v, want WrongCodeError with %d left", err, left)
+		}
+	}
+	if _, err := s.Check(ctx, st.AttemptID, wrong(code), ""); !errors.Is(err, verify.ErrTooManyAttempts) {
+		t.Fatalf("fifth wrong code: %v, want ErrTooManyAttempts", err)
+	}
+	if _, err := s.Check(ctx, st.AttemptID, code, ""); !errors.Is(err, verify.ErrAttemptNotFound) {
+		t.Fatalf("right code after burn: %v, want ErrAttemptNotFound", err)
+	}
+}
+
+func TestFourWrongThenRightSucceeds(t *testing.T) {
+	s, sender, _ := newService(t)
+	ctx := context.Background()
+	st := start(t, s, "bob@example.com")
+	code := sender.last(t).Code
+	for range 4 {
+		s.Check(ctx, st.AttemptID, wrong(code), "")
+	}
+	if _, err := s.Check(ctx, st.AttemptID, code, ""); err != nil {
+		t.Fatalf("right code on the fifth try: %v", err)
+	}
+}
+
+func TestCodeIsBoundToIdentifierAndAttempt(t *testing.T) {
+	s, sender, _ := newService(t)
+	ctx := context.Background()
+	st1 := start(t, s, "cat@example.com")
+	code1 := sender.last(t).Code
+	st2 := start(t, s, "dan@example.com")
+	code2 := sender.last(t).Code
+
+	var wc *verify.WrongCodeError
+	if _, err := s.Check(ctx, st1.AttemptID, code1, "dan@example.com"); !errors.As(err, &wc) {
+		t.Fatalf("right code claimed for another address: %v, want WrongCodeError", err)
+	}
+	if code1 != code2 {
+		if _, err := s.Check(ctx, st2.AttemptID, code1, ""); !errors.As(err, &wc) {
+			t.Fatalf("one attempt's code on another: %v, want WrongCodeError", err)
+		}
+	}
+	if _, err := s.Check(ctx, st1.AttemptID, code1, "cat@example.com"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestConcurrentChecksYieldOneWinner(t *testing.T) {
+	s, sender, _ := newService(t)
+	st := start(t, s, "eve@example.com")
+	code := sender.last(t).Code
+	var ok atomic.Int32
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			if _, err := s.Check(context.Background(), st.AttemptID, code, ""); err == nil {
+				ok.Add(1)
+			} else if !errors.Is(err, verify.ErrAttemptNotFound) {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if ok.Load() != 1 {
+		t.Fatalf("%d concurrent checks of one code succeeded, want 1", ok.Load())
+	}
+}
+
+// Many concurrent guesses get at most MaxAttempts comparisons: a guesser
+// cannot outrun the counter by sending in parallel.
+func TestConcurrentGuessesAreCounted(t *testing.T) {
+	s, sender, _ := newService(t)
+	st := start(t, s, "fay@example.com")
+	code := sender.last(t).Code
+	var wrongAnswers atomic.Int32
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			_, err := s.Check(context.Background(), st.AttemptID, wrong(code), "")
+			var wc *verify.WrongCodeError
+			if errors.As(err, &wc) || errors.Is(err, verify.ErrTooManyAttempts) {
+				wrongAnswers.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := wrongAnswers.Load(); n != verify.DefaultMaxAttempts {
+		t.Fatalf("%d guesses were compared, want exactly %d", n, verify.DefaultMaxAttempts)
+	}
+	if _, err := s.Check(context.Background(), st.AttemptID, code, ""); !errors.Is(err, verify.ErrAttemptNotFound) {
+		t.Fatalf("after the burst the attempt must be burned, got %v", err)
+	}
+}
+
+func TestDisallowedGetsSameAnswerAndNothingSent(t *testing.T) {
+	s, sender, _ := newService(t)
+	st := start(t, s, "mallory@evil.example")
+	if sender.count() != 0 {
+		t.Fatal("a code was sent to a disallowed address")
+	}
+	if !verify.ValidAttemptID(st.AttemptID) || st.Channel != "email" || st.ExpiresAt.IsZero() || st.ResendAfter.IsZero() {
+		t.Fatalf("decoy answer %+v differs in shape from a real one", st)
+	}
+	if _, err := s.Check(context.Background(), st.AttemptID, "000000", ""); !errors.Is(err, verify.ErrAttemptNotFound) {
+		t.Fatalf("decoy attempt: %v, want ErrAttemptNotFound", err)
+	}
+}
+
+func TestNoCreateUserForUnknownSendsNothing(t *testing.T) {
+	s, sender, store := newService(t)
+	ctx := context.Background()
+	_, err := s.Start(ctx, verify.StartRequest{Channel: "email", Identifier: "new@example.com"})
+	if err != nil || sender.count() != 0 {
+		t.Fatalf("create_user=false for an unknown user: err %v, %d sent; want nil, 0", err, sender.count())
+	}
+	store.RecordSignIn(ctx, "email", "old@example.com", "u1", nil, time.Now())
+	_, err = s.Start(ctx, verify.StartRequest{Channel: "email", Identifier: "old@example.com"})
+	if err != nil || sender.count() != 1 {
+		t.Fatalf("create_user=false for a known user: err %v, %d sent; want nil, 1", err, sender.count())
+	}
+}
+
+func TestDeliveryFailureLeavesNoAttempt(t *testing.T) {
+	s, sender, _ := newService(t)
+	sender.fail = errors.New("smtp down")
+	_, err := s.Start(context.Background(), verify.StartRequest{Channel: "email", Identifier: "gil@example.com", CreateUser: true})
+	if !errors.Is(err, verify.ErrDeliveryFailed) {
+		t.Fatalf("got %v, want ErrDeliveryFailed", err)
+	}
+}
+
+func TestUnconfiguredChannel(t *testing.T) {
+	s, _, _ := newService(t)
+	_, err := s.Start(context.Background(), verify.StartRequest{Channel: "phone", Identifier: "+441234567890"})
+	if !errors.Is(err, verify.ErrChannelNotConfigured) {
+		t.Fatalf("got %v, want ErrChannelNotConfigured", err)
+	}
+}
+
+func TestKeyRotationKeepsCodesInFlight(t *testing.T) {
+	s, sender, _ := newService(t)
+	st := start(t, s, "hal@example.com")
+	code := sender.last(t).Code
+	s.Keys = [][]byte{[]byte("a brand new key of thirty-two by"), s.Keys[0]}
+	if _, err := s.Check(context.Background(), st.AttemptID, code, ""); err != nil {
+		t.Fatalf("code issued under the old key: %v", err)
+	}
+	st = start(t, s, "hal@example.com")
+	code = sender.last(t).Code
+	s.Keys = s.Keys[1:] // the new key is gone: its codes no longer verify
+	var wc *verify.WrongCodeError
+	if _, err := s.Check(context.Background(), st.AttemptID, code, ""); !errors.As(err, &wc) {
+		t.Fatalf("code under a removed key: %v, want WrongCodeError", err)
+	}
+}
+
+func TestCodesAreUniformDigits(t *testing.T) {
+	s, sender, _ := newService(t)
+	s.CodeLength = 8
+	var counts [10]int
+	const n = 500
+	for range n {
+		start(t, s, "ivy@example.com")
+		c := sender.last(t).Code
+		if len(c) != 8 {
+			t.Fatalf("code %q, want 8 digits", c)
+		}
+		for _, d := range c {
+			counts[d-'0']++
+		}
+	}
+	// 4000 digits: each expected 400; a fair source lands within ±100
+	// with overwhelming probability, a biased or constant one does not.
+	for d, c := range counts {
+		if c < 300 || c > 500 {
+			t.Fatalf("digit %d appeared %d times in %d codes: %v", d, c, n, counts)
+		}
+	}
+}
