@@ -1,0 +1,114 @@
+package caddymodule
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/passgate/caddy-passgate/sessionstore"
+)
+
+// ServeHTTP implements caddyhttp.MiddlewareHandler.
+func (p *Passgate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	p.stripIdentity(r.Header)
+
+	if route, ok := p.routeOf(r.URL.Path); ok {
+		p.serveRoute(w, r, route)
+		return nil
+	}
+	if p.public.Match(r) {
+		return next.ServeHTTP(w, r)
+	}
+
+	sess, err := p.sessions.Lookup(r.Context(), p.cookie.secret(r))
+	switch {
+	case err == nil:
+	case errors.Is(err, sessionstore.ErrNotFound):
+		p.challenge(w, r)
+		return nil
+	default:
+		p.storeFailed(w, err)
+		return nil
+	}
+
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	roles := strings.Join(sess.Roles, ",")
+	repl.Set("http.auth.user.id", sess.UserID)
+	repl.Set("http.auth.user.email", sess.Email)
+	repl.Set("http.auth.user.phone", sess.Phone)
+	repl.Set("http.auth.user.roles", roles)
+	setHeader(r.Header, p.headerUserID(), sess.UserID)
+	setHeader(r.Header, p.headerEmail(), sess.Email)
+	setHeader(r.Header, p.headerPhone(), sess.Phone)
+	setHeader(r.Header, p.headerRoles(), roles)
+	return next.ServeHTTP(w, r)
+}
+
+func setHeader(h http.Header, name, value string) {
+	if name != "" && value != "" {
+		h[name] = []string{value}
+	}
+}
+
+// stripIdentity removes identity headers a client sent. Names with
+// underscores count too: CGI-style upstreams (PHP, Python WSGI) read
+// X_Auth_User_Id and X-Auth-User-Id as the same variable.
+func (p *Passgate) stripIdentity(h http.Header) {
+	for name := range h {
+		canon := name
+		if strings.ContainsRune(name, '_') {
+			canon = http.CanonicalHeaderKey(strings.ReplaceAll(name, "_", "-"))
+		}
+		if _, ok := p.stripHeaders[canon]; ok {
+			delete(h, name)
+		}
+	}
+}
+
+// challenge answers a request without a session: browsers navigating go
+// to the sign-in page, with the way back; anything else gets 401.
+func (p *Passgate) challenge(w http.ResponseWriter, r *http.Request) {
+	if (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
+		strings.Contains(r.Header.Get("Accept"), "text/html") {
+		back := r.URL.RequestURI()
+		if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok {
+			back = orig.URL.RequestURI()
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, p.BasePath+"/login?redirect_to="+url.QueryEscape(back), http.StatusFound)
+		return
+	}
+	writeAPIError(w, newAPIError(http.StatusUnauthorized, errUnauthorized, "sign-in required"))
+}
+
+// storeFailed answers 503: the state is out of reach, so nobody passes.
+func (p *Passgate) storeFailed(w http.ResponseWriter, err error) {
+	if c := p.logger.Check(zapcore.ErrorLevel, "store unavailable"); c != nil {
+		c.Write(zap.Error(err))
+	}
+	w.Header().Set("Retry-After", "1")
+	writeAPIError(w, newAPIError(http.StatusServiceUnavailable, errStoreUnavailable,
+		"the session store is unavailable; try again shortly"))
+}
+
+// routeOf returns the route name of a path under BasePath ("" for the
+// base itself).
+func (p *Passgate) routeOf(path string) (string, bool) {
+	rest, ok := strings.CutPrefix(path, p.BasePath)
+	if !ok {
+		return "", false
+	}
+	if rest == "" {
+		return "", true
+	}
+	if rest[0] != '/' {
+		return "", false
+	}
+	return rest[1:], true
+}

@@ -1,0 +1,35 @@
+package caddymodule
+
+import (
+	"crypto/hkdf"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+)
+
+// minSecretLen is the shortest secret accepted: 256 bits.
+const minSecretLen = 32
+
+// keySet is everything derived from one configured secret. Deriving keys per
+// purpose means a key leaked from one use (a cookie key, say) says nothing
+// of another.
+type keySet struct {
+	cookieHash  []byte // HMAC-SHA256 key for securecookie
+	cookieBlock []byte // AES-256 key for securecookie
+	code        []byte // HMAC key for one-time codes
+}
+
+func deriveKeys(secret string) (keySet, error) {
+	if len(secret) < minSecretLen {
+		return keySet{}, fmt.Errorf("secret is %d bytes; at least %d are needed", len(secret), minSecretLen)
+	}
+	derive := func(purpose string, n int) ([]byte, error) {
+		return hkdf.Key(sha256.New, []byte(secret), nil, "passgate "+purpose+" v1", n)
+	}
+	var ks keySet
+	var errs [3]error
+	ks.cookieHash, errs[0] = derive("cookie hash", 32)
+	ks.cookieBlock, errs[1] = derive("cookie block", 32)
+	ks.code, errs[2] = derive("code mac", 32)
+	return ks, errors.Join(errs[:]...)
+}

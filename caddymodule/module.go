@@ -1,0 +1,425 @@
+// Package caddymodule is passgate's Caddy glue: the http.handlers.passgate
+// module, its Caddyfile syntax, the sign-in routes and pages, and the
+// session cookie. The sign-in logic lives in package verify and the state
+// in package sessionstore; this package adapts them to HTTP.
+package caddymodule
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/passgate/caddy-passgate/sessionstore"
+	"github.com/passgate/caddy-passgate/verify"
+)
+
+func init() {
+	caddy.RegisterModule(Passgate{})
+}
+
+// Defaults for everything an operator may leave out.
+const (
+	DefaultBasePath        = "/auth"
+	DefaultPrefix          = "passgate:"
+	DefaultCookieName      = "passgate_session"
+	DefaultSessionIdle     = 24 * time.Hour
+	DefaultSessionLifetime = 720 * time.Hour
+	DefaultHeaderUserID    = "X-Auth-User-Id"
+	DefaultHeaderEmail     = "X-Auth-Email"
+	DefaultHeaderPhone     = "X-Auth-Phone"
+	DefaultHeaderRoles     = "X-Auth-Roles"
+)
+
+// Passgate puts passwordless sign-in in front of the handlers after it.
+//
+// Requests under BasePath are its own sign-in routes. Requests matching
+// Public pass on as they are. Every other request needs a session: with
+// one, the next handler runs with identity headers and the placeholders
+// `{http.auth.user.id}`, `{http.auth.user.email}`, `{http.auth.user.phone}`
+// and `{http.auth.user.roles}` set; without one, a browser is redirected to
+// the sign-in page and anything else gets 401. Identity headers sent by the
+// client are removed from every request, whatever route it takes.
+type Passgate struct {
+	// Secrets from which every key is derived, each at least 32 bytes once
+	// placeholders ({env.X}, {file.X}) are replaced. The first signs; all
+	// verify, so a secret can be rotated by adding a new one first. With
+	// none, the memory store uses a random secret (sessions end at restart)
+	// and the Redis store refuses to start.
+	Secrets []string `json:"secrets,omitempty"`
+
+	// Where state is kept. Default: memory.
+	Store StoreConfig `json:"store,omitempty"`
+
+	// Path prefix of the sign-in routes. Default: /auth.
+	BasePath string `json:"base_path,omitempty"`
+
+	// How codes are sent by email. Default: none (email sign-in off).
+	Email *DeliveryConfig `json:"email,omitempty"`
+
+	// Who may sign in. Empty: nobody (a warning is logged at start).
+	Allow AllowConfig `json:"allow,omitempty"`
+
+	// Roles given to matching users, in order.
+	Roles []RoleConfig `json:"roles,omitempty"`
+
+	// Request paths that pass unauthenticated, in the syntax of Caddy's
+	// path matcher (`/static/*`, `/health`).
+	Public []string `json:"public,omitempty"`
+
+	// One-time code settings.
+	Code CodeConfig `json:"code,omitempty"`
+
+	// Session timeouts.
+	Session SessionConfig `json:"session,omitempty"`
+
+	// Session cookie settings.
+	Cookie CookieConfig `json:"cookie,omitempty"`
+
+	// Names of the identity headers set upstream.
+	Headers HeadersConfig `json:"headers,omitempty"`
+
+	logger       *zap.Logger
+	storeKey     string
+	store        sessionstore.Store
+	verifier     *verify.Service
+	sessions     *sessionstore.Sessions
+	cookie       sessionCookie
+	public       caddyhttp.MatchPath
+	stripHeaders map[string]struct{} // canonical names of identity headers
+	pages        *pages
+}
+
+// StoreConfig selects the state backend.
+type StoreConfig struct {
+	// "memory" (default) or "redis".
+	Backend string `json:"backend,omitempty"`
+	// redis:// or rediss:// URL, for the redis backend.
+	URL string `json:"url,omitempty"`
+	// Prefix of every key. Handlers with the same backend and prefix share
+	// state. Default: passgate:
+	Prefix string `json:"prefix,omitempty"`
+	// Bound on each store operation; past it a request fails with 503.
+	// Default: 2s.
+	Timeout caddy.Duration `json:"timeout,omitempty"`
+}
+
+// DeliveryConfig selects how codes are sent over a channel.
+type DeliveryConfig struct {
+	// "log": write the code to Caddy's log (development only).
+	Delivery string `json:"delivery"`
+}
+
+// AllowConfig lists, per channel, the glob patterns of identifiers that
+// may sign in (`*@example.com`).
+type AllowConfig struct {
+	Email []string `json:"email,omitempty"`
+	Phone []string `json:"phone,omitempty"`
+}
+
+// RoleConfig gives the role Name to users matching any pattern.
+type RoleConfig struct {
+	Name  string   `json:"name"`
+	Email []string `json:"email,omitempty"`
+	Phone []string `json:"phone,omitempty"`
+}
+
+// CodeConfig sets one-time codes. Each may only be made safer than the
+// default: longer, shorter-lived, fewer tries.
+type CodeConfig struct {
+	// Digits in a code, 6 (default) to 10.
+	Length int `json:"length,omitempty"`
+	// How long a code is valid, at most (and by default) 10m.
+	TTL caddy.Duration `json:"ttl,omitempty"`
+	// Wrong codes that burn an attempt, 1 to 5 (default).
+	MaxAttempts int `json:"max_attempts,omitempty"`
+}
+
+// SessionConfig sets session timeouts.
+type SessionConfig struct {
+	// A session unused this long ends. Default: 24h.
+	Idle caddy.Duration `json:"idle,omitempty"`
+	// A session ends this long after sign-in, however active. Default: 720h.
+	Lifetime caddy.Duration `json:"lifetime,omitempty"`
+}
+
+// CookieConfig sets the session cookie.
+type CookieConfig struct {
+	// Cookie name. Default: passgate_session.
+	Name string `json:"name,omitempty"`
+	// Domain attribute; empty means this host only.
+	Domain string `json:"domain,omitempty"`
+	// Drop the Secure attribute, for plain-HTTP development. Never in
+	// production: the cookie would travel in clear.
+	Insecure bool `json:"insecure,omitempty"`
+}
+
+// HeadersConfig names the identity headers. A nil field means the default
+// name; an empty string turns that header off.
+type HeadersConfig struct {
+	UserID *string `json:"user_id,omitempty"`
+	Email  *string `json:"email,omitempty"`
+	Phone  *string `json:"phone,omitempty"`
+	Roles  *string `json:"roles,omitempty"`
+}
+
+func headerName(set *string, def string) string {
+	if set == nil {
+		return def
+	}
+	return http.CanonicalHeaderKey(*set)
+}
+
+// CaddyModule returns the Caddy module information.
+func (Passgate) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.passgate",
+		New: func() caddy.Module { return new(Passgate) },
+	}
+}
+
+// Provision fills in defaults, derives keys and takes a reference to the
+// store. It makes no network call, so `caddy validate` works offline.
+func (p *Passgate) Provision(ctx caddy.Context) error {
+	p.logger = ctx.Logger()
+	p.setDefaults()
+
+	keys, err := p.provisionSecrets()
+	if err != nil {
+		return err
+	}
+
+	policy, err := p.policy()
+	if err != nil {
+		return err
+	}
+	if len(policy.Allow) == 0 {
+		p.logger.Warn("no 'allow' rule: nobody can sign in")
+	}
+
+	senders := map[string]verify.Sender{}
+	if p.Email != nil {
+		switch p.Email.Delivery {
+		case "log":
+			senders[verify.ChannelEmail] = verify.LogSender{Logger: p.logger.Named("delivery")}
+			p.logger.Warn("email codes are written to the log ('email log'): for development only")
+		default:
+			return fmt.Errorf("email: unknown delivery %q (want log)", p.Email.Delivery)
+		}
+	}
+
+	p.public = caddyhttp.MatchPath(p.Public)
+	if err := p.public.Provision(ctx); err != nil {
+		return fmt.Errorf("public: %v", err)
+	}
+
+	p.stripHeaders = make(map[string]struct{})
+	for _, name := range []string{
+		DefaultHeaderUserID, DefaultHeaderEmail, DefaultHeaderPhone, DefaultHeaderRoles,
+		p.headerUserID(), p.headerEmail(), p.headerPhone(), p.headerRoles(),
+	} {
+		if name != "" {
+			p.stripHeaders[http.CanonicalHeaderKey(name)] = struct{}{}
+		}
+	}
+
+	if p.pages, err = newPages(p.BasePath); err != nil {
+		return err
+	}
+
+	// Last, so that an error above leaves nothing to release.
+	p.Store.URL = caddy.NewReplacer().ReplaceKnown(p.Store.URL, "")
+	p.store, p.storeKey, err = loadStore(p.Store)
+	if err != nil {
+		return fmt.Errorf("store: %v", err)
+	}
+
+	codeKeys := make([][]byte, len(keys))
+	for i, k := range keys {
+		codeKeys[i] = k.code
+	}
+	p.verifier = &verify.Service{
+		Store:       p.store,
+		Users:       p.store,
+		Policy:      policy,
+		Senders:     senders,
+		Keys:        codeKeys,
+		CodeLength:  p.Code.Length,
+		CodeTTL:     time.Duration(p.Code.TTL),
+		MaxAttempts: p.Code.MaxAttempts,
+		ResendAfter: verify.DefaultResendAfter,
+	}
+	idle := time.Duration(p.Session.Idle)
+	p.sessions = &sessionstore.Sessions{
+		Store:      p.store,
+		Idle:       idle,
+		Lifetime:   time.Duration(p.Session.Lifetime),
+		TouchEvery: min(time.Minute, idle/10),
+	}
+	p.cookie = newSessionCookie(p.Cookie, time.Duration(p.Session.Lifetime), keys)
+	return nil
+}
+
+func (p *Passgate) setDefaults() {
+	if p.Store.Backend == "" {
+		p.Store.Backend = "memory"
+	}
+	if p.Store.Prefix == "" {
+		p.Store.Prefix = DefaultPrefix
+	}
+	if p.Store.Timeout == 0 {
+		p.Store.Timeout = caddy.Duration(sessionstore.DefaultRedisTimeout)
+	}
+	if p.BasePath == "" {
+		p.BasePath = DefaultBasePath
+	}
+	p.BasePath = "/" + strings.Trim(p.BasePath, "/")
+	if p.Code.Length == 0 {
+		p.Code.Length = verify.DefaultCodeLength
+	}
+	if p.Code.TTL == 0 {
+		p.Code.TTL = caddy.Duration(verify.DefaultCodeTTL)
+	}
+	if p.Code.MaxAttempts == 0 {
+		p.Code.MaxAttempts = verify.DefaultMaxAttempts
+	}
+	if p.Session.Idle == 0 {
+		p.Session.Idle = caddy.Duration(DefaultSessionIdle)
+	}
+	if p.Session.Lifetime == 0 {
+		p.Session.Lifetime = caddy.Duration(DefaultSessionLifetime)
+	}
+	if p.Cookie.Name == "" {
+		p.Cookie.Name = DefaultCookieName
+	}
+}
+
+// provisionSecrets replaces placeholders in the secrets and derives keys.
+func (p *Passgate) provisionSecrets() ([]keySet, error) {
+	secrets := make([]string, 0, len(p.Secrets))
+	repl := caddy.NewReplacer()
+	for i, s := range p.Secrets {
+		v, err := repl.ReplaceOrErr(s, true, true)
+		if err != nil {
+			return nil, fmt.Errorf("secret %d: %v", i+1, err)
+		}
+		secrets = append(secrets, v)
+	}
+	if len(secrets) == 0 {
+		if p.Store.Backend != "memory" {
+			return nil, errors.New("a secret is required with the " + p.Store.Backend +
+				" store: add 'secret {env.PASSGATE_SECRET}' with at least 32 random bytes")
+		}
+		secrets = append(secrets, rand.Text()+rand.Text())
+		p.logger.Warn("no secret configured: using a random one, so sessions end when Caddy restarts")
+	}
+	keys := make([]keySet, len(secrets))
+	for i, s := range secrets {
+		k, err := deriveKeys(s)
+		if err != nil {
+			return nil, fmt.Errorf("secret %d: %v", i+1, err)
+		}
+		keys[i] = k
+	}
+	return keys, nil
+}
+
+func (p *Passgate) policy() (verify.Policy, error) {
+	var pol verify.Policy
+	patterns := func(channel string, globs []string) ([]verify.Pattern, error) {
+		out := make([]verify.Pattern, 0, len(globs))
+		for _, g := range globs {
+			pat, err := verify.NewPattern(channel, g)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, pat)
+		}
+		return out, nil
+	}
+	for _, ch := range []struct {
+		name  string
+		globs []string
+	}{{verify.ChannelEmail, p.Allow.Email}, {verify.ChannelPhone, p.Allow.Phone}} {
+		ps, err := patterns(ch.name, ch.globs)
+		if err != nil {
+			return pol, fmt.Errorf("allow: %v", err)
+		}
+		pol.Allow = append(pol.Allow, ps...)
+	}
+	for _, rc := range p.Roles {
+		if rc.Name == "" || strings.ContainsAny(rc.Name, ", \t") {
+			return pol, fmt.Errorf("role: bad name %q (no commas or spaces)", rc.Name)
+		}
+		role := verify.Role{Name: rc.Name}
+		for _, ch := range []struct {
+			name  string
+			globs []string
+		}{{verify.ChannelEmail, rc.Email}, {verify.ChannelPhone, rc.Phone}} {
+			ps, err := patterns(ch.name, ch.globs)
+			if err != nil {
+				return pol, fmt.Errorf("role %s: %v", rc.Name, err)
+			}
+			role.Patterns = append(role.Patterns, ps...)
+		}
+		pol.Roles = append(pol.Roles, role)
+	}
+	return pol, nil
+}
+
+// Validate checks that settings are within the security floor.
+func (p *Passgate) Validate() error {
+	if p.Code.Length < verify.DefaultCodeLength || p.Code.Length > 10 {
+		return fmt.Errorf("code length %d: must be %d to 10", p.Code.Length, verify.DefaultCodeLength)
+	}
+	if ttl := time.Duration(p.Code.TTL); ttl <= 0 || ttl > verify.DefaultCodeTTL {
+		return fmt.Errorf("code ttl %v: must be above 0 and at most %v", ttl, verify.DefaultCodeTTL)
+	}
+	if p.Code.MaxAttempts < 1 || p.Code.MaxAttempts > verify.DefaultMaxAttempts {
+		return fmt.Errorf("code max_attempts %d: must be 1 to %d", p.Code.MaxAttempts, verify.DefaultMaxAttempts)
+	}
+	if p.Session.Idle <= 0 || p.Session.Lifetime <= 0 {
+		return errors.New("session idle and lifetime must be above 0")
+	}
+	if p.Session.Idle > p.Session.Lifetime {
+		return fmt.Errorf("session idle (%v) is longer than its lifetime (%v)",
+			time.Duration(p.Session.Idle), time.Duration(p.Session.Lifetime))
+	}
+	if p.Store.Backend == "redis" && p.Store.URL == "" {
+		return errors.New("store redis: a URL is required")
+	}
+	for _, name := range []string{p.headerUserID(), p.headerEmail(), p.headerPhone(), p.headerRoles()} {
+		if name != "" && !validHeaderName(name) {
+			return fmt.Errorf("header name %q: letters, digits and - only", name)
+		}
+	}
+	if !validCookieName(p.Cookie.Name) {
+		return fmt.Errorf("cookie name %q: letters, digits, - and _ only", p.Cookie.Name)
+	}
+	return nil
+}
+
+// Cleanup releases the store. It copes with a Provision that failed
+// before taking it.
+func (p *Passgate) Cleanup() error {
+	return releaseStore(p.storeKey)
+}
+
+func (p *Passgate) headerUserID() string { return headerName(p.Headers.UserID, DefaultHeaderUserID) }
+func (p *Passgate) headerEmail() string  { return headerName(p.Headers.Email, DefaultHeaderEmail) }
+func (p *Passgate) headerPhone() string  { return headerName(p.Headers.Phone, DefaultHeaderPhone) }
+func (p *Passgate) headerRoles() string  { return headerName(p.Headers.Roles, DefaultHeaderRoles) }
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Passgate)(nil)
+	_ caddy.Validator             = (*Passgate)(nil)
+	_ caddy.CleanerUpper          = (*Passgate)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Passgate)(nil)
+)

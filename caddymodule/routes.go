@@ -1,0 +1,437 @@
+package caddymodule
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+
+	"github.com/passgate/caddy-passgate/sessionstore"
+	"github.com/passgate/caddy-passgate/verify"
+)
+
+// maxBodyBytes bounds every request body the routes read.
+const maxBodyBytes = 16 << 10
+
+// serveRoute dispatches the routes under BasePath. Each answers JSON to an
+// API client and pages or redirects to an HTML form.
+func (p *Passgate) serveRoute(w http.ResponseWriter, r *http.Request, route string) {
+	type handler func(http.ResponseWriter, *http.Request)
+	var get, post handler
+	switch route {
+	case "login":
+		get = p.serveLoginPage
+	case "start":
+		post = p.serveStart
+	case "verify":
+		post = p.serveVerify
+	case "session":
+		get = p.serveSession
+	case "logout":
+		post = p.serveLogout
+	default:
+		writeAPIError(w, newAPIError(http.StatusNotFound, errNotFound, "no such route"))
+		return
+	}
+	switch {
+	case get != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		get(w, r)
+	case post != nil && r.Method == http.MethodPost:
+		if !sameOrigin(r) {
+			writeAPIError(w, newAPIError(http.StatusForbidden, errForbidden, "cross-site request refused"))
+			return
+		}
+		post(w, r)
+	default:
+		if get != nil {
+			w.Header().Set("Allow", "GET, HEAD")
+		} else {
+			w.Header().Set("Allow", "POST")
+		}
+		writeAPIError(w, newAPIError(http.StatusMethodNotAllowed, errMethodNotAllowed, "method not allowed"))
+	}
+}
+
+// sameOrigin refuses state-changing requests a browser sends on behalf of
+// another site. Browsers send Origin, Sec-Fetch-Site or both with every
+// POST; a client that sends neither is not a browser and so cannot ride on
+// a user's cookie.
+func sameOrigin(r *http.Request) bool {
+	if origin := r.Header.Get("Origin"); origin != "" {
+		u, err := url.Parse(origin)
+		return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host)
+	}
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+		return true
+	}
+	return false
+}
+
+// readBody decodes a JSON body into dst, or reports that the body is a
+// form (parsed into r.PostForm). An empty body with no content type counts
+// as an empty JSON object, so `POST /logout` needs none.
+func readBody(w http.ResponseWriter, r *http.Request, dst any) (isForm bool, apiErr *apiError) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	ct := r.Header.Get("Content-Type")
+	mediaType, _, err := mime.ParseMediaType(ct)
+	if ct != "" && err != nil {
+		return false, newAPIError(http.StatusUnsupportedMediaType, errInvalidRequest, "unreadable Content-Type")
+	}
+	switch mediaType {
+	case "application/x-www-form-urlencoded":
+		if err := r.ParseForm(); err != nil {
+			return true, bodyError(err)
+		}
+		return true, nil
+	case "application/json", "":
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return false, bodyError(err)
+		}
+		if len(bytes.TrimSpace(body)) == 0 {
+			if mediaType == "" {
+				return false, nil
+			}
+			return false, newAPIError(http.StatusBadRequest, errInvalidRequest, "empty JSON body")
+		}
+		if mediaType == "" {
+			return false, newAPIError(http.StatusUnsupportedMediaType, errInvalidRequest, "send Content-Type: application/json")
+		}
+		dec := json.NewDecoder(bytes.NewReader(body))
+		if err := dec.Decode(dst); err != nil {
+			return false, newAPIError(http.StatusBadRequest, errInvalidRequest, "malformed JSON body")
+		}
+		if dec.More() {
+			return false, newAPIError(http.StatusBadRequest, errInvalidRequest, "trailing data after the JSON body")
+		}
+		return false, nil
+	default:
+		return false, newAPIError(http.StatusUnsupportedMediaType, errInvalidRequest,
+			"send application/json or a form")
+	}
+}
+
+func bodyError(err error) *apiError {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return newAPIError(http.StatusRequestEntityTooLarge, errInvalidRequest, "request body too large")
+	}
+	return newAPIError(http.StatusBadRequest, errInvalidRequest, "unreadable request body")
+}
+
+type startRequest struct {
+	Email      string `json:"email"`
+	Phone      string `json:"phone"`
+	RedirectTo string `json:"redirect_to"`
+	CreateUser *bool  `json:"create_user"`
+}
+
+type startResponse struct {
+	AttemptID   string    `json:"attempt_id"`
+	Channel     string    `json:"channel"`
+	ExpiresAt   time.Time `json:"expires_at"`
+	ResendAfter time.Time `json:"resend_after"`
+}
+
+func (p *Passgate) serveStart(w http.ResponseWriter, r *http.Request) {
+	var req startRequest
+	isForm, apiErr := readBody(w, r, &req)
+	if isForm {
+		req.Email = r.PostForm.Get("email")
+		req.RedirectTo = r.PostForm.Get("redirect_to")
+	}
+	req.RedirectTo = safeRedirect(req.RedirectTo)
+	if apiErr == nil {
+		apiErr = p.start(w, r, req, isForm)
+	}
+	if apiErr != nil {
+		if isForm {
+			p.pages.render(w, apiErr.Status, pageData{State: stateEmail, Email: req.Email, RedirectTo: req.RedirectTo, Error: apiErr.Message})
+			return
+		}
+		writeAPIError(w, apiErr)
+	}
+}
+
+func (p *Passgate) start(w http.ResponseWriter, r *http.Request, req startRequest, isForm bool) *apiError {
+	var sr verify.StartRequest
+	switch {
+	case req.Email != "" && req.Phone != "":
+		return newAPIError(http.StatusBadRequest, errInvalidRequest, "send either email or phone, not both")
+	case req.Email != "":
+		email, err := verify.NormalizeEmail(req.Email)
+		if err != nil {
+			return newAPIError(http.StatusBadRequest, errInvalidRequest, "that is not a valid email address")
+		}
+		sr = verify.StartRequest{Channel: verify.ChannelEmail, Identifier: email}
+	case req.Phone != "":
+		return newAPIError(http.StatusNotImplemented, errChannelNotConfigured, "sign-in by phone is not configured")
+	default:
+		return newAPIError(http.StatusBadRequest, errInvalidRequest, "an email address is required")
+	}
+	sr.RedirectTo = req.RedirectTo
+	sr.CreateUser = req.CreateUser == nil || *req.CreateUser
+
+	started, err := p.verifier.Start(r.Context(), sr)
+	if err != nil {
+		return p.verifyError(err)
+	}
+	p.logger.Info("sign-in started", zap.String("channel", sr.Channel), zap.String("client_ip", clientIP(r)))
+	if isForm {
+		p.pages.render(w, http.StatusOK, pageData{
+			State: stateCode, Email: sr.Identifier, AttemptID: started.AttemptID, RedirectTo: sr.RedirectTo,
+		})
+		return nil
+	}
+	writeJSON(w, http.StatusOK, startResponse{
+		AttemptID:   started.AttemptID,
+		Channel:     started.Channel,
+		ExpiresAt:   started.ExpiresAt.UTC(),
+		ResendAfter: started.ResendAfter.UTC(),
+	})
+	return nil
+}
+
+type verifyRequest struct {
+	AttemptID string `json:"attempt_id"`
+	Code      string `json:"code"`
+	Email     string `json:"email"`
+	Phone     string `json:"phone"`
+}
+
+func (p *Passgate) serveVerify(w http.ResponseWriter, r *http.Request) {
+	var req verifyRequest
+	isForm, apiErr := readBody(w, r, &req)
+	if isForm {
+		req.AttemptID = r.PostForm.Get("attempt_id")
+		req.Code = r.PostForm.Get("code")
+		req.Email = r.PostForm.Get("email")
+	}
+	if apiErr == nil {
+		apiErr = p.verify(w, r, req, isForm)
+	}
+	if apiErr == nil {
+		return
+	}
+	if !isForm {
+		writeAPIError(w, apiErr)
+		return
+	}
+	data := pageData{State: stateCode, Email: req.Email, AttemptID: req.AttemptID, Error: apiErr.Message,
+		RedirectTo: safeRedirect(r.PostForm.Get("redirect_to"))}
+	if apiErr.Code != errInvalidCode && apiErr.Code != errInvalidRequest {
+		// The attempt is gone: start over from the address.
+		data.State = stateEmail
+	}
+	p.pages.render(w, apiErr.Status, data)
+}
+
+func (p *Passgate) verify(w http.ResponseWriter, r *http.Request, req verifyRequest, isForm bool) *apiError {
+	code := strings.Join(strings.Fields(req.Code), "") // "123 456" as pasted
+	if req.AttemptID == "" || code == "" {
+		return newAPIError(http.StatusBadRequest, errInvalidRequest, "attempt_id and code are required")
+	}
+	if len(code) > 32 {
+		return newAPIError(http.StatusBadRequest, errInvalidRequest, "code is too long")
+	}
+	if !verify.ValidAttemptID(req.AttemptID) {
+		return newAPIError(http.StatusNotFound, errAttemptNotFound, "this sign-in attempt is unknown, used or expired")
+	}
+	var identifier string
+	switch {
+	case req.Email != "":
+		email, err := verify.NormalizeEmail(req.Email)
+		if err != nil {
+			return newAPIError(http.StatusBadRequest, errInvalidRequest, "that is not a valid email address")
+		}
+		identifier = email
+	case req.Phone != "":
+		identifier = req.Phone // no phone attempt exists yet, so it cannot match
+	}
+
+	ctx := r.Context()
+	attempt, err := p.verifier.Check(ctx, req.AttemptID, code, identifier)
+	if err != nil {
+		p.logger.Info("sign-in failed", zap.String("reason", err.Error()), zap.String("client_ip", clientIP(r)))
+		return p.verifyError(err)
+	}
+	roles := p.verifier.Policy.RolesFor(attempt.Channel, attempt.Identifier)
+	if roles == nil {
+		roles = []string{}
+	}
+	user, err := p.store.RecordSignIn(ctx, attempt.Channel, attempt.Identifier, uuid.NewString(), roles, time.Now().Truncate(time.Millisecond))
+	if err != nil {
+		return p.verifyError(err)
+	}
+	secret, sess, err := p.sessions.Create(ctx, user)
+	if err != nil {
+		return p.verifyError(err)
+	}
+	if err := p.cookie.set(w, secret); err != nil {
+		return p.verifyError(err)
+	}
+	p.logger.Info("signed in", zap.String("user_id", user.ID), zap.String("client_ip", clientIP(r)))
+	redirectTo := safeRedirect(attempt.RedirectTo)
+	if isForm {
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, redirectTo, http.StatusSeeOther)
+		return nil
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"user":        userJSON(user),
+		"session":     sessionJSON(sess),
+		"redirect_to": redirectTo,
+	})
+	return nil
+}
+
+// verifyError maps errors of verify and sessionstore to API errors.
+func (p *Passgate) verifyError(err error) *apiError {
+	var wrong *verify.WrongCodeError
+	switch {
+	case errors.As(err, &wrong):
+		e := newAPIError(http.StatusBadRequest, errInvalidCode, "that code is not right")
+		e.Extra = map[string]any{"attempts_left": wrong.AttemptsLeft}
+		return e
+	case errors.Is(err, verify.ErrAttemptNotFound):
+		return newAPIError(http.StatusNotFound, errAttemptNotFound, "this code has expired or was already used; ask for a new one")
+	case errors.Is(err, verify.ErrTooManyAttempts):
+		return newAPIError(http.StatusTooManyRequests, errTooManyAttempts, "too many wrong codes; ask for a new one")
+	case errors.Is(err, verify.ErrChannelNotConfigured):
+		return newAPIError(http.StatusNotImplemented, errChannelNotConfigured, "this sign-in channel is not configured")
+	case errors.Is(err, verify.ErrDeliveryFailed):
+		p.logger.Error("delivery failed", zap.Error(err))
+		return newAPIError(http.StatusBadGateway, errDeliveryFailed, "the code could not be sent; try again later")
+	case errors.Is(err, sessionstore.ErrUnavailable):
+		p.logger.Error("store unavailable", zap.Error(err))
+		return newAPIError(http.StatusServiceUnavailable, errStoreUnavailable, "the session store is unavailable; try again shortly")
+	default:
+		p.logger.Error("sign-in error", zap.Error(err))
+		return newAPIError(http.StatusInternalServerError, errInternal, "internal error")
+	}
+}
+
+func (p *Passgate) serveSession(w http.ResponseWriter, r *http.Request) {
+	sess, err := p.sessions.Lookup(r.Context(), p.cookie.secret(r))
+	var user sessionstore.User
+	if err == nil {
+		user, err = p.store.User(r.Context(), sess.UserID)
+	}
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusOK, map[string]any{"user": userJSON(user), "session": sessionJSON(sess)})
+	case errors.Is(err, sessionstore.ErrNotFound):
+		writeAPIError(w, newAPIError(http.StatusUnauthorized, errUnauthorized, "not signed in"))
+	default:
+		p.storeFailed(w, err)
+	}
+}
+
+type logoutRequest struct {
+	Scope string `json:"scope"`
+}
+
+func (p *Passgate) serveLogout(w http.ResponseWriter, r *http.Request) {
+	var req logoutRequest
+	isForm, apiErr := readBody(w, r, &req)
+	if isForm {
+		req.Scope = r.PostForm.Get("scope")
+	}
+	if apiErr == nil && req.Scope != "" && req.Scope != "local" && req.Scope != "global" {
+		apiErr = newAPIError(http.StatusBadRequest, errInvalidRequest, `scope must be "local" or "global"`)
+	}
+	if apiErr != nil {
+		writeAPIError(w, apiErr)
+		return
+	}
+	ctx := r.Context()
+	secret := p.cookie.secret(r)
+	revoked := 0
+	sess, err := p.sessions.Lookup(ctx, secret)
+	switch {
+	case errors.Is(err, sessionstore.ErrNotFound):
+		err = nil
+	case err == nil && req.Scope == "global":
+		revoked, err = p.sessions.RevokeAll(ctx, sess.UserID)
+	case err == nil:
+		err = p.sessions.Revoke(ctx, secret)
+		revoked = 1
+	}
+	if err != nil {
+		p.storeFailed(w, err)
+		return
+	}
+	p.cookie.clear(w)
+	if sess.UserID != "" {
+		p.logger.Info("signed out", zap.String("user_id", sess.UserID), zap.String("scope", req.Scope),
+			zap.Int("revoked", revoked), zap.String("client_ip", clientIP(r)))
+	}
+	if isForm {
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, p.BasePath+"/login?signed_out=1", http.StatusSeeOther)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"revoked": revoked})
+}
+
+func (p *Passgate) serveLoginPage(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	data := pageData{State: stateEmail, RedirectTo: safeRedirect(q.Get("redirect_to"))}
+	if q.Get("signed_out") != "" {
+		data.Notice = "You are signed out."
+	}
+	sess, err := p.sessions.Lookup(r.Context(), p.cookie.secret(r))
+	switch {
+	case err == nil:
+		data.State = stateSignedIn
+		data.Email = sess.Email
+	case errors.Is(err, sessionstore.ErrNotFound):
+	default:
+		data.Error = "The session store is unavailable; try again shortly."
+		p.pages.render(w, http.StatusServiceUnavailable, data)
+		return
+	}
+	p.pages.render(w, http.StatusOK, data)
+}
+
+type userBody struct {
+	ID           string    `json:"id"`
+	Email        *string   `json:"email"`
+	Phone        *string   `json:"phone"`
+	Roles        []string  `json:"roles"`
+	CreatedAt    time.Time `json:"created_at"`
+	LastSignInAt time.Time `json:"last_sign_in_at"`
+}
+
+func userJSON(u sessionstore.User) userBody {
+	b := userBody{ID: u.ID, Roles: u.Roles, CreatedAt: u.CreatedAt.UTC(), LastSignInAt: u.LastSignInAt.UTC()}
+	if u.Email != "" {
+		b.Email = &u.Email
+	}
+	if u.Phone != "" {
+		b.Phone = &u.Phone
+	}
+	if b.Roles == nil {
+		b.Roles = []string{}
+	}
+	return b
+}
+
+func sessionJSON(s sessionstore.Session) map[string]any {
+	return map[string]any{"id": s.ID, "created_at": s.CreatedAt.UTC(), "expires_at": s.ExpiresAt.UTC()}
+}
+
+func clientIP(r *http.Request) string {
+	ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+	return ip
+}

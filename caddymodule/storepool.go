@@ -1,0 +1,68 @@
+package caddymodule
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/passgate/caddy-passgate/sessionstore"
+)
+
+// storePool shares backends across config reloads: a reload provisions the
+// new handler (taking a reference) before cleaning up the old one (dropping
+// its reference), so a Redis client or a memory store lives on untouched
+// while any config uses it, and is closed when the last one lets go.
+var storePool = caddy.NewUsagePool()
+
+type pooledMemory struct{ *sessionstore.Memory }
+
+func (p pooledMemory) Destruct() error { return p.Close() }
+
+type pooledRedis struct{ *redis.Client }
+
+func (p pooledRedis) Destruct() error { return p.Close() }
+
+// loadStore returns the store cfg describes and the pool key to release
+// it with. Nothing here touches the network: go-redis dials lazily, so
+// `caddy validate` works without a reachable server.
+func loadStore(cfg StoreConfig) (sessionstore.Store, string, error) {
+	timeout := time.Duration(cfg.Timeout)
+	switch cfg.Backend {
+	case "", "memory":
+		// Memory stores with the same prefix are one store, as they would
+		// be in Redis: state survives a reload.
+		key := "memory\x00" + cfg.Prefix
+		v, _, err := storePool.LoadOrNew(key, func() (caddy.Destructor, error) {
+			return pooledMemory{sessionstore.NewMemory(nil, time.Minute)}, nil
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		return v.(pooledMemory).Memory, key, nil
+	case "redis":
+		key := fmt.Sprintf("redis\x00%s\x00%d", cfg.URL, timeout)
+		v, _, err := storePool.LoadOrNew(key, func() (caddy.Destructor, error) {
+			c, err := sessionstore.NewRedisClient(cfg.URL, timeout, "passgate")
+			if err != nil {
+				return nil, err
+			}
+			return pooledRedis{c}, nil
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		return sessionstore.NewRedis(v.(pooledRedis).Client, cfg.Prefix, timeout), key, nil
+	default:
+		return nil, "", fmt.Errorf("unknown store backend %q (want memory or redis)", cfg.Backend)
+	}
+}
+
+func releaseStore(key string) error {
+	if key == "" {
+		return nil
+	}
+	_, err := storePool.Delete(key)
+	return err
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Developer entry points for passgate.
+#
+#   ./xcaddy.sh build      build ./caddy with the plugin from this working tree
+#   ./xcaddy.sh run        build, then run Caddyfile.example (memory store, codes in the log)
+#   ./xcaddy.sh test       vet and run the whole test suite (needs redis-server; see README)
+#   ./xcaddy.sh validate F build, then `caddy validate` the Caddyfile F
+set -euo pipefail
+cd "$(dirname "$0")"
+
+MODULE=github.com/passgate/caddy-passgate
+
+caddy_version() { go list -m -f '{{.Version}}' github.com/caddyserver/caddy/v2; }
+
+# xcaddy is a tool of this module (go.mod), at the version pinned there.
+# The module proxy answers 403 for an unpublished module, so the plugin is
+# pinned to this directory with the module=dir form.
+build() {
+	go tool xcaddy build "$(caddy_version)" \
+		--with "${MODULE}@v0.0.0=${PWD}" --output ./caddy
+}
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+build)
+	build
+	;;
+run)
+	build
+	exec ./caddy run --config Caddyfile.example --adapter caddyfile "$@"
+	;;
+validate)
+	build
+	exec ./caddy validate --adapter caddyfile --config "${1:-Caddyfile.example}"
+	;;
+test)
+	if ! command -v redis-server >/dev/null; then
+		echo "redis-server is missing: the tests start their own Redis servers. Install it (apt-get install redis-server)." >&2
+		exit 1
+	fi
+	go vet ./...
+	go test -race -count=1 -timeout 30m "$@" ./...
+	;;
+*)
+	sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+	exit 2
+	;;
+esac
