@@ -1,11 +1,14 @@
 package caddymodule
 
 import (
+	"context"
 	"fmt"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/passgate/caddy-passgate/sessionstore"
 )
@@ -65,4 +68,18 @@ func releaseStore(key string) error {
 	}
 	_, err := storePool.Delete(key)
 	return err
+}
+
+func init() {
+	// go-redis reports dial failures on its own logger, by default stderr.
+	// passgate reports store failures itself; keep go-redis at debug level.
+	redis.SetLogger(redisLogger{})
+}
+
+type redisLogger struct{}
+
+func (redisLogger) Printf(_ context.Context, format string, v ...any) {
+	if c := caddy.Log().Named("passgate.redis").Check(zapcore.DebugLevel, "go-redis"); c != nil {
+		c.Write(zap.String("detail", fmt.Sprintf(format, v...)))
+	}
 }

@@ -35,6 +35,7 @@ func NewRedisClient(url string, timeout time.Duration, name string) (*redis.Clie
 	// One retry covers a connection the server closed while idle (a Redis
 	// restart); more would only multiply the wait when it is really down.
 	opts.MaxRetries = 1
+	opts.DialerRetries = 1
 	opts.DisableIdentity = true
 	return redis.NewClient(opts), nil
 }

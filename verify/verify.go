@@ -171,10 +171,9 @@ func (s *Service) Check(ctx context.Context, attemptID, code, identifier string)
 		return sessionstore.Attempt{}, err
 	}
 	if a.Tries > s.MaxAttempts {
-		// Only reached by checks racing the one that burned it.
-		if _, err := s.Store.DeleteAttempt(ctx, a.ID); err != nil {
-			return sessionstore.Attempt{}, err
-		}
+		// Checks racing the ones that used up the tries. Deleting here
+		// could beat a right code still being compared, so leave it: it
+		// can never match again and expires with its TTL.
 		return sessionstore.Attempt{}, ErrAttemptNotFound
 	}
 	if s.codeMatches(a, code) && (identifier == "" || identifier == a.Identifier) {

@@ -1,0 +1,374 @@
+package caddymodule_test
+
+// The test harness: a real Caddy in this process (loaded with caddy.Load,
+// as `caddy run` does), real redis-server processes on loopback, and a
+// real upstream that echoes what it received.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+	"github.com/redis/go-redis/v9"
+
+	_ "github.com/passgate/caddy-passgate"
+)
+
+const testSecret = "test-secret-0123456789abcdef-0123456789"
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// redisServer is a private redis-server that a test may stop and start.
+type redisServer struct {
+	t    *testing.T
+	port int
+	dir  string
+	cmd  *exec.Cmd
+}
+
+func startRedis(t *testing.T) *redisServer {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Fatal("redis-server not found: install it (apt-get install redis-server); the integration tests start their own")
+	}
+	rs := &redisServer{t: t, port: freePort(t), dir: t.TempDir()}
+	rs.start()
+	t.Cleanup(rs.stop)
+	return rs
+}
+
+func (rs *redisServer) url() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", rs.port) }
+
+// start runs the server with an append-only file, so that data survives a
+// stop and start as it would in production.
+func (rs *redisServer) start() {
+	rs.t.Helper()
+	rs.cmd = exec.Command("redis-server",
+		"--port", strconv.Itoa(rs.port), "--bind", "127.0.0.1",
+		"--dir", rs.dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always")
+	if err := rs.cmd.Start(); err != nil {
+		rs.t.Fatal(err)
+	}
+	c := rs.client()
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Ping(context.Background()).Err() != nil {
+		if time.Now().After(deadline) {
+			rs.t.Fatal("redis-server did not answer within 10s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stop shuts the server down cleanly and waits for it to exit.
+func (rs *redisServer) stop() {
+	if rs.cmd == nil {
+		return
+	}
+	c := rs.client()
+	c.ShutdownSave(context.Background())
+	c.Close()
+	rs.cmd.Wait()
+	rs.cmd = nil
+}
+
+func (rs *redisServer) client() *redis.Client {
+	return redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", rs.port), MaxRetries: -1, DisableIdentity: true})
+}
+
+// passgateConnections counts the server's client connections named
+// "passgate", the name passgate gives its own.
+func (rs *redisServer) passgateConnections() int {
+	rs.t.Helper()
+	c := rs.client()
+	defer c.Close()
+	list, err := c.ClientList(context.Background()).Result()
+	if err != nil {
+		rs.t.Fatal(err)
+	}
+	return strings.Count(list, " name=passgate ")
+}
+
+// upstream echoes the request headers it got as JSON.
+func startUpstream(t *testing.T) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"path": r.URL.Path, "headers": r.Header})
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// gateway is one Caddy configuration running in this process.
+type gateway struct {
+	t        *testing.T
+	port     int
+	base     string // http://127.0.0.1:port
+	logPath  string
+	access   string
+	upstream *httptest.Server
+	store    string // the store line of the passgate block
+	extra    string // more passgate subdirectives
+}
+
+type gatewayOption func(*gateway)
+
+func withRedis(rs *redisServer) gatewayOption {
+	return func(g *gateway) { g.store = "store redis " + rs.url() + " {\n prefix pgtest:\n timeout 1s\n}" }
+}
+
+func withExtra(lines string) gatewayOption {
+	return func(g *gateway) { g.extra = lines }
+}
+
+var caddyMu sync.Mutex // one in-process Caddy at a time
+
+func startGateway(t *testing.T, opts ...gatewayOption) *gateway {
+	t.Helper()
+	caddyMu.Lock()
+	dir := t.TempDir()
+	g := &gateway{
+		t:        t,
+		port:     freePort(t),
+		logPath:  filepath.Join(dir, "caddy.log"),
+		access:   filepath.Join(dir, "access.log"),
+		upstream: startUpstream(t),
+		store:    "store memory {\n prefix " + strings.ReplaceAll(t.Name(), "/", "-") + ":\n}",
+	}
+	g.base = fmt.Sprintf("http://127.0.0.1:%d", g.port)
+	for _, o := range opts {
+		o(g)
+	}
+	t.Cleanup(func() {
+		if err := caddy.Stop(); err != nil {
+			t.Error(err)
+		}
+		caddyMu.Unlock()
+	})
+	g.load()
+	return g
+}
+
+func (g *gateway) caddyfile() string {
+	return fmt.Sprintf(`{
+	admin off
+	persist_config off
+	auto_https off
+	log {
+		output file %s
+		format json
+		level INFO
+	}
+}
+http://127.0.0.1:%d {
+	log {
+		output file %s
+		format json
+	}
+	passgate {
+		secret %s
+		%s
+		email log
+		allow email *@example.com
+		role staff email *@example.com
+		role admin email admin@example.com
+		public /public/*
+		cookie {
+			insecure
+		}
+		%s
+	}
+	request_header X-Seen-Placeholder-Id {http.auth.user.id}
+	reverse_proxy %s
+}
+`, g.logPath, g.port, g.access, testSecret, g.store, g.extra, strings.TrimPrefix(g.upstream.URL, "http://"))
+}
+
+// load (re)loads the configuration, as `caddy reload` does.
+func (g *gateway) load() {
+	g.t.Helper()
+	cfg, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(g.caddyfile()), nil)
+	if err != nil {
+		g.t.Fatalf("adapt: %v", err)
+	}
+	for _, w := range warnings {
+		g.t.Logf("adapt warning: %v", w)
+	}
+	if err := caddy.Load(cfg, true); err != nil {
+		g.t.Fatalf("load: %v", err)
+	}
+}
+
+// restart stops Caddy entirely and starts it again on the same config.
+func (g *gateway) restart() {
+	g.t.Helper()
+	if err := caddy.Stop(); err != nil {
+		g.t.Fatal(err)
+	}
+	g.load()
+}
+
+// client is one user agent, with its own cookies.
+type client struct {
+	t  *testing.T
+	g  *gateway
+	hc *http.Client
+}
+
+func (g *gateway) newClient() *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{t: g.t, g: g, hc: &http.Client{
+		Jar:     jar,
+		Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}}
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("status %d, body is not JSON: %v: %q", r.status, err, r.body)
+	}
+	return m
+}
+
+// do sends a request; body, if a map, is sent as JSON, if a string as is.
+func (c *client) do(method, path string, body any, header ...string) response {
+	c.t.Helper()
+	var rd io.Reader
+	ct := ""
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		buf, _ := json.Marshal(b)
+		rd = bytes.NewReader(buf)
+		ct = "application/json"
+	}
+	req, err := http.NewRequest(method, c.g.base+path, rd)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Add(header[i], header[i+1])
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// start asks for a code and returns the attempt id.
+func (c *client) start(email string) string {
+	c.t.Helper()
+	r := c.do("POST", "/auth/start", map[string]any{"email": email, "redirect_to": "/app/next?x=1"})
+	if r.status != 200 {
+		c.t.Fatalf("start: %d %s", r.status, r.body)
+	}
+	return r.json(c.t)["attempt_id"].(string)
+}
+
+// signIn goes through start and verify with the code from the log.
+func (c *client) signIn(email string) map[string]any {
+	c.t.Helper()
+	id := c.start(email)
+	r := c.do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": c.g.codeFor(email)})
+	if r.status != 200 {
+		c.t.Fatalf("verify: %d %s", r.status, r.body)
+	}
+	return r.json(c.t)
+}
+
+// codeFor returns the last code the log delivery wrote for an address.
+// The log line is written before /start answers, so it is there to read.
+func (g *gateway) codeFor(email string) string {
+	g.t.Helper()
+	email = strings.ToLower(email)
+	code := ""
+	for _, entry := range readLog(g.t, g.logPath) {
+		if entry["code"] != nil && entry["to"] == email {
+			code = entry["code"].(string)
+		}
+	}
+	if code == "" {
+		g.t.Fatalf("no code for %s in the log", email)
+	}
+	return code
+}
+
+func readLog(t *testing.T, path string) []map[string]any {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []map[string]any
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var m map[string]any
+		if json.Unmarshal(sc.Bytes(), &m) == nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// echoed returns the headers the upstream received, from its echo.
+func echoed(t *testing.T, r response) http.Header {
+	t.Helper()
+	if r.status != 200 {
+		t.Fatalf("upstream not reached: %d %s", r.status, r.body)
+	}
+	var e struct{ Headers http.Header }
+	if err := json.Unmarshal(r.body, &e); err != nil {
+		t.Fatalf("upstream echo: %v: %s", err, r.body)
+	}
+	return e.Headers
+}

@@ -1,0 +1,307 @@
+package caddymodule_test
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// backends runs a test against the memory store and against Redis.
+func backends(t *testing.T, fn func(t *testing.T, opts ...gatewayOption)) {
+	t.Run("memory", func(t *testing.T) { fn(t) })
+	t.Run("redis", func(t *testing.T) { fn(t, withRedis(startRedis(t))) })
+}
+
+func TestWholeFlow(t *testing.T) {
+	backends(t, func(t *testing.T, opts ...gatewayOption) {
+		g := startGateway(t, opts...)
+		c := g.newClient()
+
+		// Not signed in: a browser is sent to sign in, with the way back...
+		r := c.do("GET", "/app/page?q=1", nil, "Accept", "text/html,application/xhtml+xml")
+		if r.status != 302 {
+			t.Fatalf("browser without session: %d, want 302", r.status)
+		}
+		loc, _ := url.Parse(r.header.Get("Location"))
+		if loc.Path != "/auth/login" || loc.Query().Get("redirect_to") != "/app/page?q=1" {
+			t.Fatalf("redirected to %q", r.header.Get("Location"))
+		}
+		// ...and an API client gets 401 JSON.
+		r = c.do("GET", "/app/page", nil, "Accept", "application/json")
+		if r.status != 401 || r.json(t)["error"] != "unauthorized" {
+			t.Fatalf("API without session: %d %s", r.status, r.body)
+		}
+		// The sign-in page is served.
+		r = c.do("GET", "/auth/login?redirect_to=/app/page", nil)
+		if r.status != 200 || !strings.Contains(string(r.body), `action="/auth/start"`) {
+			t.Fatalf("login page: %d %s", r.status, r.body)
+		}
+
+		out := c.signIn("Ann@Example.com")
+		user := out["user"].(map[string]any)
+		if user["email"] != "ann@example.com" || out["redirect_to"] != "/app/next?x=1" {
+			t.Fatalf("verify answered %v", out)
+		}
+		if roles := fmt.Sprint(user["roles"]); roles != "[staff]" {
+			t.Fatalf("roles %s, want [staff]", roles)
+		}
+		userID := user["id"].(string)
+
+		h := echoed(t, c.do("GET", "/app/page", nil))
+		if h.Get("X-Auth-User-Id") != userID || h.Get("X-Auth-Email") != "ann@example.com" ||
+			h.Get("X-Auth-Roles") != "staff" || h.Get("X-Auth-Phone") != "" {
+			t.Fatalf("identity headers upstream: %v", h)
+		}
+		if h.Get("X-Seen-Placeholder-Id") != userID {
+			t.Fatalf("{http.auth.user.id} = %q, want %q", h.Get("X-Seen-Placeholder-Id"), userID)
+		}
+
+		r = c.do("GET", "/auth/session", nil)
+		sess := r.json(t)
+		if r.status != 200 || sess["user"].(map[string]any)["id"] != userID || sess["session"].(map[string]any)["id"] == "" {
+			t.Fatalf("session: %d %s", r.status, r.body)
+		}
+
+		// A second sign-in of the same person is the same user, new session.
+		other := g.newClient()
+		out2 := other.signIn("ann@example.com")
+		if out2["user"].(map[string]any)["id"] != userID {
+			t.Fatal("second sign-in created another user")
+		}
+		if out2["session"].(map[string]any)["id"] == sess["session"].(map[string]any)["id"] {
+			t.Fatal("second sign-in reused the session id")
+		}
+
+		// Caddy's access log names the user.
+		found := false
+		for _, e := range readLog(t, g.access) {
+			if e["user_id"] == userID {
+				found = true
+			}
+		}
+		if !found {
+			t.Fatalf("no access log entry with user_id %s", userID)
+		}
+	})
+}
+
+func TestSpoofedIdentityHeadersAreStripped(t *testing.T) {
+	g := startGateway(t)
+	c := g.newClient()
+	spoof := []string{
+		"X-Auth-User-Id", "root", "X-Auth-Email", "boss@example.com", "X-Auth-Roles", "admin",
+		"X-Auth-Phone", "+15550000", "X_Auth_User_Id", "root", "x-auth-roles", "admin",
+	}
+	// Public route: passes unauthenticated, but without the claimed identity.
+	h := echoed(t, c.do("GET", "/public/file", nil, spoof...))
+	for _, name := range []string{"X-Auth-User-Id", "X-Auth-Email", "X-Auth-Roles", "X-Auth-Phone", "X_auth_user_id"} {
+		if v := h.Values(name); len(v) > 0 {
+			t.Fatalf("public route: upstream got %s: %v", name, v)
+		}
+	}
+	// Without a session the spoof gets nowhere.
+	if r := c.do("GET", "/app", nil, spoof...); r.status != 401 {
+		t.Fatalf("spoofed identity without session: %d, want 401", r.status)
+	}
+	// With a session, upstream sees the real identity only, once.
+	c.signIn("eve@example.com")
+	h = echoed(t, c.do("GET", "/app", nil, spoof...))
+	if got := h.Values("X-Auth-Email"); len(got) != 1 || got[0] != "eve@example.com" {
+		t.Fatalf("X-Auth-Email upstream = %v", got)
+	}
+	if got := h.Values("X-Auth-Roles"); len(got) != 1 || got[0] != "staff" {
+		t.Fatalf("X-Auth-Roles upstream = %v", got)
+	}
+	if got := h.Values("X-Auth-Phone"); len(got) != 0 {
+		t.Fatalf("X-Auth-Phone upstream = %v", got)
+	}
+	if got := h.Values("X_auth_user_id"); len(got) != 0 {
+		t.Fatalf("underscore variant upstream = %v", got)
+	}
+}
+
+func TestWrongCodes(t *testing.T) {
+	backends(t, func(t *testing.T, opts ...gatewayOption) {
+		g := startGateway(t, opts...)
+		c := g.newClient()
+		id := c.start("bob@example.com")
+		code := g.codeFor("bob@example.com")
+		wrong := fmt.Sprintf("%06d", (atoi(code)+1)%1000000)
+
+		for left := 4; left >= 1; left-- {
+			r := c.do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": wrong})
+			m := r.json(t)
+			if r.status != 400 || m["error"] != "invalid_code" || m["attempts_left"] != float64(left) {
+				t.Fatalf("wrong code: %d %s, want 400 invalid_code attempts_left %d", r.status, r.body, left)
+			}
+		}
+		r := c.do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": wrong})
+		if r.status != 429 || r.json(t)["error"] != "too_many_attempts" {
+			t.Fatalf("fifth wrong code: %d %s, want 429 too_many_attempts", r.status, r.body)
+		}
+		r = c.do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": code})
+		if r.status != 404 || r.json(t)["error"] != "attempt_not_found" {
+			t.Fatalf("right code after burn: %d %s, want 404", r.status, r.body)
+		}
+	})
+}
+
+func TestReplayedCode(t *testing.T) {
+	backends(t, func(t *testing.T, opts ...gatewayOption) {
+		g := startGateway(t, opts...)
+		c := g.newClient()
+		id := c.start("cat@example.com")
+		body := map[string]any{"attempt_id": id, "code": g.codeFor("cat@example.com")}
+		if r := c.do("POST", "/auth/verify", body); r.status != 200 {
+			t.Fatalf("first verify: %d %s", r.status, r.body)
+		}
+		r := g.newClient().do("POST", "/auth/verify", body)
+		if r.status != 404 || r.json(t)["error"] != "attempt_not_found" {
+			t.Fatalf("replay: %d %s, want 404 attempt_not_found", r.status, r.body)
+		}
+	})
+}
+
+func TestConcurrentVerifiesGiveOneSession(t *testing.T) {
+	backends(t, func(t *testing.T, opts ...gatewayOption) {
+		g := startGateway(t, opts...)
+		id := g.newClient().start("dan@example.com")
+		body := map[string]any{"attempt_id": id, "code": g.codeFor("dan@example.com")}
+		statuses := make([]int, 20)
+		clients := make([]*client, 20)
+		for i := range clients {
+			clients[i] = g.newClient()
+		}
+		var wg sync.WaitGroup
+		for i, c := range clients {
+			wg.Go(func() { statuses[i] = c.do("POST", "/auth/verify", body).status })
+		}
+		wg.Wait()
+		ok, notFound := 0, 0
+		for _, s := range statuses {
+			switch s {
+			case 200:
+				ok++
+			case 404:
+				notFound++
+			}
+		}
+		if ok != 1 || notFound != 19 {
+			t.Fatalf("statuses %v: want one 200 and nineteen 404", statuses)
+		}
+	})
+}
+
+func TestLogout(t *testing.T) {
+	backends(t, func(t *testing.T, opts ...gatewayOption) {
+		g := startGateway(t, opts...)
+		laptop, phone, tablet := g.newClient(), g.newClient(), g.newClient()
+		for _, c := range []*client{laptop, phone, tablet} {
+			c.signIn("fay@example.com")
+		}
+		otherUser := g.newClient()
+		otherUser.signIn("gus@example.com")
+
+		r := laptop.do("POST", "/auth/logout", nil)
+		if r.status != 200 || r.json(t)["revoked"] != float64(1) {
+			t.Fatalf("logout: %d %s", r.status, r.body)
+		}
+		if !strings.Contains(r.header.Get("Set-Cookie"), "Max-Age=0") {
+			t.Fatalf("logout did not clear the cookie: %q", r.header.Get("Set-Cookie"))
+		}
+		if r := laptop.do("GET", "/app", nil); r.status != 401 {
+			t.Fatalf("after logout: %d, want 401", r.status)
+		}
+		if r := phone.do("GET", "/app", nil); r.status != 200 {
+			t.Fatalf("other device after local logout: %d, want 200", r.status)
+		}
+
+		r = phone.do("POST", "/auth/logout", map[string]any{"scope": "global"})
+		if r.status != 200 || r.json(t)["revoked"] != float64(2) {
+			t.Fatalf("global logout: %d %s, want revoked 2", r.status, r.body)
+		}
+		for name, c := range map[string]*client{"phone": phone, "tablet": tablet} {
+			if r := c.do("GET", "/app", nil); r.status != 401 {
+				t.Fatalf("%s after global logout: %d, want 401", name, r.status)
+			}
+		}
+		if r := otherUser.do("GET", "/app", nil); r.status != 200 {
+			t.Fatalf("another user after global logout: %d, want 200", r.status)
+		}
+	})
+}
+
+func TestSessionSurvivesCaddyRestartWithRedis(t *testing.T) {
+	rs := startRedis(t)
+	g := startGateway(t, withRedis(rs))
+	c := g.newClient()
+	c.signIn("hal@example.com")
+	g.restart()
+	if h := echoed(t, c.do("GET", "/app", nil)); h.Get("X-Auth-Email") != "hal@example.com" {
+		t.Fatalf("after restart: %v", h)
+	}
+}
+
+func TestRedisDownFailsClosedAndRecovers(t *testing.T) {
+	rs := startRedis(t)
+	g := startGateway(t, withRedis(rs))
+	c := g.newClient()
+	c.signIn("ivy@example.com")
+
+	rs.stop()
+	for _, path := range []string{"/app", "/auth/session"} {
+		began := time.Now()
+		r := c.do("GET", path, nil)
+		took := time.Since(began)
+		if r.status != 503 || r.json(t)["error"] != "store_unavailable" {
+			t.Fatalf("%s with Redis down: %d %s, want 503 store_unavailable", path, r.status, r.body)
+		}
+		t.Logf("%s with Redis down answered 503 in %v", path, took)
+	}
+	r := g.newClient().do("POST", "/auth/start", map[string]any{"email": "ivy@example.com"})
+	if r.status != 503 {
+		t.Fatalf("start with Redis down: %d %s, want 503", r.status, r.body)
+	}
+	// Public paths do not need the store.
+	if r := c.do("GET", "/public/x", nil); r.status != 200 {
+		t.Fatalf("public path with Redis down: %d", r.status)
+	}
+
+	rs.start()
+	if h := echoed(t, c.do("GET", "/app", nil)); h.Get("X-Auth-Email") != "ivy@example.com" {
+		t.Fatalf("after Redis came back: %v", h)
+	}
+	g.newClient().signIn("joe@example.com")
+}
+
+func TestReloadsLeakNoConnections(t *testing.T) {
+	rs := startRedis(t)
+	g := startGateway(t, withRedis(rs))
+	c := g.newClient()
+	c.signIn("kim@example.com")
+	before := rs.passgateConnections()
+	if before == 0 {
+		t.Fatal("no passgate connection seen before the reloads")
+	}
+	for i := range 20 {
+		g.extra = fmt.Sprintf("public /reload-%d", i) // a real change each time
+		g.load()
+		if r := c.do("GET", "/app", nil); r.status != 200 {
+			t.Fatalf("reload %d: %d, want 200", i, r.status)
+		}
+	}
+	if after := rs.passgateConnections(); after > before {
+		t.Fatalf("%d passgate connections before 20 reloads, %d after", before, after)
+	}
+}
+
+func atoi(s string) int {
+	n := 0
+	for _, c := range s {
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
