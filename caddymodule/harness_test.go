@@ -26,6 +26,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 	"github.com/redis/go-redis/v9"
 
@@ -213,7 +214,7 @@ http://127.0.0.1:%d {
 // load (re)loads the configuration, as `caddy reload` does.
 func (g *gateway) load() {
 	g.t.Helper()
-	cfg, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(g.caddyfile()), nil)
+	cfg, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt(caddyfile.Format([]byte(g.caddyfile())), nil)
 	if err != nil {
 		g.t.Fatalf("adapt: %v", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -304,4 +305,29 @@ func atoi(s string) int {
 		n = n*10 + int(c-'0')
 	}
 	return n
+}
+
+// A hung Redis (stopped with SIGSTOP, as under a long DEBUG SLEEP) must
+// give 503 once the store timeout passes, not a hanging request.
+func TestRedisHungFailsClosed(t *testing.T) {
+	rs := startRedis(t)
+	g := startGateway(t, withRedis(rs))
+	c := g.newClient()
+	c.signIn("oli@example.com")
+
+	if err := rs.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	r := c.do("GET", "/app", nil) // the client gives up after 30 s: a hang fails the test
+	t.Logf("hung Redis: %d after %v (store timeout 1s)", r.status, time.Since(began))
+	if r.status != 503 || r.json(t)["error"] != "store_unavailable" {
+		t.Fatalf("hung Redis: %d %s, want 503 store_unavailable", r.status, r.body)
+	}
+	if err := rs.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	if h := echoed(t, c.do("GET", "/app", nil)); h.Get("X-Auth-Email") != "oli@example.com" {
+		t.Fatalf("after Redis resumed: %v", h)
+	}
 }

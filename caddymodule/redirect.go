@@ -26,10 +26,16 @@ func safeRedirect(target string) string {
 	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(u.Path, "/") {
 		return "/"
 	}
-	// A path that decodes to //host is harmless to the browser but not
-	// always to what sits behind: refuse it too.
-	if strings.HasPrefix(u.Path, "//") || strings.HasPrefix(u.Path, "/\\") {
+	// A path that decodes to //host, or that dot segments could turn into
+	// one, is harmless to the browser but not always to what sits behind:
+	// refuse it too.
+	if strings.HasPrefix(u.Path, "//") || strings.ContainsRune(u.Path, '\\') {
 		return "/"
+	}
+	for _, seg := range strings.Split(u.Path, "/") {
+		if seg == "." || seg == ".." {
+			return "/"
+		}
 	}
 	return target
 }

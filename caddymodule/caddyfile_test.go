@@ -1,0 +1,141 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+)
+
+func parse(input string) (*Passgate, error) {
+	p := new(Passgate)
+	err := p.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input))
+	return p, err
+}
+
+func TestCaddyfileFull(t *testing.T) {
+	p, err := parse(`passgate {
+		secret {env.PASSGATE_SECRET}
+		secret {file./run/old-secret}
+		store redis redis://127.0.0.1:6379/2 {
+			prefix app1:
+			timeout 500ms
+		}
+		base_path /login-area/
+		email log
+		allow email *@example.com *@example.org
+		allow phone +44*
+		role admin email root@example.com
+		role ops phone +4420*
+		public /static/* /health
+		code {
+			length 8
+			ttl 5m
+			max_attempts 3
+		}
+		session {
+			idle 1h
+			lifetime 24h
+		}
+		cookie {
+			name sid
+			domain example.com
+			insecure
+		}
+		headers {
+			user_id X-User
+			email ""
+			phone off
+		}
+	}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := json.Marshal(p)
+	want := `{"secrets":["{env.PASSGATE_SECRET}","{file./run/old-secret}"],` +
+		`"store":{"backend":"redis","url":"redis://127.0.0.1:6379/2","prefix":"app1:","timeout":500000000},` +
+		`"base_path":"/login-area/","email":{"delivery":"log"},` +
+		`"allow":{"email":["*@example.com","*@example.org"],"phone":["+44*"]},` +
+		`"roles":[{"name":"admin","email":["root@example.com"]},{"name":"ops","phone":["+4420*"]}],` +
+		`"public":["/static/*","/health"],` +
+		`"code":{"length":8,"ttl":300000000000,"max_attempts":3},` +
+		`"session":{"idle":3600000000000,"lifetime":86400000000000},` +
+		`"cookie":{"name":"sid","domain":"example.com","insecure":true},` +
+		`"headers":{"user_id":"X-User","email":"","phone":""}}`
+	if string(got) != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestCaddyfileErrorsNameTheLine(t *testing.T) {
+	tests := []struct {
+		name, input string
+		line        int
+		wantErr     string
+	}{
+		{"unknown subdirective", "passgate {\n\tfoo bar\n}", 2, ""},
+		{"arg on directive", "passgate extra {\n}", 1, ""},
+		{"short literal secret", "passgate {\n\tsecret tooshort\n}", 2, "at least 32"},
+		{"unknown store", "passgate {\n\tstore mongo\n}", 2, "unknown store"},
+		{"redis without url", "passgate {\n\n\tstore redis\n}", 3, ""},
+		{"bad redis url", "passgate {\n\tstore redis http://x\n}", 2, "store redis"},
+		{"bad store option", "passgate {\n\tstore memory {\n\t\tpool 3\n\t}\n}", 3, ""},
+		{"bad timeout", "passgate {\n\tstore redis redis://x {\n\t\ttimeout soon\n\t}\n}", 3, "bad duration"},
+		{"negative duration", "passgate {\n\tsession {\n\t\tidle -1h\n\t}\n}", 3, "above 0"},
+		{"code too short", "passgate {\n\tcode {\n\t\tlength 4\n\t}\n}", 3, "code length"},
+		{"code ttl too long", "passgate {\n\tcode {\n\t\tttl 1h\n\t}\n}", 3, "at most 10m"},
+		{"too many attempts", "passgate {\n\tcode {\n\t\tmax_attempts 10\n\t}\n}", 3, "max_attempts"},
+		{"idle over lifetime", "passgate {\n\tsession {\n\t\tidle 48h\n\t\tlifetime 24h\n\t}\n}", 5, "longer than"},
+		{"bad glob", "passgate {\n\tallow email [a-\n}", 2, "bad pattern"},
+		{"bad channel", "passgate {\n\tallow fax *\n}", 2, "unknown channel"},
+		{"allow without globs", "passgate {\n\tallow email\n}", 2, ""},
+		{"role with comma", "passgate {\n\trole a,b email *\n}", 2, "no commas"},
+		{"bad header name", "passgate {\n\theaders {\n\t\temail X:Bad\n\t}\n}", 3, "header name"},
+		{"bad cookie name", "passgate {\n\tcookie {\n\t\tname a;b\n\t}\n}", 3, "cookie name"},
+		{"unknown delivery", "passgate {\n\temail carrier-pigeon\n}", 2, "unknown delivery"},
+		{"base path not absolute", "passgate {\n\tbase_path auth\n}", 2, "base_path"},
+		{"public without paths", "passgate {\n\tpublic\n}", 2, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parse(tc.input)
+			if err == nil {
+				t.Fatalf("accepted:\n%s", tc.input)
+			}
+			if !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), fmt.Sprintf("Testfile:%d", tc.line)) {
+				t.Fatalf("error %q: want %q at line %d", err, tc.wantErr, tc.line)
+			}
+		})
+	}
+}
+
+func TestSafeRedirect(t *testing.T) {
+	for in, want := range map[string]string{
+		"/app":                          "/app",
+		"/app/x?y=1#frag":               "/app/x?y=1#frag",
+		"/":                             "/",
+		"":                              "/",
+		"app":                           "/",
+		"//evil.example":                "/",
+		"/\\evil.example":               "/",
+		"\\\\evil.example":              "/",
+		"https://evil.example/":         "/",
+		"javascript:alert(1)":           "/",
+		"JaVaScRiPt:alert(1)":           "/",
+		"/\t/evil.example":              "/",
+		"/\n/evil.example":              "/",
+		" /app":                         "/",
+		"/%2F%2Fevil.example":           "/",
+		"/%5Cevil.example":              "/",
+		"http:/evil.example":            "/",
+		"/app/../..//evil.example":      "/",
+		"/app/%2e%2e/x":                 "/",
+		"/" + strings.Repeat("a", 3000): "/",
+	} {
+		if got := safeRedirect(in); got != want {
+			t.Errorf("safeRedirect(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,172 @@
+package caddymodule_test
+
+import (
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func form(kv ...string) string {
+	v := url.Values{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		v.Set(kv[i], kv[i+1])
+	}
+	return v.Encode()
+}
+
+var hiddenAttempt = regexp.MustCompile(`name="attempt_id" value="([A-Z2-7]+)"`)
+
+// The sign-in page works as plain HTML forms: address, then code, then back
+// to where the user was going.
+func TestSignInWithFormsOnly(t *testing.T) {
+	g := startGateway(t)
+	c := g.newClient()
+	ct := []string{"Content-Type", "application/x-www-form-urlencoded", "Origin", g.base}
+
+	r := c.do("GET", "/auth/login?redirect_to=%2Fapp%2Fdeep%3Fx%3D1", nil)
+	if r.status != 200 || !strings.Contains(string(r.body), `name="redirect_to" value="/app/deep?x=1"`) {
+		t.Fatalf("login page: %d %s", r.status, r.body)
+	}
+	if csp := r.header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Fatalf("login page CSP %q", csp)
+	}
+
+	r = c.do("POST", "/auth/start", form("email", "Liz@Example.com", "redirect_to", "/app/deep?x=1"), ct...)
+	m := hiddenAttempt.FindSubmatch(r.body)
+	if r.status != 200 || m == nil || !strings.Contains(string(r.body), `autocomplete="one-time-code"`) {
+		t.Fatalf("start by form: %d %s", r.status, r.body)
+	}
+	attempt := string(m[1])
+
+	r = c.do("POST", "/auth/verify", form("attempt_id", attempt, "code", "999999x", "email", "liz@example.com", "redirect_to", "/app/deep?x=1"), ct...)
+	if r.status != 400 || !strings.Contains(string(r.body), "not right") || !hiddenAttempt.Match(r.body) {
+		t.Fatalf("wrong code by form: %d %s, want the code page again with an error", r.status, r.body)
+	}
+
+	code := g.codeFor("liz@example.com")
+	r = c.do("POST", "/auth/verify", form("attempt_id", attempt, "code", code[:3]+" "+code[3:], "email", "liz@example.com"), ct...)
+	if r.status != 303 || r.header.Get("Location") != "/app/deep?x=1" {
+		t.Fatalf("verify by form: %d Location %q, want 303 to /app/deep?x=1", r.status, r.header.Get("Location"))
+	}
+	setCookie := r.header.Get("Set-Cookie")
+	for _, attr := range []string{"passgate_session=", "HttpOnly", "SameSite=Lax", "Path=/"} {
+		if !strings.Contains(setCookie, attr) {
+			t.Fatalf("session cookie %q lacks %s", setCookie, attr)
+		}
+	}
+	if h := echoed(t, c.do("GET", "/app/deep?x=1", nil)); h.Get("X-Auth-Email") != "liz@example.com" {
+		t.Fatalf("after form sign-in: %v", h)
+	}
+
+	r = c.do("GET", "/auth/login", nil)
+	if !strings.Contains(string(r.body), "liz@example.com") || !strings.Contains(string(r.body), `action="/auth/logout"`) {
+		t.Fatalf("login page when signed in: %s", r.body)
+	}
+	r = c.do("POST", "/auth/logout", form("scope", "global"), ct...)
+	if r.status != 303 || !strings.HasPrefix(r.header.Get("Location"), "/auth/login") {
+		t.Fatalf("logout by form: %d %q", r.status, r.header.Get("Location"))
+	}
+	if r := c.do("GET", "/app", nil); r.status != 401 {
+		t.Fatalf("after logout by form: %d", r.status)
+	}
+}
+
+func TestCrossSitePostsRefused(t *testing.T) {
+	g := startGateway(t)
+	c := g.newClient()
+	body := form("email", "max@example.com")
+	for _, hdr := range [][]string{
+		{"Origin", "https://evil.example"},
+		{"Origin", "null"},
+		{"Sec-Fetch-Site", "cross-site"},
+		{"Sec-Fetch-Site", "same-site"},
+	} {
+		r := c.do("POST", "/auth/start", body, "Content-Type", "application/x-www-form-urlencoded", hdr[0], hdr[1])
+		if r.status != 403 {
+			t.Fatalf("%s: %s: %d, want 403", hdr[0], hdr[1], r.status)
+		}
+	}
+	// The same post from the site itself goes through.
+	r := c.do("POST", "/auth/start", body, "Content-Type", "application/x-www-form-urlencoded", "Origin", g.base, "Sec-Fetch-Site", "same-origin")
+	if r.status != 200 {
+		t.Fatalf("same-origin post: %d %s", r.status, r.body)
+	}
+}
+
+func TestBadInputGetsClearErrors(t *testing.T) {
+	g := startGateway(t)
+	c := g.newClient()
+	tests := []struct {
+		name, method, path, body, ctype string
+		status                          int
+		code                            string
+	}{
+		{"broken JSON", "POST", "/auth/start", `{"email":`, "application/json", 400, "invalid_request"},
+		{"trailing JSON", "POST", "/auth/start", `{"email":"a@example.com"} {}`, "application/json", 400, "invalid_request"},
+		{"wrong type in JSON", "POST", "/auth/start", `{"email":42}`, "application/json", 400, "invalid_request"},
+		{"empty JSON body", "POST", "/auth/start", ``, "application/json", 400, "invalid_request"},
+		{"no content type", "POST", "/auth/start", `{"email":"a@example.com"}`, "", 415, "invalid_request"},
+		{"text/plain", "POST", "/auth/start", `{"email":"a@example.com"}`, "text/plain", 415, "invalid_request"},
+		{"oversized", "POST", "/auth/start", `{"email":"` + strings.Repeat("a", 1<<20) + `"}`, "application/json", 413, "invalid_request"},
+		{"no identifier", "POST", "/auth/start", `{}`, "application/json", 400, "invalid_request"},
+		{"both identifiers", "POST", "/auth/start", `{"email":"a@example.com","phone":"+441234567890"}`, "application/json", 400, "invalid_request"},
+		{"invalid email", "POST", "/auth/start", `{"email":"a@b@c"}`, "application/json", 400, "invalid_request"},
+		{"header injection", "POST", "/auth/start", `{"email":"a@example.com\r\nBcc: x@y.z"}`, "application/json", 400, "invalid_request"},
+		{"phone not configured", "POST", "/auth/start", `{"phone":"+441234567890"}`, "application/json", 501, "channel_not_configured"},
+		{"verify without code", "POST", "/auth/verify", `{"attempt_id":"AAAAAAAAAAAAAAAAAAAAAAAAAA"}`, "application/json", 400, "invalid_request"},
+		{"verify junk attempt", "POST", "/auth/verify", `{"attempt_id":"../../etc","code":"123456"}`, "application/json", 404, "attempt_not_found"},
+		{"verify unknown attempt", "POST", "/auth/verify", `{"attempt_id":"AAAAAAAAAAAAAAAAAAAAAAAAAA","code":"123456"}`, "application/json", 404, "attempt_not_found"},
+		{"verify huge code", "POST", "/auth/verify", `{"attempt_id":"AAAAAAAAAAAAAAAAAAAAAAAAAA","code":"` + strings.Repeat("1", 100) + `"}`, "application/json", 400, "invalid_request"},
+		{"bad logout scope", "POST", "/auth/logout", `{"scope":"galaxy"}`, "application/json", 400, "invalid_request"},
+		{"GET start", "GET", "/auth/start", ``, "", 405, "method_not_allowed"},
+		{"unknown route", "GET", "/auth/nope", ``, "", 404, "not_found"},
+		{"session without cookie", "GET", "/auth/session", ``, "", 401, "unauthorized"},
+		{"forged cookie", "GET", "/auth/session", ``, "", 401, "unauthorized"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			hdr := []string{}
+			if tc.ctype != "" {
+				hdr = append(hdr, "Content-Type", tc.ctype)
+			}
+			if tc.name == "forged cookie" {
+				hdr = append(hdr, "Cookie", "passgate_session=MTc5NTMwMzc0M3xPSkNyT1QzZFN5MEhRR1JVaXliLXNNaVlD")
+			}
+			var body any
+			if tc.body != "" {
+				body = tc.body
+			}
+			r := c.do(tc.method, tc.path, body, hdr...)
+			if r.status != tc.status || r.json(t)["error"] != tc.code || r.json(t)["message"] == "" {
+				t.Fatalf("%d %s, want %d %s with a message", r.status, r.body, tc.status, tc.code)
+			}
+		})
+	}
+}
+
+// No answer of start depends on whether an address may sign in.
+func TestStartDoesNotEnumerate(t *testing.T) {
+	g := startGateway(t)
+	c := g.newClient()
+	shape := func(email string) []string {
+		r := c.do("POST", "/auth/start", map[string]any{"email": email})
+		if r.status != 200 {
+			t.Fatalf("start %s: %d %s", email, r.status, r.body)
+		}
+		var keys []string
+		for k := range r.json(t) {
+			keys = append(keys, k)
+		}
+		return keys
+	}
+	allowed, refused := shape("ned@example.com"), shape("ned@elsewhere.example")
+	if len(allowed) != 4 || len(refused) != len(allowed) {
+		t.Fatalf("answers differ: %v vs %v", allowed, refused)
+	}
+	for _, e := range readLog(t, g.logPath) {
+		if e["to"] == "ned@elsewhere.example" {
+			t.Fatal("a code was sent to an address that may not sign in")
+		}
+	}
+}

@@ -1,0 +1,90 @@
+package caddymodule
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+func provisioned(t *testing.T, p *Passgate) *Passgate {
+	t.Helper()
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	t.Cleanup(cancel)
+	if err := p.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Cleanup() })
+	return p
+}
+
+func withReplacer(r *http.Request) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, caddy.NewReplacer()))
+}
+
+// Identity headers are removed on the plugin's own routes too, where no
+// upstream sees them, because later handlers and logs still would.
+func TestIdentityHeadersStrippedOnOwnRoutes(t *testing.T) {
+	custom := "X-Who"
+	p := provisioned(t, &Passgate{
+		Secrets: []string{"0123456789abcdef0123456789abcdef"},
+		Headers: HeadersConfig{UserID: &custom},
+	})
+	for _, path := range []string{"/auth/session", "/auth/login", "/auth/nope", "/auth"} {
+		r := withReplacer(httptest.NewRequest("GET", path, nil))
+		for _, h := range []string{"X-Who", "X-Auth-User-Id", "X-Auth-Email", "X-Auth-Phone", "X-Auth-Roles", "X_Auth_Roles", "x_who"} {
+			r.Header[h] = []string{"spoofed"}
+		}
+		r.Header.Set("X-Other", "kept")
+		next := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
+			t.Fatalf("%s reached the next handler", path)
+			return nil
+		})
+		if err := p.ServeHTTP(httptest.NewRecorder(), r, next); err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Header) != 1 || r.Header.Get("X-Other") != "kept" {
+			t.Fatalf("%s: headers left after the handler: %v", path, r.Header)
+		}
+	}
+}
+
+func TestNoSecretWithRedisRefusesToStart(t *testing.T) {
+	p := &Passgate{Store: StoreConfig{Backend: "redis", URL: "redis://127.0.0.1:1"}}
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	if err := p.Provision(ctx); err == nil {
+		p.Cleanup()
+		t.Fatal("redis store without a secret was accepted")
+	}
+	if err := p.Cleanup(); err != nil {
+		t.Fatalf("cleanup after a failed provision: %v", err)
+	}
+}
+
+func TestSecretFromEnvPlaceholder(t *testing.T) {
+	t.Setenv("PASSGATE_TEST_SECRET", "short")
+	p := &Passgate{Secrets: []string{"{env.PASSGATE_TEST_SECRET}"}}
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	err := p.Provision(ctx)
+	p.Cleanup()
+	if err == nil {
+		t.Fatal("a 5-byte secret from the environment was accepted")
+	}
+	t.Setenv("PASSGATE_TEST_SECRET", "")
+	p = &Passgate{Secrets: []string{"{env.PASSGATE_TEST_SECRET}"}}
+	err = p.Provision(ctx)
+	p.Cleanup()
+	if err == nil {
+		t.Fatal("an empty secret from the environment was accepted")
+	}
+	t.Setenv("PASSGATE_TEST_SECRET", "0123456789abcdef0123456789abcdef")
+	provisioned(t, &Passgate{Secrets: []string{"{env.PASSGATE_TEST_SECRET}"}})
+}
