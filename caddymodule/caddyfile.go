@@ -1,8 +1,11 @@
 package caddymodule
 
 import (
+	"math"
+	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -15,9 +18,11 @@ import (
 
 func init() {
 	httpcaddyfile.RegisterHandlerDirective("passgate", parseCaddyfile)
-	// Where authentication belongs: after request rewriting, before
-	// everything that answers or proxies.
-	httpcaddyfile.RegisterDirectiveOrder("passgate", httpcaddyfile.Before, "basic_auth")
+	// Before request rewriting (method, rewrite, uri, try_files), so that
+	// base_path and public paths are the paths clients send, and a
+	// single-page app's try_files cannot swallow the sign-in routes; and
+	// before everything that answers or proxies.
+	httpcaddyfile.RegisterDirectiveOrder("passgate", httpcaddyfile.Before, "method")
 }
 
 func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
@@ -39,6 +44,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    public      <path>...
 //	    code        { length <n>; ttl <duration>; max_attempts <n> }
 //	    session     { idle <duration>; lifetime <duration> }
+//	    limits      { resend_cooldown <d>; sends_per_hour <n>; starts_per_ip <n> <window>;
+//	                  verifies_per_ip <n> <window>; wrong_codes_per_day <n> }
 //	    cookie      { name <name>; domain <domain>; insecure }
 //	    headers     { user_id <name>; email <name>; phone <name>; roles <name> }
 //	}
@@ -64,8 +71,8 @@ func (p *Passgate) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "base_path":
 			var bp string
 			if bp, err = oneArg(d); err == nil {
-				if !strings.HasPrefix(bp, "/") || strings.ContainsAny(bp, "*?{} ") {
-					return d.Errf("base_path %q: must be a plain path starting with /", bp)
+				if !validBasePath(bp) {
+					return d.Errf("base_path %q: must be a path of one or more plain segments, like /auth", bp)
 				}
 				p.BasePath = bp
 			}
@@ -115,6 +122,8 @@ func (p *Passgate) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = p.parseCode(d)
 		case "session":
 			err = p.parseSession(d)
+		case "limits":
+			err = p.parseLimits(d)
 		case "cookie":
 			err = p.parseCookie(d)
 		case "headers":
@@ -186,7 +195,7 @@ func (p *Passgate) parseStore(d *caddyfile.Dispenser) error {
 		p.Store.URL = d.Val()
 		if !strings.Contains(p.Store.URL, "{") {
 			if _, err := redis.ParseURL(p.Store.URL); err != nil {
-				return d.Errf("store redis: %v", err)
+				return d.Errf("store redis %s: %v", redactURL(p.Store.URL), redactErr(err, p.Store.URL))
 			}
 		}
 		if d.NextArg() {
@@ -204,6 +213,9 @@ func (p *Passgate) parseStore(d *caddyfile.Dispenser) error {
 			}
 			p.Store.Prefix = v
 		case "timeout":
+			if p.Store.Backend != "redis" {
+				return d.Errf("store %s has no timeout", p.Store.Backend)
+			}
 			dur, err := durationArg(d)
 			if err != nil {
 				return err
@@ -268,8 +280,72 @@ func (p *Passgate) parseSession(d *caddyfile.Dispenser) error {
 			return err
 		}
 	}
-	if p.Session.Idle != 0 && p.Session.Lifetime != 0 && p.Session.Idle > p.Session.Lifetime {
-		return d.Errf("session idle is longer than its lifetime")
+	idle, lifetime := p.Session.Idle, p.Session.Lifetime
+	if idle == 0 {
+		idle = caddy.Duration(DefaultSessionIdle)
+	}
+	if lifetime == 0 {
+		lifetime = caddy.Duration(DefaultSessionLifetime)
+	}
+	if idle > lifetime {
+		return d.Errf("session idle (%v) is longer than its lifetime (%v)", time.Duration(idle), time.Duration(lifetime))
+	}
+	return nil
+}
+
+func (p *Passgate) parseLimits(d *caddyfile.Dispenser) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	rate := func() (*Rate, error) {
+		args := d.RemainingArgs()
+		if len(args) != 2 {
+			return nil, d.Errf("%s: want <count> <window>, like 60 10m", d.Val())
+		}
+		n, err := strconv.Atoi(args[0])
+		if err != nil || n < 1 {
+			return nil, d.Errf("%s count %q: a number of 1 or more", d.Val(), args[0])
+		}
+		w, err := caddy.ParseDuration(args[1])
+		if err != nil || w <= 0 {
+			return nil, d.Errf("%s window %q: a duration above 0", d.Val(), args[1])
+		}
+		return &Rate{Count: n, Window: caddy.Duration(w)}, nil
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch d.Val() {
+		case "resend_cooldown":
+			p.Limits.ResendCooldown, err = durationArg(d)
+			if err == nil && time.Duration(p.Limits.ResendCooldown) < minResendCooldown {
+				return d.Errf("resend_cooldown: at least %v", minResendCooldown)
+			}
+		case "sends_per_hour":
+			p.Limits.SendsPerHour, err = intArg(d, "sends_per_hour", 1, maxSendsPerHour)
+		case "starts_per_ip":
+			p.Limits.StartsPerIP, err = rate()
+		case "verifies_per_ip":
+			p.Limits.VerifiesPerIP, err = rate()
+		case "wrong_codes_per_day":
+			p.Limits.WrongCodesPerDay, err = intArg(d, "wrong_codes_per_day", 1, math.MaxInt32)
+			if err == nil {
+				code := p.Code
+				if code.Length == 0 {
+					code.Length = verify.DefaultCodeLength
+				}
+				if code.MaxAttempts == 0 {
+					code.MaxAttempts = verify.DefaultMaxAttempts
+				}
+				if verr := p.Limits.validate(code); verr != nil {
+					return d.Errf("%v", verr)
+				}
+			}
+		default:
+			return d.Errf("unknown limits option %q", d.Val())
+		}
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -329,7 +405,7 @@ func (p *Passgate) parseHeaders(d *caddyfile.Dispenser) error {
 			name = ""
 		}
 		if name != "" && !validHeaderName(name) {
-			return d.Errf("header name %q: letters, digits and - only", name)
+			return d.Errf("header name %q: letters, digits and - only, and not a header HTTP or sign-in needs", name)
 		}
 		*field = &name
 	}
@@ -363,7 +439,39 @@ func intArg(d *caddyfile.Dispenser, what string, lo, hi int) (int, error) {
 	return n, nil
 }
 
+func validBasePath(bp string) bool {
+	bp = strings.TrimSuffix(bp, "/")
+	if !strings.HasPrefix(bp, "/") || len(bp) < 2 {
+		return false
+	}
+	for _, seg := range strings.Split(bp[1:], "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+		for i := 0; i < len(seg); i++ {
+			c := seg[i]
+			if !(c == '-' || c == '_' || c == '.' || c == '~' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// reservedHeaders may not be identity headers: stripping them from every
+// request would break the protocol or sign-in itself.
+var reservedHeaders = map[string]bool{
+	"Authorization": true, "Connection": true, "Content-Length": true, "Content-Type": true,
+	"Cookie": true, "Host": true, "Keep-Alive": true, "Proxy-Authorization": true, "Proxy-Connection": true,
+	"Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true, "Origin": true,
+	"Accept": true, "Sec-Fetch-Site": true, "X-Forwarded-For": true, "X-Forwarded-Proto": true,
+	"X-Forwarded-Host": true, "Forwarded": true,
+}
+
 func validHeaderName(s string) bool {
+	if reservedHeaders[http.CanonicalHeaderKey(s)] {
+		return false
+	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !(c == '-' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {

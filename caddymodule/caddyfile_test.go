@@ -39,6 +39,13 @@ func TestCaddyfileFull(t *testing.T) {
 			idle 1h
 			lifetime 24h
 		}
+		limits {
+			resend_cooldown 2m
+			sends_per_hour 3
+			starts_per_ip 500 1h
+			verifies_per_ip 1000 1h
+			wrong_codes_per_day 20
+		}
 		cookie {
 			name sid
 			domain example.com
@@ -62,6 +69,8 @@ func TestCaddyfileFull(t *testing.T) {
 		`"public":["/static/*","/health"],` +
 		`"code":{"length":8,"ttl":300000000000,"max_attempts":3},` +
 		`"session":{"idle":3600000000000,"lifetime":86400000000000},` +
+		`"limits":{"resend_cooldown":120000000000,"sends_per_hour":3,"starts_per_ip":{"count":500,"window":3600000000000},` +
+		`"verifies_per_ip":{"count":1000,"window":3600000000000},"wrong_codes_per_day":20},` +
 		`"cookie":{"name":"sid","domain":"example.com","insecure":true},` +
 		`"headers":{"user_id":"X-User","email":"","phone":""}}`
 	if string(got) != want {
@@ -96,6 +105,11 @@ func TestCaddyfileErrorsNameTheLine(t *testing.T) {
 		{"bad cookie name", "passgate {\n\tcookie {\n\t\tname a;b\n\t}\n}", 3, "cookie name"},
 		{"unknown delivery", "passgate {\n\temail carrier-pigeon\n}", 2, "unknown delivery"},
 		{"base path not absolute", "passgate {\n\tbase_path auth\n}", 2, "base_path"},
+		{"guessing bound", "passgate {\n\tlimits {\n\t\twrong_codes_per_day 200\n\t}\n}", 3, "at most 99 keeps it"},
+		{"guessing bound with short codes", "passgate {\n\tcode {\n\t\tlength 8\n\t}\n\tlimits {\n\t\twrong_codes_per_day 20000\n\t}\n}", 6, "at most 9999 keeps it"},
+		{"short cooldown", "passgate {\n\tlimits {\n\t\tresend_cooldown 1s\n\t}\n}", 3, "at least 10s"},
+		{"rate without window", "passgate {\n\tlimits {\n\t\tstarts_per_ip 5\n\t}\n}", 3, "<count> <window>"},
+		{"sends per hour", "passgate {\n\tlimits {\n\t\tsends_per_hour 500\n\t}\n}", 3, "sends_per_hour"},
 		{"public without paths", "passgate {\n\tpublic\n}", 2, ""},
 	}
 	for _, tc := range tests {

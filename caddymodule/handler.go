@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/passgate/caddy-passgate/sessionstore"
+	"github.com/passgate/caddy-passgate/verify"
 )
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
@@ -22,11 +23,11 @@ func (p *Passgate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 		p.serveRoute(w, r, route)
 		return nil
 	}
-	if p.public.Match(r) {
+	if p.isPublic(r) {
 		return next.ServeHTTP(w, r)
 	}
 
-	sess, err := p.sessions.Lookup(r.Context(), p.cookie.secret(r))
+	sess, roles, err := p.authenticate(r)
 	switch {
 	case err == nil:
 	case errors.Is(err, sessionstore.ErrNotFound):
@@ -38,7 +39,6 @@ func (p *Passgate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 	}
 
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	roles := strings.Join(sess.Roles, ",")
 	repl.Set("http.auth.user.id", sess.UserID)
 	repl.Set("http.auth.user.email", sess.Email)
 	repl.Set("http.auth.user.phone", sess.Phone)
@@ -48,6 +48,44 @@ func (p *Passgate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 	setHeader(r.Header, p.headerPhone(), sess.Phone)
 	setHeader(r.Header, p.headerRoles(), roles)
 	return next.ServeHTTP(w, r)
+}
+
+// authenticate returns the request's live session and the user's roles
+// under the current policy. A session whose user the policy no longer
+// allows counts as none: removing someone from `allow` locks them out at
+// once, and a session from another site sharing the store gets nowhere.
+func (p *Passgate) authenticate(r *http.Request) (sessionstore.Session, string, error) {
+	sess, err := p.sessions.Lookup(r.Context(), p.cookie.secret(r))
+	if err != nil {
+		return sessionstore.Session{}, "", err
+	}
+	channel, identifier := sessionIdentity(sess)
+	if !p.verifier.Policy.Allowed(channel, identifier) {
+		return sessionstore.Session{}, "", sessionstore.ErrNotFound
+	}
+	return sess, strings.Join(p.verifier.Policy.RolesFor(channel, identifier), ","), nil
+}
+
+func sessionIdentity(s sessionstore.Session) (channel, identifier string) {
+	if s.Email != "" {
+		return verify.ChannelEmail, s.Email
+	}
+	return verify.ChannelPhone, s.Phone
+}
+
+// isPublic reports whether the request may pass unauthenticated. A path
+// with ';' parameters or dot segments never is: servlet containers read
+// /static/..;/admin as /admin.
+func (p *Passgate) isPublic(r *http.Request) bool {
+	if len(p.public) == 0 {
+		return false
+	}
+	path := r.URL.Path
+	if strings.Contains(path, ";") || strings.Contains(path, "/./") || strings.Contains(path, "/../") ||
+		strings.HasSuffix(path, "/.") || strings.HasSuffix(path, "/..") {
+		return false
+	}
+	return p.public.Match(r)
 }
 
 func setHeader(h http.Header, name, value string) {

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -23,6 +25,17 @@ import (
 func init() {
 	caddy.RegisterModule(Passgate{})
 }
+
+// clockOffset shifts the clock the sign-in logic reads. It is always zero
+// outside tests, which use it to let time pass (cooldowns, timeouts)
+// without waiting.
+var clockOffset atomic.Int64
+
+func now() time.Time { return time.Now().Add(time.Duration(clockOffset.Load())) }
+
+// devSecrets holds the random secret of each memory store prefix
+// configured without a secret.
+var devSecrets sync.Map
 
 // Defaults for everything an operator may leave out.
 const (
@@ -78,6 +91,9 @@ type Passgate struct {
 
 	// Session timeouts.
 	Session SessionConfig `json:"session,omitempty"`
+
+	// Rate limits, kept in the store and so shared by every instance.
+	Limits LimitsConfig `json:"limits,omitempty"`
 
 	// Session cookie settings.
 	Cookie CookieConfig `json:"cookie,omitempty"`
@@ -139,6 +155,28 @@ type CodeConfig struct {
 	TTL caddy.Duration `json:"ttl,omitempty"`
 	// Wrong codes that burn an attempt, 1 to 5 (default).
 	MaxAttempts int `json:"max_attempts,omitempty"`
+}
+
+// LimitsConfig sets rate limits; zero fields take the defaults of
+// verify.DefaultLimits.
+type LimitsConfig struct {
+	// Least time between two codes to one address (10s or more).
+	ResendCooldown caddy.Duration `json:"resend_cooldown,omitempty"`
+	// Codes to one address in any hour (1 to 20).
+	SendsPerHour int `json:"sends_per_hour,omitempty"`
+	// Sign-in starts from one client (IPv4 address or IPv6 /64).
+	StartsPerIP *Rate `json:"starts_per_ip,omitempty"`
+	// Code checks from one client.
+	VerifiesPerIP *Rate `json:"verifies_per_ip,omitempty"`
+	// Codes that may be wrong for one address in any 24 hours; at most
+	// what keeps a guesser's chance within verify.MaxGuessChance.
+	WrongCodesPerDay int `json:"wrong_codes_per_day,omitempty"`
+}
+
+// Rate is Count events per Window.
+type Rate struct {
+	Count  int            `json:"count"`
+	Window caddy.Duration `json:"window"`
 }
 
 // SessionConfig sets session timeouts.
@@ -247,13 +285,15 @@ func (p *Passgate) Provision(ctx caddy.Context) error {
 	p.verifier = &verify.Service{
 		Store:       p.store,
 		Users:       p.store,
+		Limiter:     p.store,
+		Limits:      p.Limits.limits(),
 		Policy:      policy,
 		Senders:     senders,
 		Keys:        codeKeys,
 		CodeLength:  p.Code.Length,
 		CodeTTL:     time.Duration(p.Code.TTL),
 		MaxAttempts: p.Code.MaxAttempts,
-		ResendAfter: verify.DefaultResendAfter,
+		Now:         now,
 	}
 	idle := time.Duration(p.Session.Idle)
 	p.sessions = &sessionstore.Sessions{
@@ -261,6 +301,7 @@ func (p *Passgate) Provision(ctx caddy.Context) error {
 		Idle:       idle,
 		Lifetime:   time.Duration(p.Session.Lifetime),
 		TouchEvery: min(time.Minute, idle/10),
+		Now:        now,
 	}
 	p.cookie = newSessionCookie(p.Cookie, time.Duration(p.Session.Lifetime), keys)
 	return nil
@@ -316,8 +357,11 @@ func (p *Passgate) provisionSecrets() ([]keySet, error) {
 			return nil, errors.New("a secret is required with the " + p.Store.Backend +
 				" store: add 'secret {env.PASSGATE_SECRET}' with at least 32 random bytes")
 		}
-		secrets = append(secrets, rand.Text()+rand.Text())
-		p.logger.Warn("no secret configured: using a random one, so sessions end when Caddy restarts")
+		// One per store prefix for the life of the process, so that a
+		// reload, which keeps the memory store, keeps sessions valid too.
+		s, _ := devSecrets.LoadOrStore(p.Store.Prefix, rand.Text()+rand.Text())
+		secrets = append(secrets, s.(string))
+		p.logger.Warn("no secret configured: using a random one, so sessions end when Caddy exits")
 	}
 	keys := make([]keySet, len(secrets))
 	for i, s := range secrets {
@@ -391,12 +435,18 @@ func (p *Passgate) Validate() error {
 		return fmt.Errorf("session idle (%v) is longer than its lifetime (%v)",
 			time.Duration(p.Session.Idle), time.Duration(p.Session.Lifetime))
 	}
+	if err := p.Limits.validate(p.Code); err != nil {
+		return err
+	}
+	if !validBasePath(p.BasePath) {
+		return fmt.Errorf("base_path %q: must be a path of one or more plain segments, like /auth", p.BasePath)
+	}
 	if p.Store.Backend == "redis" && p.Store.URL == "" {
 		return errors.New("store redis: a URL is required")
 	}
 	for _, name := range []string{p.headerUserID(), p.headerEmail(), p.headerPhone(), p.headerRoles()} {
 		if name != "" && !validHeaderName(name) {
-			return fmt.Errorf("header name %q: letters, digits and - only", name)
+			return fmt.Errorf("header name %q: letters, digits and - only, and not a header HTTP or sign-in needs", name)
 		}
 	}
 	if !validCookieName(p.Cookie.Name) {

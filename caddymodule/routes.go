@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"net/url"
@@ -181,6 +183,7 @@ func (p *Passgate) start(w http.ResponseWriter, r *http.Request, req startReques
 	}
 	sr.RedirectTo = req.RedirectTo
 	sr.CreateUser = req.CreateUser == nil || *req.CreateUser
+	sr.ClientIP = clientIP(r)
 
 	started, err := p.verifier.Start(r.Context(), sr)
 	if err != nil {
@@ -260,7 +263,9 @@ func (p *Passgate) verify(w http.ResponseWriter, r *http.Request, req verifyRequ
 	}
 
 	ctx := r.Context()
-	attempt, err := p.verifier.Check(ctx, req.AttemptID, code, identifier)
+	attempt, err := p.verifier.Check(ctx, verify.CheckRequest{
+		AttemptID: req.AttemptID, Code: code, Identifier: identifier, ClientIP: clientIP(r),
+	})
 	if err != nil {
 		p.logger.Info("sign-in failed", zap.String("reason", err.Error()), zap.String("client_ip", clientIP(r)))
 		return p.verifyError(err)
@@ -269,7 +274,7 @@ func (p *Passgate) verify(w http.ResponseWriter, r *http.Request, req verifyRequ
 	if roles == nil {
 		roles = []string{}
 	}
-	user, err := p.store.RecordSignIn(ctx, attempt.Channel, attempt.Identifier, uuid.NewString(), roles, time.Now().Truncate(time.Millisecond))
+	user, err := p.store.RecordSignIn(ctx, attempt.Channel, attempt.Identifier, uuid.NewString(), roles, now().Truncate(time.Millisecond))
 	if err != nil {
 		return p.verifyError(err)
 	}
@@ -298,7 +303,14 @@ func (p *Passgate) verify(w http.ResponseWriter, r *http.Request, req verifyRequ
 // verifyError maps errors of verify and sessionstore to API errors.
 func (p *Passgate) verifyError(err error) *apiError {
 	var wrong *verify.WrongCodeError
+	var limited *verify.RateLimitedError
 	switch {
+	case errors.As(err, &limited):
+		wait := int(math.Ceil(limited.RetryAfter.Seconds()))
+		e := newAPIError(http.StatusTooManyRequests, errRateLimited,
+			fmt.Sprintf("too many requests (%s); try again in %s", limited.Limit, humanWait(wait)))
+		e.Extra = map[string]any{"retry_after": wait}
+		return e
 	case errors.As(err, &wrong):
 		e := newAPIError(http.StatusBadRequest, errInvalidCode, "that code is not right")
 		e.Extra = map[string]any{"attempts_left": wrong.AttemptsLeft}
@@ -322,10 +334,11 @@ func (p *Passgate) verifyError(err error) *apiError {
 }
 
 func (p *Passgate) serveSession(w http.ResponseWriter, r *http.Request) {
-	sess, err := p.sessions.Lookup(r.Context(), p.cookie.secret(r))
+	sess, roles, err := p.authenticate(r)
 	var user sessionstore.User
 	if err == nil {
 		user, err = p.store.User(r.Context(), sess.UserID)
+		user.Roles = splitRoles(roles)
 	}
 	switch {
 	case err == nil:
@@ -390,7 +403,7 @@ func (p *Passgate) serveLoginPage(w http.ResponseWriter, r *http.Request) {
 	if q.Get("signed_out") != "" {
 		data.Notice = "You are signed out."
 	}
-	sess, err := p.sessions.Lookup(r.Context(), p.cookie.secret(r))
+	sess, _, err := p.authenticate(r)
 	switch {
 	case err == nil:
 		data.State = stateSignedIn
@@ -429,6 +442,24 @@ func userJSON(u sessionstore.User) userBody {
 
 func sessionJSON(s sessionstore.Session) map[string]any {
 	return map[string]any{"id": s.ID, "created_at": s.CreatedAt.UTC(), "expires_at": s.ExpiresAt.UTC()}
+}
+
+func humanWait(seconds int) string {
+	switch {
+	case seconds < 90:
+		return fmt.Sprintf("%d seconds", seconds)
+	case seconds < 90*60:
+		return fmt.Sprintf("%d minutes", (seconds+59)/60)
+	default:
+		return fmt.Sprintf("%d hours", (seconds+3599)/3600)
+	}
+}
+
+func splitRoles(roles string) []string {
+	if roles == "" {
+		return []string{}
+	}
+	return strings.Split(roles, ",")
 }
 
 func clientIP(r *http.Request) string {

@@ -3,6 +3,8 @@ package caddymodule
 import (
 	"context"
 	"fmt"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -49,7 +51,7 @@ func loadStore(cfg StoreConfig) (sessionstore.Store, string, error) {
 		v, _, err := storePool.LoadOrNew(key, func() (caddy.Destructor, error) {
 			c, err := sessionstore.NewRedisClient(cfg.URL, timeout, "passgate")
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("%s: %s", redactURL(cfg.URL), redactErr(err, cfg.URL))
 			}
 			return pooledRedis{c}, nil
 		})
@@ -82,4 +84,27 @@ func (redisLogger) Printf(_ context.Context, format string, v ...any) {
 	if c := caddy.Log().Named("passgate.redis").Check(zapcore.DebugLevel, "go-redis"); c != nil {
 		c.Write(zap.String("detail", fmt.Sprintf(format, v...)))
 	}
+}
+
+// redactURL hides the password of a store URL, for messages.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// redactErr is err with every copy of the raw URL, and of its password,
+// replaced: URL parse errors quote their input.
+func redactErr(err error, raw string) string {
+	msg := strings.ReplaceAll(err.Error(), raw, redactURL(raw))
+	if u, perr := url.Parse(raw); perr == nil {
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			msg = strings.ReplaceAll(msg, pw, "xxxxx")
+		}
+	} else if i, j := strings.Index(raw, "://"), strings.LastIndex(raw, "@"); i >= 0 && j > i {
+		msg = strings.ReplaceAll(msg, raw[i+3:j], "xxxxx")
+	}
+	return msg
 }

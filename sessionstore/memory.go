@@ -20,6 +20,7 @@ type Memory struct {
 	identities map[string]string // identityKey -> user id
 	sessions   map[string]memSession
 	byUser     map[string]map[string]struct{} // user id -> session ids
+	limits     map[string][]memEvent          // limit key -> events in time order
 
 	stop chan struct{}
 	done chan struct{}
@@ -49,6 +50,7 @@ func NewMemory(now func() time.Time, sweepEvery time.Duration) *Memory {
 		identities: make(map[string]string),
 		sessions:   make(map[string]memSession),
 		byUser:     make(map[string]map[string]struct{}),
+		limits:     make(map[string][]memEvent),
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
 	}
@@ -99,7 +101,17 @@ func (m *Memory) sweep() {
 			m.dropSessionLocked(id, s.s.UserID)
 		}
 	}
+	// Limits keep no window of their own: an event a day old is past every
+	// window in use, so a key whose last event is older can go.
+	for k, events := range m.limits {
+		if len(events) == 0 || now.Sub(events[len(events)-1].at) > maxLimitWindow {
+			delete(m.limits, k)
+		}
+	}
 }
+
+// maxLimitWindow is the longest window the memory store keeps events for.
+const maxLimitWindow = 48 * time.Hour
 
 // CreateAttempt implements AttemptStore.
 func (m *Memory) CreateAttempt(_ context.Context, a Attempt) error {

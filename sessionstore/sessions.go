@@ -65,7 +65,9 @@ func (m *Sessions) Lookup(ctx context.Context, secret string) (Session, error) {
 		return Session{}, err
 	}
 	now := m.now()
-	if !now.Before(s.ExpiresAt) || !now.Before(s.LastSeenAt.Add(m.Idle)) {
+	// The configured lifetime counts too, so shortening it ends sessions
+	// that were started under a longer one.
+	if !now.Before(s.ExpiresAt) || !now.Before(s.CreatedAt.Add(m.Lifetime)) || !now.Before(s.LastSeenAt.Add(m.Idle)) {
 		return Session{}, ErrNotFound
 	}
 	if now.Sub(s.LastSeenAt) >= m.TouchEvery {

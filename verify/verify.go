@@ -27,7 +27,6 @@ const (
 	DefaultCodeLength  = 6
 	DefaultCodeTTL     = 10 * time.Minute
 	DefaultMaxAttempts = 5
-	DefaultResendAfter = 60 * time.Second
 )
 
 var (
@@ -65,9 +64,11 @@ type Sender interface {
 
 // Service issues and checks codes.
 type Service struct {
-	Store  sessionstore.AttemptStore
-	Users  sessionstore.UserStore
-	Policy Policy
+	Store   sessionstore.AttemptStore
+	Users   sessionstore.UserStore
+	Limiter sessionstore.LimitStore
+	Limits  Limits
+	Policy  Policy
 	// Senders by channel; a channel without one is not configured.
 	Senders map[string]Sender
 	// Keys for the code MAC: the first signs, all verify, so a secret can be
@@ -76,9 +77,13 @@ type Service struct {
 	CodeLength  int
 	CodeTTL     time.Duration
 	MaxAttempts int
-	ResendAfter time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Sleep waits, for as long as a real delivery would take, on the path
+	// that delivers nothing; nil means a timer that ctx can cut short.
+	Sleep func(ctx context.Context, d time.Duration)
+
+	latency latency
 }
 
 // StartRequest asks for a code to be sent.
@@ -88,6 +93,8 @@ type StartRequest struct {
 	RedirectTo string
 	// CreateUser allows signing in an identifier that has no user yet.
 	CreateUser bool
+	// ClientIP is the address of the client asking, for per-client limits.
+	ClientIP string
 }
 
 // Started describes an attempt to the client. For an identifier that may
@@ -100,6 +107,19 @@ type Started struct {
 	ResendAfter time.Time
 }
 
+func (s *Service) sleep(ctx context.Context, d time.Duration) {
+	if s.Sleep != nil {
+		s.Sleep(ctx, d)
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
 func (s *Service) now() time.Time {
 	if s.Now != nil {
 		return s.Now()
@@ -107,28 +127,41 @@ func (s *Service) now() time.Time {
 	return time.Now()
 }
 
-// Start issues a code for req and delivers it.
+// Start issues a code for req and delivers it. Limits are taken before
+// anything else, for every identifier alike, so that a limit reached says
+// nothing about whether the identifier may sign in.
 func (s *Service) Start(ctx context.Context, req StartRequest) (Started, error) {
 	sender := s.Senders[req.Channel]
 	if sender == nil {
 		return Started{}, ErrChannelNotConfigured
 	}
 	now := s.now().Truncate(time.Millisecond)
+	lim := &limiter{store: s.Limiter, now: now}
+	who := req.Channel + ":" + req.Identifier
+	if err := lim.take(ctx, "starts per client", "ips:"+ClientKey(req.ClientIP), s.Limits.StartsPerIP, s.Limits.StartsPerIPWindow); err != nil {
+		return Started{}, err
+	}
+	if err := lim.take(ctx, "resend cooldown", "cd:"+who, 1, s.Limits.ResendCooldown); err != nil {
+		lim.releaseAll(ctx)
+		return Started{}, err
+	}
+	if err := lim.take(ctx, "sends per hour", "sh:"+who, s.Limits.SendsPerHour, time.Hour); err != nil {
+		lim.releaseAll(ctx)
+		return Started{}, err
+	}
+
 	started := Started{
 		AttemptID:   newAttemptID(),
 		Channel:     req.Channel,
 		ExpiresAt:   now.Add(s.CodeTTL),
-		ResendAfter: now.Add(s.ResendAfter),
+		ResendAfter: now.Add(s.Limits.ResendCooldown),
 	}
-	if !s.Policy.Allowed(req.Channel, req.Identifier) {
-		return started, nil
-	}
+	send := s.Policy.Allowed(req.Channel, req.Identifier)
 	if !req.CreateUser {
 		_, err := s.Users.UserByIdentifier(ctx, req.Channel, req.Identifier)
 		if errors.Is(err, sessionstore.ErrNotFound) {
-			return started, nil
-		}
-		if err != nil {
+			send = false
+		} else if err != nil {
 			return Started{}, err
 		}
 	}
@@ -146,24 +179,51 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (Started, error) 
 		CreatedAt:  now,
 		ExpiresAt:  started.ExpiresAt,
 	}
+	if !send {
+		// A decoy: stored like a real attempt, so that checking it answers
+		// like one (wrong code, tries left), but with a MAC no code has.
+		a.CodeMAC = make([]byte, sha256.Size)
+		rand.Read(a.CodeMAC)
+	}
 	if err := s.Store.CreateAttempt(ctx, a); err != nil {
 		return Started{}, err
 	}
+	if !send {
+		s.latency.imitate(ctx, s.sleep)
+		return started, nil
+	}
+	began := s.now()
 	err = sender.Send(ctx, Message{Channel: req.Channel, To: req.Identifier, Code: code, ExpiresAt: a.ExpiresAt})
 	if err != nil {
-		// A code nobody received must not stay guessable. If even this
-		// delete fails, the attempt expires with its TTL.
+		// A code nobody received must not stay guessable, nor count
+		// against the address. If even this delete fails, the attempt
+		// expires with its TTL.
 		_, _ = s.Store.DeleteAttempt(context.WithoutCancel(ctx), a.ID)
+		lim.releaseAll(ctx)
 		return Started{}, fmt.Errorf("%w: %v", ErrDeliveryFailed, err)
 	}
+	s.latency.observe(s.now().Sub(began))
 	return started, nil
 }
 
-// Check consumes the attempt if code is right, and returns it. identifier,
-// if not empty, must be the one the code was sent to. Errors:
-// ErrAttemptNotFound, ErrTooManyAttempts, *WrongCodeError, or a store error.
-func (s *Service) Check(ctx context.Context, attemptID, code, identifier string) (sessionstore.Attempt, error) {
-	a, err := s.Store.TryAttempt(ctx, attemptID)
+// CheckRequest is a code submitted for an attempt.
+type CheckRequest struct {
+	AttemptID string
+	Code      string
+	// Identifier, if not empty, must be the one the code was sent to.
+	Identifier string
+	ClientIP   string
+}
+
+// Check consumes the attempt if the code is right, and returns it. Errors:
+// ErrAttemptNotFound, ErrTooManyAttempts, *WrongCodeError,
+// *RateLimitedError, or a store error.
+func (s *Service) Check(ctx context.Context, req CheckRequest) (sessionstore.Attempt, error) {
+	lim := &limiter{store: s.Limiter, now: s.now()}
+	if err := lim.take(ctx, "verifies per client", "ipv:"+ClientKey(req.ClientIP), s.Limits.VerifiesPerIP, s.Limits.VerifiesPerIPWindow); err != nil {
+		return sessionstore.Attempt{}, err
+	}
+	a, err := s.Store.TryAttempt(ctx, req.AttemptID)
 	if errors.Is(err, sessionstore.ErrNotFound) {
 		return sessionstore.Attempt{}, ErrAttemptNotFound
 	}
@@ -176,7 +236,16 @@ func (s *Service) Check(ctx context.Context, attemptID, code, identifier string)
 		// can never match again and expires with its TTL.
 		return sessionstore.Attempt{}, ErrAttemptNotFound
 	}
-	if s.codeMatches(a, code) && (identifier == "" || identifier == a.Identifier) {
+	// Every comparison may be a wrong guess, so each takes a slot of the
+	// address's daily budget first, and a right one gives it back: however
+	// many checks race, no more than the budget are ever compared.
+	wrongKey := "wc:" + a.Channel + ":" + a.Identifier
+	wrong := &limiter{store: s.Limiter, now: lim.now}
+	if err := wrong.take(ctx, "wrong codes per day", wrongKey, s.Limits.WrongCodesPerDay, day); err != nil {
+		return sessionstore.Attempt{}, err
+	}
+	if s.codeMatches(a, req.Code) && (req.Identifier == "" || req.Identifier == a.Identifier) {
+		wrong.releaseAll(ctx)
 		won, err := s.Store.DeleteAttempt(ctx, a.ID)
 		if err != nil {
 			return sessionstore.Attempt{}, err

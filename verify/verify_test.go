@@ -56,13 +56,13 @@ func newService(t *testing.T) (*verify.Service, *recordingSender, *sessionstore.
 	return &verify.Service{
 		Store:       store,
 		Users:       store,
+		Limiter:     store,
 		Policy:      verify.Policy{Allow: []verify.Pattern{allow}},
 		Senders:     map[string]verify.Sender{"email": sender},
 		Keys:        [][]byte{[]byte("0123456789abcdef0123456789abcdef")},
 		CodeLength:  verify.DefaultCodeLength,
 		CodeTTL:     verify.DefaultCodeTTL,
 		MaxAttempts: verify.DefaultMaxAttempts,
-		ResendAfter: verify.DefaultResendAfter,
 	}, sender, store
 }
 
@@ -96,14 +96,14 @@ func TestRightCodeSignsInOnce(t *testing.T) {
 	if d := time.Until(st.ExpiresAt); d < 9*time.Minute || d > 10*time.Minute {
 		t.Fatalf("expires in %v, want 10m", d)
 	}
-	a, err := s.Check(ctx, st.AttemptID, msg.Code, "ann@example.com")
+	a, err := s.Check(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: msg.Code, Identifier: "ann@example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a.Identifier != "ann@example.com" || a.RedirectTo != "/x" {
 		t.Fatalf("checked attempt = %+v", a)
 	}
-	if _, err := s.Check(ctx, st.AttemptID, msg.Code, ""); !errors.Is(err, verify.ErrAttemptNotFound) {
+	if _, err := s.Check(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: msg.Code, Identifier: ""}); !errors.Is(err, verify.ErrAttemptNotFound) {
 		t.Fatalf("replayed code: %v, want ErrAttemptNotFound", err)
 	}
 }
@@ -114,16 +114,16 @@ func TestWrongCodesBurnTheAttempt(t *testing.T) {
 	st := start(t, s, "bob@example.com")
 	code := sender.last(t).Code
 	for left := 4; left >= 1; left-- {
-		_, err := s.Check(ctx, st.AttemptID, wrong(code), "")
+		_, err := s.Check(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: wrong(code), Identifier: ""})
 		var wc *verify.WrongCodeError
 		if !errors.As(err, &wc) || wc.AttemptsLeft != left {
 			t.Fatalf("wrong code: %v, want WrongCodeError with %d left", err, left)
 		}
 	}
-	if _, err := s.Check(ctx, st.AttemptID, wrong(code), ""); !errors.Is(err, verify.ErrTooManyAttempts) {
+	if _, err := s.Check(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: wrong(code), Identifier: ""}); !errors.Is(err, verify.ErrTooManyAttempts) {
 		t.Fatalf("fifth wrong code: %v, want ErrTooManyAttempts", err)
 	}
-	if _, err := s.Check(ctx, st.AttemptID, code, ""); !errors.Is(err, verify.ErrAttemptNotFound) {
+	if _, err := s.Check(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: code, Identifier: ""}); !errors.Is(err, verify.ErrAttemptNotFound) {
 		t.Fatalf("right code after burn: %v, want ErrAttemptNotFound", err)
 	}
 }
@@ -134,9 +134,9 @@ func TestFourWrongThenRightSucceeds(t *testing.T) {
 	st := start(t, s, "bob@example.com")
 	code := sender.last(t).Code
 	for range 4 {
-		s.Check(ctx, st.AttemptID, wrong(code), "")
+		s.Check(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: wrong(code), Identifier: ""})
 	}
-	if _, err := s.Check(ctx, st.AttemptID, code, ""); err != nil {
+	if _, err := s.Check(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: code, Identifier: ""}); err != nil {
 		t.Fatalf("right code on the fifth try: %v", err)
 	}
 }
@@ -150,15 +150,15 @@ func TestCodeIsBoundToIdentifierAndAttempt(t *testing.T) {
 	code2 := sender.last(t).Code
 
 	var wc *verify.WrongCodeError
-	if _, err := s.Check(ctx, st1.AttemptID, code1, "dan@example.com"); !errors.As(err, &wc) {
+	if _, err := s.Check(ctx, verify.CheckRequest{AttemptID: st1.AttemptID, Code: code1, Identifier: "dan@example.com"}); !errors.As(err, &wc) {
 		t.Fatalf("right code claimed for another address: %v, want WrongCodeError", err)
 	}
 	if code1 != code2 {
-		if _, err := s.Check(ctx, st2.AttemptID, code1, ""); !errors.As(err, &wc) {
+		if _, err := s.Check(ctx, verify.CheckRequest{AttemptID: st2.AttemptID, Code: code1, Identifier: ""}); !errors.As(err, &wc) {
 			t.Fatalf("one attempt's code on another: %v, want WrongCodeError", err)
 		}
 	}
-	if _, err := s.Check(ctx, st1.AttemptID, code1, "cat@example.com"); err != nil {
+	if _, err := s.Check(ctx, verify.CheckRequest{AttemptID: st1.AttemptID, Code: code1, Identifier: "cat@example.com"}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -171,7 +171,7 @@ func TestConcurrentChecksYieldOneWinner(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 20 {
 		wg.Go(func() {
-			if _, err := s.Check(context.Background(), st.AttemptID, code, ""); err == nil {
+			if _, err := s.Check(context.Background(), verify.CheckRequest{AttemptID: st.AttemptID, Code: code, Identifier: ""}); err == nil {
 				ok.Add(1)
 			} else if !errors.Is(err, verify.ErrAttemptNotFound) {
 				t.Error(err)
@@ -194,7 +194,7 @@ func TestConcurrentGuessesAreCounted(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 50 {
 		wg.Go(func() {
-			_, err := s.Check(context.Background(), st.AttemptID, wrong(code), "")
+			_, err := s.Check(context.Background(), verify.CheckRequest{AttemptID: st.AttemptID, Code: wrong(code), Identifier: ""})
 			var wc *verify.WrongCodeError
 			if errors.As(err, &wc) || errors.Is(err, verify.ErrTooManyAttempts) {
 				wrongAnswers.Add(1)
@@ -205,7 +205,7 @@ func TestConcurrentGuessesAreCounted(t *testing.T) {
 	if n := wrongAnswers.Load(); n != verify.DefaultMaxAttempts {
 		t.Fatalf("%d guesses were compared, want exactly %d", n, verify.DefaultMaxAttempts)
 	}
-	if _, err := s.Check(context.Background(), st.AttemptID, code, ""); !errors.Is(err, verify.ErrAttemptNotFound) {
+	if _, err := s.Check(context.Background(), verify.CheckRequest{AttemptID: st.AttemptID, Code: code, Identifier: ""}); !errors.Is(err, verify.ErrAttemptNotFound) {
 		t.Fatalf("after the burst the attempt must be burned, got %v", err)
 	}
 }
@@ -219,8 +219,10 @@ func TestDisallowedGetsSameAnswerAndNothingSent(t *testing.T) {
 	if !verify.ValidAttemptID(st.AttemptID) || st.Channel != "email" || st.ExpiresAt.IsZero() || st.ResendAfter.IsZero() {
 		t.Fatalf("decoy answer %+v differs in shape from a real one", st)
 	}
-	if _, err := s.Check(context.Background(), st.AttemptID, "000000", ""); !errors.Is(err, verify.ErrAttemptNotFound) {
-		t.Fatalf("decoy attempt: %v, want ErrAttemptNotFound", err)
+	var wc *verify.WrongCodeError
+	_, err := s.Check(context.Background(), verify.CheckRequest{AttemptID: st.AttemptID, Code: "000000"})
+	if !errors.As(err, &wc) || wc.AttemptsLeft != 4 {
+		t.Fatalf("decoy attempt: %v, want a wrong code with 4 left, as for a real one", err)
 	}
 }
 
@@ -260,14 +262,14 @@ func TestKeyRotationKeepsCodesInFlight(t *testing.T) {
 	st := start(t, s, "hal@example.com")
 	code := sender.last(t).Code
 	s.Keys = [][]byte{[]byte("a brand new key of thirty-two by"), s.Keys[0]}
-	if _, err := s.Check(context.Background(), st.AttemptID, code, ""); err != nil {
+	if _, err := s.Check(context.Background(), verify.CheckRequest{AttemptID: st.AttemptID, Code: code, Identifier: ""}); err != nil {
 		t.Fatalf("code issued under the old key: %v", err)
 	}
 	st = start(t, s, "hal@example.com")
 	code = sender.last(t).Code
 	s.Keys = s.Keys[1:] // the new key is gone: its codes no longer verify
 	var wc *verify.WrongCodeError
-	if _, err := s.Check(context.Background(), st.AttemptID, code, ""); !errors.As(err, &wc) {
+	if _, err := s.Check(context.Background(), verify.CheckRequest{AttemptID: st.AttemptID, Code: code, Identifier: ""}); !errors.As(err, &wc) {
 		t.Fatalf("code under a removed key: %v, want WrongCodeError", err)
 	}
 }

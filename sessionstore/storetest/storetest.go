@@ -32,6 +32,8 @@ func Run(t *testing.T, newStore func(t *testing.T) sessionstore.Store) {
 		{"SessionExpired", testSessionExpired},
 		{"DeleteUserSessions", testDeleteUserSessions},
 		{"SessionsManagerTimeouts", testSessionsManagerTimeouts},
+		{"LimitSlidingWindow", testLimitSlidingWindow},
+		{"LimitAtomic", testLimitAtomic},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -360,4 +362,69 @@ func testSessionsManagerTimeouts(t *testing.T, s sessionstore.Store) {
 	_, err = m.Lookup(ctx, secret3)
 	wantNotFound(t, err)
 	must(t, m.Revoke(ctx, secret3)) // revoking twice is fine
+}
+
+func testLimitSlidingWindow(t *testing.T, s sessionstore.Store) {
+	ctx := context.Background()
+	key := "test:" + id()
+	t0 := ms(time.Now())
+	take := func(at time.Duration) (string, time.Duration) {
+		t.Helper()
+		slot, retry, err := s.TakeSlot(ctx, key, 3, time.Minute, t0.Add(at))
+		must(t, err)
+		return slot, retry
+	}
+	for _, at := range []time.Duration{0, 10 * time.Second, 20 * time.Second} {
+		if slot, _ := take(at); slot == "" {
+			t.Fatalf("slot at %v refused", at)
+		}
+	}
+	slot, retry := take(30 * time.Second)
+	if slot != "" || retry != 30*time.Second {
+		t.Fatalf("fourth slot in a minute: slot %q retry %v, want refused, retry 30s", slot, retry)
+	}
+	// The first event leaves the window after a minute.
+	if slot, _ := take(60*time.Second + time.Millisecond); slot == "" {
+		t.Fatal("slot refused after the oldest left the window")
+	}
+	slot, _ = take(65 * time.Second)
+	if slot != "" {
+		t.Fatal("window not sliding: a slot freed too early")
+	}
+	// Releasing a slot gives it back at once.
+	keep, _ := func() (string, time.Duration) {
+		k2 := "test:" + id()
+		a, _, err := s.TakeSlot(ctx, k2, 1, time.Minute, t0)
+		must(t, err)
+		must(t, s.ReleaseSlot(ctx, k2, a))
+		b, _, err := s.TakeSlot(ctx, k2, 1, time.Minute, t0)
+		must(t, err)
+		return b, 0
+	}()
+	if keep == "" {
+		t.Fatal("a released slot was not given back")
+	}
+}
+
+func testLimitAtomic(t *testing.T, s sessionstore.Store) {
+	ctx := context.Background()
+	key := "test:" + id()
+	now := time.Now()
+	var granted atomic.Int32
+	var wg sync.WaitGroup
+	for range 40 {
+		wg.Go(func() {
+			slot, _, err := s.TakeSlot(ctx, key, 7, time.Minute, now)
+			if err != nil {
+				t.Error(err)
+			}
+			if slot != "" {
+				granted.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if g := granted.Load(); g != 7 {
+		t.Fatalf("%d of 40 concurrent takes granted, want exactly 7", g)
+	}
 }

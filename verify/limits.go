@@ -1,0 +1,116 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/netip"
+	"time"
+
+	"github.com/passgate/caddy-passgate/sessionstore"
+)
+
+// Limits bound what one address or one client can do. They are kept in the
+// store, so every instance sharing it enforces them together.
+type Limits struct {
+	// ResendCooldown is the least time between two codes to one address.
+	ResendCooldown time.Duration
+	// SendsPerHour caps codes to one address in any hour.
+	SendsPerHour int
+	// StartsPerIP caps sign-in starts from one client in StartsPerIPWindow.
+	StartsPerIP       int
+	StartsPerIPWindow time.Duration
+	// VerifiesPerIP caps code checks from one client in VerifiesPerIPWindow.
+	VerifiesPerIP       int
+	VerifiesPerIPWindow time.Duration
+	// WrongCodesPerDay caps code comparisons that may fail for one address
+	// in any 24 hours; it is what bounds a guesser across attempts.
+	WrongCodesPerDay int
+}
+
+// DefaultLimits are the limits of the security floor. With 6-digit codes,
+// 50 wrong codes a day give a guesser at most 50/(10^6-4) < 5.1e-5 chance
+// of getting into one address in 24 hours.
+var DefaultLimits = Limits{
+	ResendCooldown:      60 * time.Second,
+	SendsPerHour:        5,
+	StartsPerIP:         60,
+	StartsPerIPWindow:   10 * time.Minute,
+	VerifiesPerIP:       120,
+	VerifiesPerIPWindow: 10 * time.Minute,
+	WrongCodesPerDay:    50,
+}
+
+// MaxGuessChance is the most a guesser may win into one address in 24
+// hours; configurations above it are refused.
+const MaxGuessChance = 1e-4
+
+// GuessChance bounds the chance that WrongCodesPerDay guesses at codes of
+// codeLength digits hit one: each guess is at most 1 in 10^len - (tries
+// before it in its attempt), so the union bound is wrong/(10^len - max).
+func GuessChance(codeLength, wrongCodesPerDay, maxAttempts int) float64 {
+	return float64(wrongCodesPerDay) / (math.Pow10(codeLength) - float64(maxAttempts))
+}
+
+// RateLimitedError says a limit was reached and when to try again.
+type RateLimitedError struct {
+	Limit      string
+	RetryAfter time.Duration
+}
+
+func (e *RateLimitedError) Error() string {
+	return fmt.Sprintf("rate limited (%s); retry after %v", e.Limit, e.RetryAfter)
+}
+
+const day = 24 * time.Hour
+
+// ClientKey groups client addresses the way limits count them: an IPv4
+// address alone, an IPv6 address by its /64, which one subscriber usually
+// holds whole. Anything unparsable counts as itself.
+func ClientKey(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	addr = addr.Unmap()
+	if addr.Is6() {
+		p, _ := addr.WithZone("").Prefix(64)
+		return p.String()
+	}
+	return addr.String()
+}
+
+// limiter takes slots in the store's sliding windows.
+type limiter struct {
+	store sessionstore.LimitStore
+	now   time.Time
+	taken []takenSlot
+}
+
+type takenSlot struct{ key, slot string }
+
+// take takes a slot under key, or returns a *RateLimitedError. A limit of
+// zero or less is off.
+func (l *limiter) take(ctx context.Context, name, key string, limit int, window time.Duration) error {
+	if limit <= 0 || window <= 0 {
+		return nil
+	}
+	slot, retry, err := l.store.TakeSlot(ctx, key, limit, window, l.now)
+	if err != nil {
+		return err
+	}
+	if slot == "" {
+		return &RateLimitedError{Limit: name, RetryAfter: retry}
+	}
+	l.taken = append(l.taken, takenSlot{key, slot})
+	return nil
+}
+
+// releaseAll gives back every slot taken, for work that did not happen.
+func (l *limiter) releaseAll(ctx context.Context) {
+	ctx = context.WithoutCancel(ctx)
+	for _, t := range l.taken {
+		_ = l.store.ReleaseSlot(ctx, t.key, t.slot)
+	}
+	l.taken = nil
+}

@@ -1,0 +1,278 @@
+package verify_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/passgate/caddy-passgate/verify"
+)
+
+// fakeClock is a clock tests move by hand.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func limitedService(t *testing.T, lim verify.Limits) (*verify.Service, *recordingSender, *fakeClock) {
+	s, sender, _ := newService(t)
+	clock := &fakeClock{t: time.Now()}
+	s.Now = clock.Now
+	s.Limits = lim
+	return s, sender, clock
+}
+
+func startFrom(s *verify.Service, email, ip string) (verify.Started, error) {
+	return s.Start(context.Background(), verify.StartRequest{Channel: "email", Identifier: email, CreateUser: true, ClientIP: ip})
+}
+
+func wantLimited(t *testing.T, err error, wantRetry time.Duration) {
+	t.Helper()
+	var rl *verify.RateLimitedError
+	if !errors.As(err, &rl) {
+		t.Fatalf("got %v, want RateLimitedError", err)
+	}
+	if rl.RetryAfter <= 0 || rl.RetryAfter > wantRetry {
+		t.Fatalf("retry after %v, want within (0, %v]", rl.RetryAfter, wantRetry)
+	}
+}
+
+func TestResendCooldownSameForEveryAddress(t *testing.T) {
+	s, _, clock := limitedService(t, verify.Limits{ResendCooldown: time.Minute})
+	for _, email := range []string{"ann@example.com", "stranger@elsewhere.example"} {
+		st, err := startFrom(s, email, "192.0.2.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := st.ResendAfter.Sub(clock.Now().Truncate(time.Millisecond)); got != time.Minute {
+			t.Fatalf("resend_after in %v, want 1m", got)
+		}
+		clock.Add(30 * time.Second)
+		_, err = startFrom(s, email, "192.0.2.1")
+		wantLimited(t, err, 30*time.Second)
+		clock.Add(31 * time.Second)
+		if _, err := startFrom(s, email, "192.0.2.1"); err != nil {
+			t.Fatalf("%s after the cooldown: %v", email, err)
+		}
+	}
+}
+
+func TestSendsPerHour(t *testing.T) {
+	s, sender, clock := limitedService(t, verify.Limits{ResendCooldown: time.Minute, SendsPerHour: 3})
+	for range 3 {
+		if _, err := startFrom(s, "bob@example.com", "192.0.2.1"); err != nil {
+			t.Fatal(err)
+		}
+		clock.Add(61 * time.Second)
+	}
+	_, err := startFrom(s, "bob@example.com", "192.0.2.1")
+	wantLimited(t, err, time.Hour)
+	if sender.count() != 3 {
+		t.Fatalf("%d codes sent, want 3", sender.count())
+	}
+	if _, err := startFrom(s, "other@example.com", "192.0.2.1"); err != nil {
+		t.Fatalf("another address is not limited: %v", err)
+	}
+	clock.Add(time.Hour)
+	if _, err := startFrom(s, "bob@example.com", "192.0.2.1"); err != nil {
+		t.Fatalf("an hour later: %v", err)
+	}
+}
+
+func TestStartsPerClient(t *testing.T) {
+	s, _, _ := limitedService(t, verify.Limits{StartsPerIP: 3, StartsPerIPWindow: 10 * time.Minute})
+	for i, email := range []string{"a@example.com", "b@example.com", "c@example.com"} {
+		if _, err := startFrom(s, email, "2001:db8:1:2::10"); err != nil {
+			t.Fatalf("start %d: %v", i, err)
+		}
+	}
+	// Another address in the same /64 is the same client.
+	_, err := startFrom(s, "d@example.com", "2001:db8:1:2:ffff::1")
+	wantLimited(t, err, 10*time.Minute)
+	if _, err := startFrom(s, "d@example.com", "2001:db8:1:3::1"); err != nil {
+		t.Fatalf("another /64: %v", err)
+	}
+}
+
+func TestDeliveryFailureDoesNotCountAgainstTheAddress(t *testing.T) {
+	s, sender, _ := limitedService(t, verify.Limits{ResendCooldown: time.Minute, SendsPerHour: 1})
+	sender.fail = errors.New("smtp down")
+	if _, err := startFrom(s, "cy@example.com", "192.0.2.1"); !errors.Is(err, verify.ErrDeliveryFailed) {
+		t.Fatalf("got %v", err)
+	}
+	sender.fail = nil
+	if _, err := startFrom(s, "cy@example.com", "192.0.2.1"); err != nil {
+		t.Fatalf("retry after a failed delivery: %v", err)
+	}
+}
+
+func TestVerifiesPerClient(t *testing.T) {
+	s, sender, _ := limitedService(t, verify.Limits{VerifiesPerIP: 2, VerifiesPerIPWindow: time.Minute})
+	st, _ := startFrom(s, "di@example.com", "192.0.2.9")
+	code := sender.last(t).Code
+	for range 2 {
+		s.Check(context.Background(), verify.CheckRequest{AttemptID: st.AttemptID, Code: wrong(code), ClientIP: "192.0.2.9"})
+	}
+	_, err := s.Check(context.Background(), verify.CheckRequest{AttemptID: st.AttemptID, Code: code, ClientIP: "192.0.2.9"})
+	wantLimited(t, err, time.Minute)
+	if _, err := s.Check(context.Background(), verify.CheckRequest{AttemptID: st.AttemptID, Code: code, ClientIP: "192.0.2.10"}); err != nil {
+		t.Fatalf("from another client: %v", err)
+	}
+}
+
+// The daily wrong-code budget spans attempts: new codes do not refill it,
+// right codes do not use it.
+func TestWrongCodesPerDaySpanAttempts(t *testing.T) {
+	s, sender, clock := limitedService(t, verify.Limits{WrongCodesPerDay: 7})
+	ctx := context.Background()
+	guesses, rightDone := 0, false
+	for guesses < 7 {
+		st, err := startFrom(s, "ed@example.com", "192.0.2.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		code := sender.last(t).Code
+		if !rightDone { // a right code costs nothing
+			if _, err := s.Check(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: code}); err != nil {
+				t.Fatal(err)
+			}
+			rightDone = true
+			continue
+		}
+		for range 4 {
+			if guesses == 7 {
+				break
+			}
+			s.Check(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: wrong(code)})
+			guesses++
+		}
+	}
+	st, _ := startFrom(s, "ed@example.com", "192.0.2.1")
+	code := sender.last(t).Code
+	_, err := s.Check(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: code})
+	wantLimited(t, err, 24*time.Hour)
+	if _, err := startFrom(s, "fi@example.com", "192.0.2.1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Check(ctx, verify.CheckRequest{AttemptID: mustLastAttempt(t, s, "fi@example.com", sender), Code: sender.last(t).Code}); err != nil {
+		t.Fatalf("another address is not limited: %v", err)
+	}
+	clock.Add(24*time.Hour + time.Second)
+	st, _ = startFrom(s, "ed@example.com", "192.0.2.1")
+	if _, err := s.Check(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: sender.last(t).Code}); err != nil {
+		t.Fatalf("a day later: %v", err)
+	}
+}
+
+func mustLastAttempt(t *testing.T, s *verify.Service, email string, sender *recordingSender) string {
+	t.Helper()
+	st, err := startFrom(s, email, "192.0.2.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.AttemptID
+}
+
+// However many checks race, at most the daily budget of codes is compared.
+func TestWrongCodeBudgetHoldsUnderConcurrency(t *testing.T) {
+	s, sender, _ := limitedService(t, verify.Limits{WrongCodesPerDay: 12})
+	var ids, codes []string
+	for range 10 {
+		st, err := startFrom(s, "gil@example.com", "192.0.2.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, codes = append(ids, st.AttemptID), append(codes, sender.last(t).Code)
+	}
+	var compared atomic.Int32
+	var wg sync.WaitGroup
+	for i := range ids {
+		for range 5 {
+			wg.Go(func() {
+				_, err := s.Check(context.Background(), verify.CheckRequest{AttemptID: ids[i], Code: wrong(codes[i])})
+				var wc *verify.WrongCodeError
+				if errors.As(err, &wc) || errors.Is(err, verify.ErrTooManyAttempts) {
+					compared.Add(1)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if n := compared.Load(); n != 12 {
+		t.Fatalf("%d wrong codes compared, want exactly the budget of 12", n)
+	}
+}
+
+func TestDefaultsMeetTheGuessingBound(t *testing.T) {
+	p := verify.GuessChance(verify.DefaultCodeLength, verify.DefaultLimits.WrongCodesPerDay, verify.DefaultMaxAttempts)
+	if p > verify.MaxGuessChance {
+		t.Fatalf("default chance %g exceeds %g", p, verify.MaxGuessChance)
+	}
+	if verify.GuessChance(6, 100, 5) <= verify.MaxGuessChance {
+		t.Fatal("100 guesses at 6 digits should exceed 1e-4 by the union bound")
+	}
+}
+
+func TestClientKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.1":            "192.0.2.1",
+		"::ffff:192.0.2.1":     "192.0.2.1",
+		"2001:db8:1:2:3:4:5:6": "2001:db8:1:2::/64",
+		"2001:db8:1:2::":       "2001:db8:1:2::/64",
+		"fe80::1%eth0":         "fe80::/64",
+		"not an ip":            "not an ip",
+		"":                     "",
+	} {
+		if got := verify.ClientKey(in); got != want {
+			t.Errorf("ClientKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// A start that delivers nothing waits about as long as real deliveries
+// take, so the answer time does not tell the addresses apart.
+func TestDecoyTakesAsLongAsADelivery(t *testing.T) {
+	s, _, clock := limitedService(t, verify.Limits{})
+	s.Senders["email"] = senderFunc(func(context.Context, verify.Message) error {
+		clock.Add(300 * time.Millisecond) // a delivery that takes 300 ms
+		return nil
+	})
+	var slept []time.Duration
+	s.Sleep = func(_ context.Context, d time.Duration) { slept = append(slept, d) }
+	for range 5 {
+		startFrom(s, "hal@example.com", "192.0.2.1")
+	}
+	if len(slept) != 0 {
+		t.Fatalf("a real delivery waited %v", slept)
+	}
+	for range 20 {
+		startFrom(s, "nobody@elsewhere.example", "192.0.2.1")
+	}
+	if len(slept) != 20 {
+		t.Fatalf("decoys waited %d times, want 20", len(slept))
+	}
+	for _, d := range slept {
+		if d < 225*time.Millisecond || d > 375*time.Millisecond {
+			t.Fatalf("decoy waited %v, want 300ms ± 25%%", d)
+		}
+	}
+}
+
+type senderFunc func(context.Context, verify.Message) error
+
+func (f senderFunc) Send(ctx context.Context, m verify.Message) error { return f(ctx, m) }
