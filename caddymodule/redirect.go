@@ -89,7 +89,7 @@ func newRedirectPolicy(origins []string) (redirectPolicy, error) {
 	for _, o := range origins {
 		scheme, hostport, err := parseOrigin(o)
 		if err != nil {
-			return rp, err
+			return rp, fmt.Errorf("redirect_origins: %v", err)
 		}
 		if rest, ok := strings.CutPrefix(hostport, "*."); ok {
 			if strings.Contains(rest, "*") || !strings.Contains(strings.Split(rest, ":")[0], ".") {
@@ -110,7 +110,7 @@ func newRedirectPolicy(origins []string) (redirectPolicy, error) {
 // host with the default port dropped.
 func parseOrigin(o string) (scheme, hostport string, err error) {
 	bad := func(why string) (string, string, error) {
-		return "", "", fmt.Errorf("redirect origin %q: %s (want https://host[:port])", o, why)
+		return "", "", fmt.Errorf("origin %q: %s (want https://host[:port])", o, why)
 	}
 	scheme, rest, ok := strings.Cut(o, "://")
 	scheme = strings.ToLower(scheme)
