@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"embed"
-	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"html/template"
 	"net/http"
@@ -56,7 +56,7 @@ func (mp *magicPages) render(w http.ResponseWriter, status int, d magicData) {
 	if d.State == magicConfirm {
 		b := make([]byte, 16)
 		_, _ = rand.Read(b)
-		d.Nonce = base64.RawStdEncoding.EncodeToString(b)
+		d.Nonce = hex.EncodeToString(b) // nothing for the template to escape
 		scriptSrc = "script-src 'nonce-" + d.Nonce + "'; "
 	}
 	var buf bytes.Buffer
