@@ -47,6 +47,9 @@ func (e errorString) Error() string { return string(e) }
 // matched against the site address.
 func (p *Passgate) magicLinkBase(r *http.Request) string {
 	origin := p.LinkOrigin
+	if origin == "" && r.Host == "" {
+		return "" // an HTTP/1.0 request without Host: no link, the code still works
+	}
 	if origin == "" {
 		scheme := "http"
 		if r.TLS != nil || forwardedHTTPS(r) {
