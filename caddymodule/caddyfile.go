@@ -39,6 +39,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    store       redis <url> [{ prefix <p>; timeout <duration> }]
 //	    base_path   <path>
 //	    email       log
+//	    email       smtp <host:port> [{ from <addr>; username <u>; password <p>; tls none|starttls|implicit; subject <s>; templates <dir>; timeout <d> }]
+//	    redirect_origins <https://host[:port]|https://*.domain>...
+//	    link_origin <https://host[:port]>
 //	    allow       email|phone <glob>...
 //	    role        <name> email|phone <glob>...
 //	    public      <path>...
@@ -77,13 +80,27 @@ func (p *Passgate) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				p.BasePath = bp
 			}
 		case "email":
-			var delivery string
-			if delivery, err = oneArg(d); err == nil {
-				if delivery != "log" {
-					return d.Errf("email: unknown delivery %q (want log)", delivery)
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			switch delivery := d.Val(); delivery {
+			case "log":
+				if d.NextArg() {
+					return d.ArgErr()
 				}
 				p.Email = &DeliveryConfig{Delivery: delivery}
+			case "smtp":
+				var c *SMTPConfig
+				if c, err = parseEmailSMTP(d); err == nil {
+					p.Email = &DeliveryConfig{Delivery: delivery, SMTP: c}
+				}
+			default:
+				return d.Errf("email: unknown delivery %q (want log or smtp)", delivery)
 			}
+		case "redirect_origins":
+			err = p.parseRedirectOrigins(d)
+		case "link_origin":
+			err = p.parseLinkOrigin(d)
 		case "allow":
 			var ch string
 			var globs []string

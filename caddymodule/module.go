@@ -76,6 +76,15 @@ type Passgate struct {
 	// How codes are sent by email. Default: none (email sign-in off).
 	Email *DeliveryConfig `json:"email,omitempty"`
 
+	// Origins, besides this site, that redirect_to may point to:
+	// "https://app.example.com", or "https://*.example.com" for every
+	// subdomain. Anything else is replaced by "/".
+	RedirectOrigins []string `json:"redirect_origins,omitempty"`
+
+	// Origin of the magic links in messages ("https://auth.example.com").
+	// Default: the scheme and host of the request that asked for the code.
+	LinkOrigin string `json:"link_origin,omitempty"`
+
 	// Who may sign in. Empty: nobody (a warning is logged at start).
 	Allow AllowConfig `json:"allow,omitempty"`
 
@@ -110,6 +119,8 @@ type Passgate struct {
 	public       caddyhttp.MatchPath
 	stripHeaders map[string]struct{} // canonical names of identity headers
 	pages        *pages
+	redirects    redirectPolicy
+	magicPages   *magicPages
 }
 
 // StoreConfig selects the state backend.
@@ -128,8 +139,11 @@ type StoreConfig struct {
 
 // DeliveryConfig selects how codes are sent over a channel.
 type DeliveryConfig struct {
-	// "log": write the code to Caddy's log (development only).
+	// "log": write the code to Caddy's log (development only); "smtp":
+	// send it by email through SMTP.
 	Delivery string `json:"delivery"`
+	// SMTP settings, for delivery "smtp".
+	SMTP *SMTPConfig `json:"smtp,omitempty"`
 }
 
 // AllowConfig lists, per channel, the glob patterns of identifiers that
@@ -247,8 +261,14 @@ func (p *Passgate) Provision(ctx caddy.Context) error {
 		case "log":
 			senders[verify.ChannelEmail] = verify.LogSender{Logger: p.logger.Named("delivery")}
 			p.logger.Warn("email codes are written to the log ('email log'): for development only")
+		case "smtp":
+			s, err := p.smtpSender()
+			if err != nil {
+				return fmt.Errorf("email smtp: %v", err)
+			}
+			senders[verify.ChannelEmail] = s
 		default:
-			return fmt.Errorf("email: unknown delivery %q (want log)", p.Email.Delivery)
+			return fmt.Errorf("email: unknown delivery %q (want log or smtp)", p.Email.Delivery)
 		}
 	}
 
@@ -267,9 +287,16 @@ func (p *Passgate) Provision(ctx caddy.Context) error {
 		}
 	}
 
+	if p.redirects, err = newRedirectPolicy(p.RedirectOrigins); err != nil {
+		return err
+	}
+	if err := p.provisionLinks(); err != nil {
+		return err
+	}
 	if p.pages, err = newPages(p.BasePath); err != nil {
 		return err
 	}
+	p.pages.formAction = p.redirects.formActionSources()
 
 	// Last, so that an error above leaves nothing to release.
 	p.Store.URL = caddy.NewReplacer().ReplaceKnown(p.Store.URL, "")

@@ -31,6 +31,9 @@ type pageData struct {
 type pages struct {
 	basePath string
 	tmpl     *template.Template
+	// formAction lists allowed redirect origins for the CSP form-action
+	// directive, which also governs where a form's answer may redirect.
+	formAction string
 }
 
 func newPages(basePath string) (*pages, error) {
@@ -54,7 +57,7 @@ func (pg *pages) render(w http.ResponseWriter, status int, d pageData) {
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'"+pg.formAction+"; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")

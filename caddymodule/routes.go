@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/google/uuid"
 	"go.uber.org/zap"
 
 	"github.com/passgate/caddy-passgate/sessionstore"
@@ -40,6 +39,8 @@ func (p *Passgate) serveRoute(w http.ResponseWriter, r *http.Request, route stri
 		get = p.serveSession
 	case "logout":
 		post = p.serveLogout
+	case "magic":
+		get, post = p.serveMagicPage, p.serveMagic
 	default:
 		writeAPIError(w, newAPIError(http.StatusNotFound, errNotFound, "no such route"))
 		return
@@ -54,9 +55,12 @@ func (p *Passgate) serveRoute(w http.ResponseWriter, r *http.Request, route stri
 		}
 		post(w, r)
 	default:
-		if get != nil {
+		switch {
+		case get != nil && post != nil:
+			w.Header().Set("Allow", "GET, HEAD, POST")
+		case get != nil:
 			w.Header().Set("Allow", "GET, HEAD")
-		} else {
+		default:
 			w.Header().Set("Allow", "POST")
 		}
 		writeAPIError(w, newAPIError(http.StatusMethodNotAllowed, errMethodNotAllowed, "method not allowed"))
@@ -152,7 +156,7 @@ func (p *Passgate) serveStart(w http.ResponseWriter, r *http.Request) {
 		req.Email = r.PostForm.Get("email")
 		req.RedirectTo = r.PostForm.Get("redirect_to")
 	}
-	req.RedirectTo = safeRedirect(req.RedirectTo)
+	req.RedirectTo = p.safeRedirect(req.RedirectTo)
 	if apiErr == nil {
 		apiErr = p.start(w, r, req, isForm)
 	}
@@ -182,6 +186,7 @@ func (p *Passgate) start(w http.ResponseWriter, r *http.Request, req startReques
 		return newAPIError(http.StatusBadRequest, errInvalidRequest, "an email address is required")
 	}
 	sr.RedirectTo = req.RedirectTo
+	sr.LinkBase = p.magicLinkBase(r)
 	sr.CreateUser = req.CreateUser == nil || *req.CreateUser
 	sr.ClientIP = clientIP(r)
 
@@ -231,7 +236,7 @@ func (p *Passgate) serveVerify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data := pageData{State: stateCode, Email: req.Email, AttemptID: req.AttemptID, Error: apiErr.Message,
-		RedirectTo: safeRedirect(r.PostForm.Get("redirect_to"))}
+		RedirectTo: p.safeRedirect(r.PostForm.Get("redirect_to"))}
 	if apiErr.Code != errInvalidCode && apiErr.Code != errInvalidRequest {
 		// The attempt is gone: start over from the address.
 		data.State = stateEmail
@@ -270,23 +275,11 @@ func (p *Passgate) verify(w http.ResponseWriter, r *http.Request, req verifyRequ
 		p.logger.Info("sign-in failed", zap.String("reason", err.Error()), zap.String("client_ip", clientIP(r)))
 		return p.verifyError(err)
 	}
-	roles := p.verifier.Policy.RolesFor(attempt.Channel, attempt.Identifier)
-	if roles == nil {
-		roles = []string{}
+	user, sess, apiErr := p.signIn(w, r, attempt, "code")
+	if apiErr != nil {
+		return apiErr
 	}
-	user, err := p.store.RecordSignIn(ctx, attempt.Channel, attempt.Identifier, uuid.NewString(), roles, now().Truncate(time.Millisecond))
-	if err != nil {
-		return p.verifyError(err)
-	}
-	secret, sess, err := p.sessions.Create(ctx, user)
-	if err != nil {
-		return p.verifyError(err)
-	}
-	if err := p.cookie.set(w, secret); err != nil {
-		return p.verifyError(err)
-	}
-	p.logger.Info("signed in", zap.String("user_id", user.ID), zap.String("client_ip", clientIP(r)))
-	redirectTo := safeRedirect(attempt.RedirectTo)
+	redirectTo := p.safeRedirect(attempt.RedirectTo)
 	if isForm {
 		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, redirectTo, http.StatusSeeOther)
@@ -399,7 +392,7 @@ func (p *Passgate) serveLogout(w http.ResponseWriter, r *http.Request) {
 
 func (p *Passgate) serveLoginPage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	data := pageData{State: stateEmail, RedirectTo: safeRedirect(q.Get("redirect_to"))}
+	data := pageData{State: stateEmail, RedirectTo: p.safeRedirect(q.Get("redirect_to"))}
 	if q.Get("signed_out") != "" {
 		data.Notice = "You are signed out."
 	}

@@ -16,6 +16,7 @@ type Memory struct {
 
 	mu         sync.Mutex
 	attempts   map[string]memAttempt
+	tokens     map[string]string // string(TokenHash) -> attempt id
 	users      map[string]User   // by id
 	identities map[string]string // identityKey -> user id
 	sessions   map[string]memSession
@@ -46,6 +47,7 @@ func NewMemory(now func() time.Time, sweepEvery time.Duration) *Memory {
 	m := &Memory{
 		now:        now,
 		attempts:   make(map[string]memAttempt),
+		tokens:     make(map[string]string),
 		users:      make(map[string]User),
 		identities: make(map[string]string),
 		sessions:   make(map[string]memSession),
@@ -93,7 +95,7 @@ func (m *Memory) sweep() {
 	defer m.mu.Unlock()
 	for id, a := range m.attempts {
 		if !now.Before(a.until) {
-			delete(m.attempts, id)
+			m.dropAttemptLocked(id)
 		}
 	}
 	for id, s := range m.sessions {
@@ -116,10 +118,49 @@ const maxLimitWindow = 48 * time.Hour
 // CreateAttempt implements AttemptStore.
 func (m *Memory) CreateAttempt(_ context.Context, a Attempt) error {
 	a.CodeMAC = slices.Clone(a.CodeMAC)
+	a.TokenHash = slices.Clone(a.TokenHash)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.attempts[a.ID] = memAttempt{a: a, until: a.ExpiresAt}
+	if len(a.TokenHash) > 0 {
+		m.tokens[string(a.TokenHash)] = a.ID
+	}
 	return nil
+}
+
+// AttemptByToken implements AttemptStore.
+func (m *Memory) AttemptByToken(_ context.Context, tokenHash []byte) (Attempt, error) {
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(tokenHash) == 0 {
+		return Attempt{}, ErrNotFound
+	}
+	id, ok := m.tokens[string(tokenHash)]
+	if !ok {
+		return Attempt{}, ErrNotFound
+	}
+	rec, ok := m.attempts[id]
+	if !ok || !now.Before(rec.until) {
+		m.dropAttemptLocked(id)
+		delete(m.tokens, string(tokenHash))
+		return Attempt{}, ErrNotFound
+	}
+	return cloneAttempt(rec.a), nil
+}
+
+// dropAttemptLocked removes an attempt and its token index.
+func (m *Memory) dropAttemptLocked(id string) {
+	if rec, ok := m.attempts[id]; ok && len(rec.a.TokenHash) > 0 {
+		delete(m.tokens, string(rec.a.TokenHash))
+	}
+	delete(m.attempts, id)
+}
+
+func cloneAttempt(a Attempt) Attempt {
+	a.CodeMAC = slices.Clone(a.CodeMAC)
+	a.TokenHash = slices.Clone(a.TokenHash)
+	return a
 }
 
 // TryAttempt implements AttemptStore.
@@ -129,14 +170,12 @@ func (m *Memory) TryAttempt(_ context.Context, id string) (Attempt, error) {
 	defer m.mu.Unlock()
 	rec, ok := m.attempts[id]
 	if !ok || !now.Before(rec.until) {
-		delete(m.attempts, id)
+		m.dropAttemptLocked(id)
 		return Attempt{}, ErrNotFound
 	}
 	rec.a.Tries++
 	m.attempts[id] = rec
-	a := rec.a
-	a.CodeMAC = slices.Clone(a.CodeMAC)
-	return a, nil
+	return cloneAttempt(rec.a), nil
 }
 
 // DeleteAttempt implements AttemptStore.
@@ -145,7 +184,7 @@ func (m *Memory) DeleteAttempt(_ context.Context, id string) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	rec, ok := m.attempts[id]
-	delete(m.attempts, id)
+	m.dropAttemptLocked(id)
 	return ok && now.Before(rec.until), nil
 }
 

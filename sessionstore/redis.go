@@ -2,10 +2,12 @@ package sessionstore
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -60,6 +62,7 @@ func NewRedis(client redis.UniversalClient, prefix string, timeout time.Duration
 }
 
 func (r *Redis) attemptKey(id string) string       { return r.prefix + "a:" + id }
+func (r *Redis) tokenKey(hash []byte) string       { return r.prefix + "t:" + hex.EncodeToString(hash) }
 func (r *Redis) userKey(id string) string          { return r.prefix + "u:" + id }
 func (r *Redis) identityKey(k string) string       { return r.prefix + "i:" + k }
 func (r *Redis) sessionKey(id string) string       { return r.prefix + "s:" + id }
@@ -85,11 +88,18 @@ func (r *Redis) CreateAttempt(ctx context.Context, a Attempt) error {
 	ctx, cancel := r.bound(ctx)
 	defer cancel()
 	key := r.attemptKey(a.ID)
+	// The attempt names its token index, so that deleting the attempt can
+	// delete the index in the same script.
+	tokenIndex := ""
+	if len(a.TokenHash) > 0 {
+		tokenIndex = r.tokenKey(a.TokenHash)
+	}
 	_, err := r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, key,
 			"ch", a.Channel,
 			"idf", a.Identifier,
 			"mac", a.CodeMAC,
+			"th", tokenIndex,
 			"rt", a.RedirectTo,
 			"cu", strconv.FormatBool(a.CreateUser),
 			"c", a.CreatedAt.UnixMilli(),
@@ -97,9 +107,40 @@ func (r *Redis) CreateAttempt(ctx context.Context, a Attempt) error {
 			"t", 0,
 		)
 		p.PExpireAt(ctx, key, a.ExpiresAt)
+		if tokenIndex != "" {
+			p.Set(ctx, tokenIndex, a.ID, 0)
+			p.PExpireAt(ctx, tokenIndex, a.ExpiresAt)
+		}
 		return nil
 	})
 	return storeErr(err)
+}
+
+// attemptByTokenScript: KEYS[1] token index; ARGV[1] attempt key prefix.
+// Returns the attempt id followed by its fields.
+var attemptByTokenScript = redis.NewScript(`
+local id = redis.call('GET', KEYS[1])
+if not id then return false end
+local f = redis.call('HGETALL', ARGV[1] .. id)
+if #f == 0 then return false end
+table.insert(f, 1, id)
+return f
+`)
+
+// AttemptByToken implements AttemptStore.
+func (r *Redis) AttemptByToken(ctx context.Context, tokenHash []byte) (Attempt, error) {
+	if len(tokenHash) == 0 {
+		return Attempt{}, ErrNotFound
+	}
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	res, err := attemptByTokenScript.Run(ctx, r.client, []string{r.tokenKey(tokenHash)}, r.attemptKey("")).StringSlice()
+	if err != nil {
+		return Attempt{}, storeErr(err)
+	}
+	a := decodeAttempt(res[0], pairs(res[1:]))
+	a.TokenHash = append([]byte(nil), tokenHash...)
+	return a, nil
 }
 
 var tryAttemptScript = redis.NewScript(`
@@ -116,10 +157,13 @@ func (r *Redis) TryAttempt(ctx context.Context, id string) (Attempt, error) {
 	if err != nil {
 		return Attempt{}, storeErr(err)
 	}
-	f := pairs(res)
+	return decodeAttempt(id, pairs(res)), nil
+}
+
+func decodeAttempt(id string, f map[string]string) Attempt {
 	tries, _ := strconv.Atoi(f["t"])
 	createUser, _ := strconv.ParseBool(f["cu"])
-	return Attempt{
+	a := Attempt{
 		ID:         id,
 		Channel:    f["ch"],
 		Identifier: f["idf"],
@@ -129,14 +173,27 @@ func (r *Redis) TryAttempt(ctx context.Context, id string) (Attempt, error) {
 		CreatedAt:  millis(f["c"]),
 		ExpiresAt:  millis(f["x"]),
 		Tries:      tries,
-	}, nil
+	}
+	if th := f["th"]; th != "" {
+		// The field holds the index key; the hash is its last part.
+		a.TokenHash, _ = hex.DecodeString(th[strings.LastIndex(th, ":")+1:])
+	}
+	return a
 }
+
+// deleteAttemptScript: KEYS[1] attempt. The token index it names goes with
+// it, so a consumed code leaves no usable link and the reverse.
+var deleteAttemptScript = redis.NewScript(`
+local ti = redis.call('HGET', KEYS[1], 'th')
+if ti and ti ~= '' then redis.call('DEL', ti) end
+return redis.call('DEL', KEYS[1])
+`)
 
 // DeleteAttempt implements AttemptStore.
 func (r *Redis) DeleteAttempt(ctx context.Context, id string) (bool, error) {
 	ctx, cancel := r.bound(ctx)
 	defer cancel()
-	n, err := r.client.Del(ctx, r.attemptKey(id)).Result()
+	n, err := deleteAttemptScript.Run(ctx, r.client, []string{r.attemptKey(id)}).Int()
 	return n == 1, storeErr(err)
 }
 

@@ -62,3 +62,34 @@ func TestRedisUnreachableIsUnavailable(t *testing.T) {
 		t.Fatalf("TryAttempt on a dead server: %v, want ErrUnavailable", err)
 	}
 }
+
+// Deleting an attempt deletes its token index in the same script, so no
+// key is left behind to expire on its own.
+func TestRedisTokenIndexDeletedWithAttempt(t *testing.T) {
+	client, err := sessionstore.NewRedisClient(testRedisURL(), time.Second, "passgate-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	ctx := context.Background()
+	if err := client.Ping(ctx).Err(); err != nil {
+		t.Fatalf("no Redis at %s (%v): install and start redis-server", testRedisURL(), err)
+	}
+	prefix := "passgate-test:" + rand.Text() + ":"
+	s := sessionstore.NewRedis(client, prefix, 0)
+	now := time.Now()
+	a := sessionstore.Attempt{ID: rand.Text(), Channel: "email", Identifier: "a@b.c",
+		TokenHash: []byte("0123456789abcdef0123456789abcdef"), CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+	if err := s.CreateAttempt(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if keys, _ := client.Keys(ctx, prefix+"*").Result(); len(keys) != 2 {
+		t.Fatalf("after create: keys %v, want the attempt and its token index", keys)
+	}
+	if ok, err := s.DeleteAttempt(ctx, a.ID); !ok || err != nil {
+		t.Fatalf("DeleteAttempt = %v, %v", ok, err)
+	}
+	if keys, _ := client.Keys(ctx, prefix+"*").Result(); len(keys) != 0 {
+		t.Fatalf("after delete: keys %v left", keys)
+	}
+}

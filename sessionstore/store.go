@@ -27,6 +27,9 @@ type Attempt struct {
 	Channel    string // "email" or "phone"
 	Identifier string // normalised address the code was sent to
 	CodeMAC    []byte // keyed MAC of the code; the code itself is never stored
+	// TokenHash is the SHA-256 of the magic-link token, or empty for an
+	// attempt without a link. The token itself is never stored.
+	TokenHash  []byte
 	RedirectTo string
 	CreateUser bool
 	CreatedAt  time.Time
@@ -68,8 +71,12 @@ type AttemptStore interface {
 	// TryAttempt counts one more try against the attempt, atomically, and
 	// returns it with Tries set to the count including this one.
 	TryAttempt(ctx context.Context, id string) (Attempt, error)
-	// DeleteAttempt removes the attempt and reports whether this call was
-	// the one that removed it; of concurrent callers exactly one gets true.
+	// AttemptByToken returns the live attempt whose TokenHash is
+	// tokenHash, without counting a try. ErrNotFound if there is none.
+	AttemptByToken(ctx context.Context, tokenHash []byte) (Attempt, error)
+	// DeleteAttempt removes the attempt, and its token index with it, and
+	// reports whether this call was the one that removed it; of concurrent
+	// callers exactly one gets true.
 	DeleteAttempt(ctx context.Context, id string) (bool, error)
 }
 

@@ -6,8 +6,9 @@ import (
 	"go.uber.org/zap"
 )
 
-// LogSender "delivers" a code by writing it to the log. It exists for
-// development and demos; it is the only place a code is ever logged.
+// LogSender "delivers" a code and its magic link by writing them to the
+// log. It exists for development and demos; it is the only place a code or
+// link is ever logged.
 type LogSender struct {
 	Logger *zap.Logger
 }
@@ -18,6 +19,7 @@ func (l LogSender) Send(_ context.Context, m Message) error {
 		zap.String("channel", m.Channel),
 		zap.String("to", m.To),
 		zap.String("code", m.Code),
+		zap.String("link", m.Link),
 		zap.Time("expires_at", m.ExpiresAt),
 	)
 	return nil

@@ -51,9 +51,16 @@ func (e *WrongCodeError) Error() string {
 
 // Message is what a Sender delivers.
 type Message struct {
-	Channel   string
-	To        string
-	Code      string
+	// Channel is "email" or "phone".
+	Channel string
+	// To is the normalised identifier.
+	To string
+	// Code is the one-time code.
+	Code string
+	// Link is the absolute magic link, or empty if the request gave no
+	// LinkBase. It signs in as the code does, and like it only once.
+	Link string
+	// ExpiresAt is when the code and the link stop working.
 	ExpiresAt time.Time
 }
 
@@ -95,6 +102,9 @@ type StartRequest struct {
 	CreateUser bool
 	// ClientIP is the address of the client asking, for per-client limits.
 	ClientIP string
+	// LinkBase is the absolute URL of the magic-link route
+	// (https://host/auth/magic). Empty: the message carries no link.
+	LinkBase string
 }
 
 // Started describes an attempt to the client. For an identifier that may
@@ -169,7 +179,15 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (Started, error) 
 	if err != nil {
 		return Started{}, err
 	}
+	var link string
+	var tokenHash []byte
+	if req.LinkBase != "" {
+		var token string
+		token, tokenHash = newToken()
+		link = magicLink(req.LinkBase, token)
+	}
 	a := sessionstore.Attempt{
+		TokenHash:  tokenHash,
 		ID:         started.AttemptID,
 		Channel:    req.Channel,
 		Identifier: req.Identifier,
@@ -193,11 +211,12 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (Started, error) 
 		return started, nil
 	}
 	began := s.now()
-	err = sender.Send(ctx, Message{Channel: req.Channel, To: req.Identifier, Code: code, ExpiresAt: a.ExpiresAt})
+	err = sender.Send(ctx, Message{Channel: req.Channel, To: req.Identifier, Code: code, Link: link, ExpiresAt: a.ExpiresAt})
 	if err != nil {
-		// A code nobody received must not stay guessable, nor count
-		// against the address. If even this delete fails, the attempt
-		// expires with its TTL.
+		// A code nobody received must not stay guessable, nor a link
+		// usable (the delete takes the token index too), nor count against
+		// the address. If even this delete fails, both expire with the
+		// attempt's TTL.
 		_, _ = s.Store.DeleteAttempt(context.WithoutCancel(ctx), a.ID)
 		lim.releaseAll(ctx)
 		return Started{}, fmt.Errorf("%w: %v", ErrDeliveryFailed, err)

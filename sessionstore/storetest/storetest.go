@@ -5,6 +5,7 @@ package storetest
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"slices"
 	"sync"
@@ -25,6 +26,9 @@ func Run(t *testing.T, newStore func(t *testing.T) sessionstore.Store) {
 		{"AttemptUnknownAndExpired", testAttemptUnknownAndExpired},
 		{"AttemptTriesAreAtomic", testAttemptTriesAreAtomic},
 		{"AttemptDeletedOnce", testAttemptDeletedOnce},
+		{"AttemptByToken", testAttemptByToken},
+		{"AttemptByTokenExpired", testAttemptByTokenExpired},
+		{"AttemptTokenGoesWithAttempt", testAttemptTokenGoesWithAttempt},
 		{"UserCreatedOnceAndUpdated", testUserCreatedOnceAndUpdated},
 		{"UserConcurrentSignIn", testUserConcurrentSignIn},
 		{"SessionRoundTrip", testSessionRoundTrip},
@@ -362,6 +366,99 @@ func testSessionsManagerTimeouts(t *testing.T, s sessionstore.Store) {
 	_, err = m.Lookup(ctx, secret3)
 	wantNotFound(t, err)
 	must(t, m.Revoke(ctx, secret3)) // revoking twice is fine
+}
+
+func tokenHash() []byte {
+	h := sha256.Sum256([]byte(rand.Text() + rand.Text()))
+	return h[:]
+}
+
+func testAttemptByToken(t *testing.T, s sessionstore.Store) {
+	ctx := context.Background()
+	now := ms(time.Now())
+	th := tokenHash()
+	a := sessionstore.Attempt{
+		ID: id(), Channel: "email", Identifier: "ann@example.com", CodeMAC: []byte{1, 2},
+		TokenHash: th, RedirectTo: "/x", CreatedAt: now, ExpiresAt: now.Add(time.Minute),
+	}
+	must(t, s.CreateAttempt(ctx, a))
+	// Without a token: no index, and an empty hash finds nothing.
+	plain := sessionstore.Attempt{ID: id(), Channel: "email", Identifier: "a@b.c", CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+	must(t, s.CreateAttempt(ctx, plain))
+	_, err := s.AttemptByToken(ctx, nil)
+	wantNotFound(t, err)
+	_, err = s.AttemptByToken(ctx, tokenHash())
+	wantNotFound(t, err)
+
+	for range 3 { // looking does not count a try
+		got, err := s.AttemptByToken(ctx, th)
+		must(t, err)
+		if got.ID != a.ID || got.Identifier != a.Identifier || got.RedirectTo != a.RedirectTo ||
+			string(got.TokenHash) != string(th) || string(got.CodeMAC) != string(a.CodeMAC) ||
+			!got.ExpiresAt.Equal(a.ExpiresAt) || got.Tries != 0 {
+			t.Fatalf("AttemptByToken = %+v, want %+v", got, a)
+		}
+	}
+	tried, err := s.TryAttempt(ctx, a.ID)
+	must(t, err)
+	if string(tried.TokenHash) != string(th) || tried.Tries != 1 {
+		t.Fatalf("TryAttempt lost the token hash or miscounted: %+v", tried)
+	}
+	got, err := s.AttemptByToken(ctx, th)
+	must(t, err)
+	if got.Tries != 1 {
+		t.Fatalf("AttemptByToken after one try: Tries = %d, want 1", got.Tries)
+	}
+}
+
+func testAttemptByTokenExpired(t *testing.T, s sessionstore.Store) {
+	ctx := context.Background()
+	past := time.Now().Add(-time.Second)
+	th := tokenHash()
+	a := sessionstore.Attempt{ID: id(), Channel: "email", Identifier: "a@b.c", TokenHash: th, CreatedAt: past.Add(-time.Minute), ExpiresAt: past}
+	must(t, s.CreateAttempt(ctx, a))
+	_, err := s.AttemptByToken(ctx, th)
+	wantNotFound(t, err)
+}
+
+// Consuming the attempt by its id (the code) kills the link, and the same
+// delete is what a link consumes it with, so exactly one of any number of
+// concurrent uses wins.
+func testAttemptTokenGoesWithAttempt(t *testing.T, s sessionstore.Store) {
+	ctx := context.Background()
+	now := time.Now()
+	th := tokenHash()
+	a := sessionstore.Attempt{ID: id(), Channel: "email", Identifier: "a@b.c", TokenHash: th, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+	must(t, s.CreateAttempt(ctx, a))
+	var winners atomic.Int32
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			got, err := s.AttemptByToken(ctx, th)
+			if errors.Is(err, sessionstore.ErrNotFound) {
+				return
+			}
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ok, err := s.DeleteAttempt(ctx, got.ID)
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				winners.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if w := winners.Load(); w != 1 {
+		t.Fatalf("%d concurrent link uses won, want exactly 1", w)
+	}
+	_, err := s.AttemptByToken(ctx, th)
+	wantNotFound(t, err)
+	_, err = s.TryAttempt(ctx, a.ID)
+	wantNotFound(t, err)
 }
 
 func testLimitSlidingWindow(t *testing.T, s sessionstore.Store) {

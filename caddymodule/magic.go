@@ -1,0 +1,166 @@
+package caddymodule
+
+import (
+	"bytes"
+	"crypto/rand"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"html/template"
+	"net/http"
+	"strconv"
+
+	"go.uber.org/zap"
+
+	"github.com/passgate/caddy-passgate/verify"
+)
+
+// States of the magic-link page.
+const (
+	magicConfirm = "confirm" // a live link: the button (or the script) signs in
+	magicInvalid = "invalid" // unknown, used or expired
+	magicError   = "error"   // anything else, with a message
+)
+
+//go:embed templates/magic.html
+var magicFS embed.FS
+
+type magicData struct {
+	State    string
+	BasePath string
+	Token    string
+	Email    string
+	Nonce    string
+	Error    string
+}
+
+type magicPages struct {
+	basePath   string
+	formAction string
+	tmpl       *template.Template
+}
+
+func newMagicPages(basePath, formAction string) (*magicPages, error) {
+	t, err := template.ParseFS(magicFS, "templates/magic.html")
+	if err != nil {
+		return nil, err
+	}
+	return &magicPages{basePath: basePath, formAction: formAction, tmpl: t}, nil
+}
+
+// render writes the page. Only the confirm state has a script, allowed by
+// a fresh nonce; every other state allows none.
+func (mp *magicPages) render(w http.ResponseWriter, status int, d magicData) {
+	d.BasePath = mp.basePath
+	scriptSrc := ""
+	if d.State == magicConfirm {
+		b := make([]byte, 16)
+		_, _ = rand.Read(b)
+		d.Nonce = hex.EncodeToString(b) // nothing for the template to escape
+		scriptSrc = "script-src 'nonce-" + d.Nonce + "'; "
+	}
+	var buf bytes.Buffer
+	if err := mp.tmpl.Execute(&buf, d); err != nil {
+		writeAPIError(w, newAPIError(http.StatusInternalServerError, errInternal, "could not render the page"))
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'none'; "+scriptSrc+"style-src 'unsafe-inline'; form-action 'self'"+
+		mp.formAction+"; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	// The token is in this page's URL: never send it on as a Referer.
+	h.Set("Referrer-Policy", "no-referrer")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// serveMagicPage answers GET /magic?token=. It only looks: mail scanners
+// and link previews fetch links before people do, so a GET never signs in
+// or uses anything up.
+func (p *Passgate) serveMagicPage(w http.ResponseWriter, r *http.Request) {
+	token := r.URL.Query().Get("token")
+	a, err := p.verifier.PeekLink(r.Context(), token)
+	switch {
+	case err == nil:
+		p.magicPages.render(w, http.StatusOK, magicData{State: magicConfirm, Token: token, Email: a.Identifier})
+	default:
+		p.magicFailed(w, err)
+	}
+}
+
+type magicRequest struct {
+	Token string `json:"token"`
+}
+
+// serveMagic answers POST /magic: it consumes the link's attempt (as a
+// right code would) and signs in. A form gets 303 to the attempt's
+// redirect_to; a JSON client gets the answer of /verify.
+func (p *Passgate) serveMagic(w http.ResponseWriter, r *http.Request) {
+	var req magicRequest
+	isForm, apiErr := readBody(w, r, &req)
+	if isForm {
+		req.Token = r.PostForm.Get("token")
+	}
+	if apiErr != nil {
+		if isForm {
+			p.magicPages.render(w, apiErr.Status, magicData{State: magicError, Error: apiErr.Message})
+		} else {
+			writeAPIError(w, apiErr)
+		}
+		return
+	}
+	attempt, err := p.verifier.CheckLink(r.Context(), req.Token)
+	if err != nil {
+		p.logger.Info("magic link refused", zap.String("reason", err.Error()), zap.String("client_ip", clientIP(r)))
+		if isForm {
+			p.magicFailed(w, err)
+		} else {
+			writeAPIError(w, p.linkError(err))
+		}
+		return
+	}
+	user, sess, apiErr := p.signIn(w, r, attempt, "link")
+	if apiErr != nil {
+		if isForm {
+			p.magicPages.render(w, apiErr.Status, magicData{State: magicError, Error: apiErr.Message})
+		} else {
+			writeAPIError(w, apiErr)
+		}
+		return
+	}
+	redirectTo := p.safeRedirect(attempt.RedirectTo)
+	if isForm {
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, redirectTo, http.StatusSeeOther)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"user":        userJSON(user),
+		"session":     sessionJSON(sess),
+		"redirect_to": redirectTo,
+	})
+}
+
+func (p *Passgate) linkError(err error) *apiError {
+	if errors.Is(err, verify.ErrAttemptNotFound) {
+		return newAPIError(http.StatusNotFound, errAttemptNotFound, "this sign-in link has expired or was already used; ask for a new one")
+	}
+	return p.verifyError(err)
+}
+
+// magicFailed shows the page for a link that cannot sign in.
+func (p *Passgate) magicFailed(w http.ResponseWriter, err error) {
+	e := p.linkError(err)
+	if e.Code == errAttemptNotFound {
+		p.magicPages.render(w, e.Status, magicData{State: magicInvalid})
+		return
+	}
+	if e.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	p.magicPages.render(w, e.Status, magicData{State: magicError, Error: e.Message})
+}

@@ -1,0 +1,334 @@
+package caddymodule_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"html"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/mail"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/passgate/caddy-passgate/caddymodule"
+	"github.com/passgate/caddy-passgate/verify/smtpmail/smtptest"
+)
+
+// withSMTP sends email through srv, authenticating with a password that
+// comes from an {env.*} placeholder. The line comes after `email log` in
+// the harness's Caddyfile, so it replaces it.
+func withSMTP(t *testing.T, srv *smtptest.Server, more string) gatewayOption {
+	t.Setenv("PASSGATE_TEST_SMTP_PASSWORD", "pw from env")
+	return withExtra(fmt.Sprintf(`email smtp %s {
+			from "Passgate <noreply@example.com>"
+			username mailer
+			password {env.PASSGATE_TEST_SMTP_PASSWORD}
+			tls none
+			timeout 2s
+		}
+		%s`, srv.Addr, more))
+}
+
+func smtpUsers() map[string]string { return map[string]string{"mailer": "pw from env"} }
+
+// mailParts is a received message's text and HTML parts, decoded.
+type mailParts struct{ text, html string }
+
+func readMail(t *testing.T, m smtptest.Message) mailParts {
+	t.Helper()
+	msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p mailParts
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(part)
+		if strings.HasPrefix(part.Header.Get("Content-Type"), "text/html") {
+			p.html = string(b)
+		} else {
+			p.text = string(b)
+		}
+	}
+	return p
+}
+
+var (
+	codeInMail = regexp.MustCompile(`code is: (\d{6})`)
+	linkInMail = regexp.MustCompile(`(http://\S+/auth/magic\?token=[A-Za-z0-9_-]+)`)
+)
+
+// codeAndLink returns the code and the magic link of the next message,
+// checking that both parts carry both.
+func codeAndLink(t *testing.T, srv *smtptest.Server, to string) (string, string) {
+	t.Helper()
+	m := srv.Next(t)
+	if len(m.To) != 1 || m.To[0] != to || m.Auth != "mailer" {
+		t.Fatalf("message to %v auth %q, want to %s as mailer", m.To, m.Auth, to)
+	}
+	p := readMail(t, m)
+	cm, lm := codeInMail.FindStringSubmatch(p.text), linkInMail.FindStringSubmatch(p.text)
+	if cm == nil || lm == nil {
+		t.Fatalf("text part lacks code or link:\n%s", p.text)
+	}
+	if !strings.Contains(p.html, cm[1]) || !strings.Contains(p.html, html.EscapeString(lm[1])) {
+		t.Fatalf("HTML part lacks code %s or link %s:\n%s", cm[1], lm[1], p.html)
+	}
+	return cm[1], lm[1]
+}
+
+func TestSignInWithCodeFromSMTP(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.Options{Users: smtpUsers()})
+	g := startGateway(t, withSMTP(t, srv, ""))
+	c := g.newClient()
+	id := c.start("Kim@Example.com")
+	code, link := codeAndLink(t, srv, "kim@example.com")
+	if !strings.HasPrefix(link, g.base+"/auth/magic?token=") {
+		t.Fatalf("link %q is not on this site (%s)", link, g.base)
+	}
+	r := c.do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": code})
+	if r.status != 200 {
+		t.Fatalf("verify with the mailed code: %d %s", r.status, r.body)
+	}
+	if h := echoed(t, c.do("GET", "/app", nil)); h.Get("X-Auth-Email") != "kim@example.com" {
+		t.Fatalf("after sign-in: %v", h)
+	}
+	// The code was used: its link is dead too.
+	r = c.do("GET", strings.TrimPrefix(link, g.base), nil)
+	if r.status != 404 || !strings.Contains(string(r.body), "no longer works") {
+		t.Fatalf("link of a used code: %d %s", r.status, r.body)
+	}
+	// Nothing secret in Caddy's log: the code, token and password appear
+	// in no text field (numbers such as timestamps could hold six digits
+	// by chance, and are not where a leak would be).
+	token := link[strings.Index(link, "token=")+6:]
+	for _, e := range readLog(t, g.logPath) {
+		for k, v := range e {
+			s, ok := v.(string)
+			if ok && (strings.Contains(s, code) || strings.Contains(s, token) || strings.Contains(s, "pw from env")) {
+				t.Fatalf("log field %s leaks a secret: %v", k, e)
+			}
+		}
+	}
+}
+
+var (
+	hiddenToken = regexp.MustCompile(`name="token" value="([A-Za-z0-9_-]+)"`)
+	scriptNonce = regexp.MustCompile(`<script nonce="([^"]+)">`)
+)
+
+func TestSignInWithMagicLink(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.Options{Users: smtpUsers()})
+	g := startGateway(t, withSMTP(t, srv, ""))
+	c := g.newClient()
+	id := c.start("lou@example.com") // redirect_to /app/next?x=1
+	code, link := codeAndLink(t, srv, "lou@example.com")
+	path := strings.TrimPrefix(link, g.base)
+	token, _ := url.ParseQuery(path[strings.Index(path, "?")+1:])
+
+	// GET shows the page, as often as it is fetched, and consumes nothing.
+	for range 3 {
+		r := c.do("GET", path, nil)
+		body := string(r.body)
+		if r.status != 200 || !strings.Contains(body, `action="/auth/magic"`) || !strings.Contains(body, "lou@example.com") {
+			t.Fatalf("magic page: %d %s", r.status, body)
+		}
+		if m := hiddenToken.FindStringSubmatch(body); m == nil || m[1] != token.Get("token") {
+			t.Fatalf("page does not carry the token in its form: %s", body)
+		}
+		nonce := scriptNonce.FindStringSubmatch(body)
+		csp := r.header.Get("Content-Security-Policy")
+		if nonce == nil || !strings.Contains(csp, "script-src 'nonce-"+nonce[1]+"'") || strings.Contains(csp, "script-src 'unsafe-inline'") {
+			t.Fatalf("auto-submit script not allowed by its nonce: CSP %q", csp)
+		}
+		if r.header.Get("Referrer-Policy") != "no-referrer" || r.header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("magic page headers %v", r.header)
+		}
+	}
+	if r := c.do("GET", "/app", nil); r.status != 401 {
+		t.Fatalf("GET of the link signed in: %d", r.status)
+	}
+
+	// A cross-site POST is refused and uses nothing up.
+	r := c.do("POST", "/auth/magic", form("token", token.Get("token")), "Content-Type", "application/x-www-form-urlencoded", "Origin", "https://evil.example")
+	if r.status != 403 {
+		t.Fatalf("cross-site POST /magic: %d", r.status)
+	}
+
+	// POST consumes it: 303 to redirect_to with a working cookie.
+	r = c.do("POST", "/auth/magic", form("token", token.Get("token")), "Content-Type", "application/x-www-form-urlencoded", "Origin", g.base)
+	if r.status != 303 || r.header.Get("Location") != "/app/next?x=1" {
+		t.Fatalf("POST /magic: %d Location %q %s", r.status, r.header.Get("Location"), r.body)
+	}
+	if sc := r.header.Get("Set-Cookie"); !strings.Contains(sc, "passgate_session=") || !strings.Contains(sc, "HttpOnly") {
+		t.Fatalf("POST /magic cookie %q", sc)
+	}
+	if h := echoed(t, c.do("GET", "/app/next?x=1", nil)); h.Get("X-Auth-Email") != "lou@example.com" || h.Get("X-Auth-Roles") != "staff" {
+		t.Fatalf("after magic sign-in: %v", h)
+	}
+
+	// Replayed: the used-link page, leading back to sign-in.
+	other := g.newClient()
+	for _, method := range []string{"POST", "GET"} {
+		var r response
+		if method == "POST" {
+			r = other.do("POST", "/auth/magic", form("token", token.Get("token")), "Content-Type", "application/x-www-form-urlencoded", "Origin", g.base)
+		} else {
+			r = other.do("GET", path, nil)
+		}
+		body := string(r.body)
+		if r.status != 404 || !strings.Contains(body, "expired or was already used") || !strings.Contains(body, `href="/auth/login"`) ||
+			strings.Contains(body, "<script") || strings.Contains(r.header.Get("Content-Security-Policy"), "script-src") {
+			t.Fatalf("replayed link (%s): %d %s", method, r.status, body)
+		}
+		if r.header.Get("Set-Cookie") != "" {
+			t.Fatalf("replayed link (%s) set a cookie", method)
+		}
+	}
+	if r := other.do("GET", "/app", nil); r.status != 401 {
+		t.Fatalf("replayed link signed in: %d", r.status)
+	}
+	// The code of an attempt whose link was used is gone.
+	r = other.do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": code})
+	if r.status != 404 || r.json(t)["error"] != "attempt_not_found" {
+		t.Fatalf("code after its link: %d %s", r.status, r.body)
+	}
+}
+
+func TestMagicLinkBadTokens(t *testing.T) {
+	g := startGateway(t)
+	c := g.newClient()
+	for _, q := range []string{"", "?token=", "?token=abc", "?token=" + strings.Repeat("A", 43), "?token=%00%0d%0a", "?token=" + strings.Repeat("x", 5000)} {
+		r := c.do("GET", "/auth/magic"+q, nil)
+		if r.status != 404 || !strings.Contains(string(r.body), "no longer works") {
+			t.Fatalf("GET /auth/magic%s: %d %s", q, r.status, r.body)
+		}
+	}
+	ct := []string{"Content-Type", "application/x-www-form-urlencoded", "Origin", g.base}
+	for _, body := range []string{"", "token=", "token=" + strings.Repeat("A", 43)} {
+		if r := c.do("POST", "/auth/magic", body, ct...); r.status != 404 {
+			t.Fatalf("POST /auth/magic %q: %d %s", body, r.status, r.body)
+		}
+	}
+	if r := c.do("POST", "/auth/magic", map[string]any{"token": "nope"}); r.status != 404 || r.json(t)["error"] != "attempt_not_found" {
+		t.Fatalf("JSON POST /auth/magic: %d %s", r.status, r.body)
+	}
+	if r := c.do("PUT", "/auth/magic", nil); r.status != 405 || r.header.Get("Allow") != "GET, HEAD, POST" {
+		t.Fatalf("PUT /auth/magic: %d Allow %q", r.status, r.header.Get("Allow"))
+	}
+}
+
+// The log delivery writes the link too, on this site's origin.
+func TestLogDeliveryWritesLink(t *testing.T) {
+	g := startGateway(t)
+	c := g.newClient()
+	c.start("max@example.com")
+	var link string
+	for _, e := range readLog(t, g.logPath) {
+		if l, ok := e["link"].(string); ok && e["to"] == "max@example.com" {
+			link = l
+		}
+	}
+	if !strings.HasPrefix(link, g.base+"/auth/magic?token=") {
+		t.Fatalf("logged link %q", link)
+	}
+	r := c.do("POST", "/auth/magic", form("token", link[strings.Index(link, "=")+1:]), "Content-Type", "application/x-www-form-urlencoded", "Origin", g.base)
+	if r.status != 303 || r.header.Get("Location") != "/app/next?x=1" {
+		t.Fatalf("POST /magic: %d %q", r.status, r.header.Get("Location"))
+	}
+}
+
+// A message the server refuses, or a server that never answers, gives 502
+// delivery_failed and leaves neither an attempt nor a link in the store.
+func TestDeliveryFailureLeavesNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts smtptest.Options
+	}{
+		{"rcpt rejected", smtptest.Options{Users: smtpUsers(), RejectRcpt: true}},
+		{"server never answers", smtptest.Options{Silent: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := smtptest.Start(t, tc.opts)
+			rs := startRedis(t)
+			g := startGateway(t, withRedis(rs), withSMTP(t, srv, ""))
+			c := g.newClient()
+			r := c.do("POST", "/auth/start", map[string]any{"email": "ned@example.com"})
+			if r.status != 502 || r.json(t)["error"] != "delivery_failed" {
+				t.Fatalf("start: %d %s, want 502 delivery_failed", r.status, r.body)
+			}
+			rc := rs.client()
+			defer rc.Close()
+			keys, err := rc.Keys(context.Background(), "pgtest:*").Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(keys) != 0 {
+				t.Fatalf("keys left after a failed delivery: %v", keys)
+			}
+			// The form gets the sign-in page with the error, not a bare 502.
+			r = c.do("POST", "/auth/start", form("email", "ned@example.com"), "Content-Type", "application/x-www-form-urlencoded", "Origin", g.base)
+			if r.status != 502 || !strings.Contains(string(r.body), "could not be sent") {
+				t.Fatalf("form start: %d %s", r.status, r.body)
+			}
+		})
+	}
+}
+
+// redirect_to on an allowed origin survives to the 303; any other origin
+// becomes "/". The login page's CSP lets its form redirect there.
+func TestMagicLinkRedirectOrigins(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.Options{Users: smtpUsers()})
+	g := startGateway(t, withSMTP(t, srv, "redirect_origins https://app.example.com"))
+	for _, tc := range []struct{ redirectTo, want string }{
+		{"https://app.example.com/dash?x=1", "https://app.example.com/dash?x=1"},
+		{"https://evil.example/", "/"},
+		{"//evil.example", "/"},
+		{"https://app.example.com@evil.example/", "/"},
+		{"JaVaScRiPt:alert(1)", "/"},
+	} {
+		c := g.newClient()
+		caddymodule.AdvanceClock(61 * time.Second) // past the resend cooldown
+		r := c.do("POST", "/auth/start", map[string]any{"email": "oli@example.com", "redirect_to": tc.redirectTo})
+		if r.status != 200 {
+			t.Fatalf("start: %d %s", r.status, r.body)
+		}
+		_, link := codeAndLink(t, srv, "oli@example.com")
+		token := link[strings.Index(link, "=")+1:]
+		r = c.do("POST", "/auth/magic", form("token", token), "Content-Type", "application/x-www-form-urlencoded", "Origin", g.base)
+		if r.status != 303 || r.header.Get("Location") != tc.want {
+			t.Fatalf("redirect_to %q: %d Location %q, want %q", tc.redirectTo, r.status, r.header.Get("Location"), tc.want)
+		}
+	}
+	r := g.newClient().do("GET", "/auth/login", nil)
+	if csp := r.header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' https://app.example.com;") || strings.Contains(csp, "script-src") {
+		t.Fatalf("login page CSP %q", csp)
+	}
+}
+
+// link_origin fixes the links' origin, whatever Host the request had.
+func TestLinkOrigin(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.Options{Users: smtpUsers()})
+	g := startGateway(t, withSMTP(t, srv, "link_origin https://auth.example.com"))
+	g.newClient().start("pat@example.com")
+	m := readMail(t, srv.Next(t))
+	if !strings.Contains(m.text, "https://auth.example.com/auth/magic?token=") {
+		t.Fatalf("text part:\n%s", m.text)
+	}
+}
