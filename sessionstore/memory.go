@@ -20,6 +20,7 @@ type Memory struct {
 	identities map[string]string // identityKey -> user id
 	sessions   map[string]memSession
 	byUser     map[string]map[string]struct{} // user id -> session ids
+	refresh    map[string]memRefresh          // by token hash
 
 	stop chan struct{}
 	done chan struct{}
@@ -49,6 +50,7 @@ func NewMemory(now func() time.Time, sweepEvery time.Duration) *Memory {
 		identities: make(map[string]string),
 		sessions:   make(map[string]memSession),
 		byUser:     make(map[string]map[string]struct{}),
+		refresh:    make(map[string]memRefresh),
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
 	}
@@ -99,6 +101,7 @@ func (m *Memory) sweep() {
 			m.dropSessionLocked(id, s.s.UserID)
 		}
 	}
+	m.sweepRefreshLocked(now)
 }
 
 // CreateAttempt implements AttemptStore.

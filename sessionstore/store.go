@@ -106,6 +106,7 @@ type Store interface {
 	AttemptStore
 	UserStore
 	SessionStore
+	RefreshStore
 }
 
 func identityKey(channel, identifier string) string {

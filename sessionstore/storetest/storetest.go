@@ -32,6 +32,11 @@ func Run(t *testing.T, newStore func(t *testing.T) sessionstore.Store) {
 		{"SessionExpired", testSessionExpired},
 		{"DeleteUserSessions", testDeleteUserSessions},
 		{"SessionsManagerTimeouts", testSessionsManagerTimeouts},
+		{"RefreshRotates", testRefreshRotates},
+		{"RefreshReuseRevokesSession", testRefreshReuseRevokesSession},
+		{"RefreshDiesWithSession", testRefreshDiesWithSession},
+		{"RefreshExpired", testRefreshExpired},
+		{"RefreshConcurrentRotation", testRefreshConcurrentRotation},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
