@@ -26,9 +26,12 @@ func (p *Passgate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 		return next.ServeHTTP(w, r)
 	}
 
-	sess, err := p.sessions.Lookup(r.Context(), p.cookie.secret(r))
+	sess, err := p.authenticate(r)
 	switch {
 	case err == nil:
+	case errors.Is(err, errBadBearer):
+		bearerChallenge(w)
+		return nil
 	case errors.Is(err, sessionstore.ErrNotFound):
 		p.challenge(w, r)
 		return nil
@@ -47,6 +50,11 @@ func (p *Passgate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 	setHeader(r.Header, p.headerEmail(), sess.Email)
 	setHeader(r.Header, p.headerPhone(), sess.Phone)
 	setHeader(r.Header, p.headerRoles(), roles)
+	if err := p.setAssertion(r, sess); err != nil {
+		p.logger.Error("signing the upstream assertion", zap.Error(err))
+		writeAPIError(w, newAPIError(http.StatusInternalServerError, errInternal, "internal error"))
+		return nil
+	}
 	return next.ServeHTTP(w, r)
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/passgate/caddy-passgate/caddymodule/tokens"
 	"github.com/passgate/caddy-passgate/sessionstore"
 	"github.com/passgate/caddy-passgate/verify"
 )
@@ -85,6 +86,9 @@ type Passgate struct {
 	// Names of the identity headers set upstream.
 	Headers HeadersConfig `json:"headers,omitempty"`
 
+	// Access tokens, refresh tokens and signing keys for API clients.
+	JWT *JWTConfig `json:"jwt,omitempty"`
+
 	logger       *zap.Logger
 	storeKey     string
 	store        sessionstore.Store
@@ -94,6 +98,7 @@ type Passgate struct {
 	public       caddyhttp.MatchPath
 	stripHeaders map[string]struct{} // canonical names of identity headers
 	pages        *pages
+	tokens       *tokens.Issuer
 }
 
 // StoreConfig selects the state backend.
@@ -167,6 +172,10 @@ type HeadersConfig struct {
 	Email  *string `json:"email,omitempty"`
 	Phone  *string `json:"phone,omitempty"`
 	Roles  *string `json:"roles,omitempty"`
+	// Assertion names a header that carries a short-lived signed JWT of
+	// the identity (see JWTConfig), for upstreams that verify rather than
+	// trust. Empty (default): off.
+	Assertion string `json:"assertion,omitempty"`
 }
 
 func headerName(set *string, def string) string {
@@ -222,7 +231,7 @@ func (p *Passgate) Provision(ctx caddy.Context) error {
 	p.stripHeaders = make(map[string]struct{})
 	for _, name := range []string{
 		DefaultHeaderUserID, DefaultHeaderEmail, DefaultHeaderPhone, DefaultHeaderRoles,
-		p.headerUserID(), p.headerEmail(), p.headerPhone(), p.headerRoles(),
+		p.headerUserID(), p.headerEmail(), p.headerPhone(), p.headerRoles(), p.Headers.Assertion,
 	} {
 		if name != "" {
 			p.stripHeaders[http.CanonicalHeaderKey(name)] = struct{}{}
@@ -230,6 +239,9 @@ func (p *Passgate) Provision(ctx caddy.Context) error {
 	}
 
 	if p.pages, err = newPages(p.BasePath); err != nil {
+		return err
+	}
+	if err := p.provisionTokens(keys); err != nil {
 		return err
 	}
 
@@ -394,7 +406,10 @@ func (p *Passgate) Validate() error {
 	if p.Store.Backend == "redis" && p.Store.URL == "" {
 		return errors.New("store redis: a URL is required")
 	}
-	for _, name := range []string{p.headerUserID(), p.headerEmail(), p.headerPhone(), p.headerRoles()} {
+	if err := p.JWT.validate(); err != nil {
+		return err
+	}
+	for _, name := range []string{p.headerUserID(), p.headerEmail(), p.headerPhone(), p.headerRoles(), p.Headers.Assertion} {
 		if name != "" && !validHeaderName(name) {
 			return fmt.Errorf("header name %q: letters, digits and - only", name)
 		}

@@ -38,6 +38,10 @@ func (p *Passgate) serveRoute(w http.ResponseWriter, r *http.Request, route stri
 		get = p.serveSession
 	case "logout":
 		post = p.serveLogout
+	case "token":
+		post = p.serveToken
+	case "jwks.json":
+		get = p.serveJWKS
 	default:
 		writeAPIError(w, newAPIError(http.StatusNotFound, errNotFound, "no such route"))
 		return
@@ -46,7 +50,10 @@ func (p *Passgate) serveRoute(w http.ResponseWriter, r *http.Request, route stri
 	case get != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 		get(w, r)
 	case post != nil && r.Method == http.MethodPost:
-		if !sameOrigin(r) {
+		// A bearer header is never sent by a browser on its own, so such a
+		// request cannot be forged cross-site; /token uses no cookie.
+		_, bearer := bearerToken(r)
+		if !sameOrigin(r) && !bearer && route != "token" {
 			writeAPIError(w, newAPIError(http.StatusForbidden, errForbidden, "cross-site request refused"))
 			return
 		}
@@ -207,6 +214,8 @@ type verifyRequest struct {
 	Code      string `json:"code"`
 	Email     string `json:"email"`
 	Phone     string `json:"phone"`
+	// Tokens asks for an access and a refresh token besides the cookie.
+	Tokens bool `json:"tokens"`
 }
 
 func (p *Passgate) serveVerify(w http.ResponseWriter, r *http.Request) {
@@ -287,11 +296,19 @@ func (p *Passgate) verify(w http.ResponseWriter, r *http.Request, req verifyRequ
 		http.Redirect(w, r, redirectTo, http.StatusSeeOther)
 		return nil
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	out := map[string]any{
 		"user":        userJSON(user),
 		"session":     sessionJSON(sess),
 		"redirect_to": redirectTo,
-	})
+	}
+	if req.Tokens {
+		toks, err := p.issueTokens(ctx, sess, amrCode)
+		if err != nil {
+			return p.verifyError(err)
+		}
+		toks.fields(out)
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -322,7 +339,7 @@ func (p *Passgate) verifyError(err error) *apiError {
 }
 
 func (p *Passgate) serveSession(w http.ResponseWriter, r *http.Request) {
-	sess, err := p.sessions.Lookup(r.Context(), p.cookie.secret(r))
+	sess, err := p.authenticate(r)
 	var user sessionstore.User
 	if err == nil {
 		user, err = p.store.User(r.Context(), sess.UserID)
@@ -330,6 +347,8 @@ func (p *Passgate) serveSession(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil:
 		writeJSON(w, http.StatusOK, map[string]any{"user": userJSON(user), "session": sessionJSON(sess)})
+	case errors.Is(err, errBadBearer):
+		bearerChallenge(w)
 	case errors.Is(err, sessionstore.ErrNotFound):
 		writeAPIError(w, newAPIError(http.StatusUnauthorized, errUnauthorized, "not signed in"))
 	default:
@@ -355,16 +374,15 @@ func (p *Passgate) serveLogout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	secret := p.cookie.secret(r)
 	revoked := 0
-	sess, err := p.sessions.Lookup(ctx, secret)
+	sess, err := p.authenticate(r)
 	switch {
 	case errors.Is(err, sessionstore.ErrNotFound):
 		err = nil
 	case err == nil && req.Scope == "global":
 		revoked, err = p.sessions.RevokeAll(ctx, sess.UserID)
 	case err == nil:
-		err = p.sessions.Revoke(ctx, secret)
+		err = p.sessions.RevokeID(ctx, sess.ID, sess.UserID)
 		revoked = 1
 	}
 	if err != nil {
