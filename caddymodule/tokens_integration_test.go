@@ -299,4 +299,3 @@ func headerOf(t *testing.T, tok string) map[string]any {
 	}
 	return h
 }
-

@@ -74,4 +74,3 @@ func (r *Redis) RotateRefresh(ctx context.Context, oldHash, newHash string) (Ref
 	rt.Hash = newHash
 	return rt, nil
 }
-
