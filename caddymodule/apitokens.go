@@ -48,8 +48,8 @@ type JWTConfig struct {
 type JWTKey struct {
 	// ID is the kid that names the key in tokens and the JWKS.
 	ID string `json:"id"`
-	// PEM is a file path, or a placeholder ({file./path}, {env.X}) that
-	// yields PEM text: a PKCS #8 or SEC 1 private key (Ed25519 or ECDSA
+	// PEM is a file path, or a placeholder ({file./path}, {env.X}) whose
+	// value is PEM text: a PKCS #8 or SEC 1 private key (Ed25519 or ECDSA
 	// P-256), or a public key, which then only verifies.
 	PEM string `json:"pem"`
 }
@@ -94,8 +94,9 @@ func (p *Passgate) provisionTokens(secrets []keySet) error {
 		if err != nil {
 			return fmt.Errorf("jwt key %s: %v", jk.ID, err)
 		}
+		// A placeholder yields the PEM text; a literal is a file path.
 		data := []byte(src)
-		if !strings.Contains(src, "-----BEGIN") {
+		if !strings.Contains(jk.PEM, "{") {
 			if data, err = os.ReadFile(src); err != nil {
 				return fmt.Errorf("jwt key %s: %v", jk.ID, err)
 			}
