@@ -137,7 +137,8 @@ func (t tokenResponse) fields(m map[string]any) {
 	m["refresh_token"] = t.RefreshToken
 }
 
-// AMR values (RFC 8176) for how a user signed in.
+// AMR values for how a user signed in: "otp" is RFC 8176's; RFC 8176
+// registers nothing for a link sent by email, hence the plain name.
 var (
 	amrCode      = []string{"otp"}
 	amrMagicLink = []string{"email"}

@@ -41,8 +41,8 @@ const (
 // Passgate puts passwordless sign-in in front of the handlers after it.
 //
 // Requests under BasePath are its own sign-in routes. Requests matching
-// Public pass on as they are. Every other request needs a session: with
-// one, the next handler runs with identity headers and the placeholders
+// Public pass on as they are. Every other request needs a session (its
+// cookie, or a bearer access token naming it): with one, the next handler runs with identity headers and the placeholders
 // `{http.auth.user.id}`, `{http.auth.user.email}`, `{http.auth.user.phone}`
 // and `{http.auth.user.roles}` set; without one, a browser is redirected to
 // the sign-in page and anything else gets 401. Identity headers sent by the

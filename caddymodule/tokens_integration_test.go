@@ -128,6 +128,10 @@ func TestTokens(t *testing.T) {
 		tampered = tampered[:len(tampered)-3] + map[bool]string{true: "AAA", false: "BBB"}[!strings.HasSuffix(tampered, "AAA")]
 		wantRefused(t, "tampered", api.do("GET", "/app", nil, append(bearer(tampered), "Accept", "text/html")...))
 		wantRefused(t, "garbage", api.do("GET", "/app", nil, bearer("x.y.z")...))
+		parts := strings.Split(access.(string), ".")
+		none := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"at+jwt","kid":"`+
+			headerOf(t, access.(string))["kid"].(string)+`"}`)) + "." + parts[1] + "."
+		wantRefused(t, "alg none", api.do("GET", "/app", nil, bearer(none)...))
 		wantRefused(t, "refresh token as bearer", api.do("GET", "/app", nil, bearer(out["refresh_token"])...))
 		wantRefused(t, "session with tampered", api.do("GET", "/auth/session", nil, bearer(tampered)...))
 
