@@ -9,11 +9,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 	josejwt "github.com/go-jose/go-jose/v4/jwt"
@@ -270,7 +272,7 @@ func TestJWTKeysFromFilesAndRotation(t *testing.T) {
 	// Rotation, step 1: the new key signs (a {file.…} placeholder this
 	// time), the old one still verifies.
 	g.extra = jwtBlock("key new {file." + newPath + "}\nkey old " + oldPath)
-	g.load()
+	g.reloadTo(t, "new", "old")
 	api := g.newClient()
 	echoed(t, api.do("GET", "/app", nil, bearer(oldAccess)...))
 	r := api.refresh(out["refresh_token"])
@@ -286,7 +288,7 @@ func TestJWTKeysFromFilesAndRotation(t *testing.T) {
 	}
 	// Step 2: the old key is gone, and so is what it signed.
 	g.extra = jwtBlock("key new " + newPath)
-	g.load()
+	g.reloadTo(t, "new")
 	wantRefused(t, "token of a retired key", api.do("GET", "/app", nil, bearer(oldAccess)...))
 	echoed(t, api.do("GET", "/app", nil, bearer(newAccess)...))
 }
@@ -302,4 +304,41 @@ func headerOf(t *testing.T, tok string) map[string]any {
 		t.Fatal(err)
 	}
 	return h
+}
+
+// reloadTo reloads the configuration and waits until the gateway publishes
+// the given kids. Keep-alive connections of the replaced server may still
+// be open, or served by it, for a moment after caddy.Load returns, so idle
+// ones are dropped and the JWKS is polled on fresh connections.
+func (g *gateway) reloadTo(t *testing.T, kids ...string) {
+	t.Helper()
+	g.load()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+		if slices.Equal(publishedKids(g), kids) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after reload the JWKS does not list %v", kids)
+		}
+		time.Sleep(20 * time.Millisecond) // polling for the new config
+	}
+}
+
+func publishedKids(g *gateway) []string {
+	resp, err := http.Get(g.base + "/auth/jwks.json")
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	var set struct{ Keys []struct{ Kid string } }
+	if json.NewDecoder(resp.Body).Decode(&set) != nil {
+		return nil
+	}
+	var kids []string
+	for _, k := range set.Keys {
+		kids = append(kids, k.Kid)
+	}
+	return kids
 }
