@@ -307,9 +307,9 @@ func headerOf(t *testing.T, tok string) map[string]any {
 }
 
 // reloadTo reloads the configuration and waits until the gateway publishes
-// the given kids. Keep-alive connections of the replaced server may still
-// be open, or served by it, for a moment after caddy.Load returns, so idle
-// ones are dropped and the JWKS is polled on fresh connections.
+// the given kids. For a moment after caddy.Load returns, the replaced
+// server may still take connections (and drop them: EOF), so idle ones are
+// dropped and the JWKS is polled, errors tolerated, until the new one answers.
 func (g *gateway) reloadTo(t *testing.T, kids ...string) {
 	t.Helper()
 	g.load()
