@@ -50,7 +50,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    limits      { resend_cooldown <d>; sends_per_hour <n>; starts_per_ip <n> <window>;
 //	                  verifies_per_ip <n> <window>; wrong_codes_per_day <n> }
 //	    cookie      { name <name>; domain <domain>; insecure }
-//	    headers     { user_id <name>; email <name>; phone <name>; roles <name> }
+//	    headers     { user_id <name>; email <name>; phone <name>; roles <name>; assertion <name> }
+//	    jwt         { issuer <iss>; audience <aud>; access_ttl <duration>; key <kid> <pem>... }
 //	}
 //
 // A header name of "" or `off` turns that header off. Errors name the
@@ -145,6 +146,8 @@ func (p *Passgate) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = p.parseCookie(d)
 		case "headers":
 			err = p.parseHeaders(d)
+		case "jwt":
+			err = p.parseJWT(d)
 		default:
 			return d.Errf("unknown subdirective %q", d.Val())
 		}
@@ -411,6 +414,19 @@ func (p *Passgate) parseHeaders(d *caddyfile.Dispenser) error {
 			field = &p.Headers.Phone
 		case "roles":
 			field = &p.Headers.Roles
+		case "assertion":
+			name, err := oneArg(d)
+			if err != nil {
+				return err
+			}
+			if name == "off" {
+				name = ""
+			}
+			if name != "" && !validHeaderName(name) {
+				return d.Errf("header name %q: letters, digits and - only", name)
+			}
+			p.Headers.Assertion = name
+			continue
 		default:
 			return d.Errf("unknown headers option %q", d.Val())
 		}

@@ -21,6 +21,7 @@ const (
 	errMethodNotAllowed     = "method_not_allowed"
 	errForbidden            = "forbidden"
 	errInternal             = "internal_error"
+	errInvalidGrant         = "invalid_grant"
 )
 
 // apiError is an error answer: a status, a code and a message, with

@@ -27,9 +27,12 @@ func (p *Passgate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 		return next.ServeHTTP(w, r)
 	}
 
-	sess, roles, err := p.authenticate(r)
+	sess, err := p.authenticate(r)
 	switch {
 	case err == nil:
+	case errors.Is(err, errBadBearer):
+		bearerChallenge(w)
+		return nil
 	case errors.Is(err, sessionstore.ErrNotFound):
 		p.challenge(w, r)
 		return nil
@@ -39,6 +42,7 @@ func (p *Passgate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 	}
 
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	roles := strings.Join(sess.Roles, ",")
 	repl.Set("http.auth.user.id", sess.UserID)
 	repl.Set("http.auth.user.email", sess.Email)
 	repl.Set("http.auth.user.phone", sess.Phone)
@@ -47,23 +51,30 @@ func (p *Passgate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 	setHeader(r.Header, p.headerEmail(), sess.Email)
 	setHeader(r.Header, p.headerPhone(), sess.Phone)
 	setHeader(r.Header, p.headerRoles(), roles)
+	if err := p.setAssertion(r, sess); err != nil {
+		p.logger.Error("signing the upstream assertion", zap.Error(err))
+		writeAPIError(w, newAPIError(http.StatusInternalServerError, errInternal, "internal error"))
+		return nil
+	}
 	return next.ServeHTTP(w, r)
 }
 
-// authenticate returns the request's live session and the user's roles
-// under the current policy. A session whose user the policy no longer
-// allows counts as none: removing someone from `allow` locks them out at
-// once, and a session from another site sharing the store gets nowhere.
-func (p *Passgate) authenticate(r *http.Request) (sessionstore.Session, string, error) {
-	sess, err := p.sessions.Lookup(r.Context(), p.cookie.secret(r))
+// authenticate returns the request's live session, by bearer token or
+// cookie, with the user's roles under the current policy. A session whose
+// user the policy no longer allows counts as none: removing someone from
+// `allow` locks them out at once, and a session from another site sharing
+// the store gets nowhere.
+func (p *Passgate) authenticate(r *http.Request) (sessionstore.Session, error) {
+	sess, err := p.sessionOf(r)
 	if err != nil {
-		return sessionstore.Session{}, "", err
+		return sessionstore.Session{}, err
 	}
 	channel, identifier := sessionIdentity(sess)
 	if !p.verifier.Policy.Allowed(channel, identifier) {
-		return sessionstore.Session{}, "", sessionstore.ErrNotFound
+		return sessionstore.Session{}, sessionstore.ErrNotFound
 	}
-	return sess, strings.Join(p.verifier.Policy.RolesFor(channel, identifier), ","), nil
+	sess.Roles = p.verifier.Policy.RolesFor(channel, identifier)
+	return sess, nil
 }
 
 func sessionIdentity(s sessionstore.Session) (channel, identifier string) {

@@ -351,7 +351,10 @@ func TestReloadsLeakNoConnections(t *testing.T) {
 func getAcrossReload(url string, cookies []*http.Cookie, resets *atomic.Int32) (int, error) {
 	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	var err error
-	for range 5 {
+	for try := range 100 {
+		if try > 0 {
+			time.Sleep(5 * time.Millisecond) // a client's backoff, as between browser retries
+		}
 		req, _ := http.NewRequest("GET", url, nil)
 		for _, ck := range cookies {
 			req.AddCookie(ck)

@@ -18,6 +18,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/passgate/caddy-passgate/caddymodule/tokens"
 	"github.com/passgate/caddy-passgate/sessionstore"
 	"github.com/passgate/caddy-passgate/verify"
 )
@@ -53,8 +54,8 @@ const (
 // Passgate puts passwordless sign-in in front of the handlers after it.
 //
 // Requests under BasePath are its own sign-in routes. Requests matching
-// Public pass on as they are. Every other request needs a session: with
-// one, the next handler runs with identity headers and the placeholders
+// Public pass on as they are. Every other request needs a session (its
+// cookie, or a bearer access token naming it): with one, the next handler runs with identity headers and the placeholders
 // `{http.auth.user.id}`, `{http.auth.user.email}`, `{http.auth.user.phone}`
 // and `{http.auth.user.roles}` set; without one, a browser is redirected to
 // the sign-in page and anything else gets 401. Identity headers sent by the
@@ -110,6 +111,9 @@ type Passgate struct {
 	// Names of the identity headers set upstream.
 	Headers HeadersConfig `json:"headers,omitempty"`
 
+	// Access tokens, refresh tokens and signing keys for API clients.
+	JWT *JWTConfig `json:"jwt,omitempty"`
+
 	logger       *zap.Logger
 	storeKey     string
 	store        sessionstore.Store
@@ -121,6 +125,7 @@ type Passgate struct {
 	pages        *pages
 	redirects    redirectPolicy
 	magicPages   *magicPages
+	tokens       *tokens.Issuer
 }
 
 // StoreConfig selects the state backend.
@@ -219,6 +224,10 @@ type HeadersConfig struct {
 	Email  *string `json:"email,omitempty"`
 	Phone  *string `json:"phone,omitempty"`
 	Roles  *string `json:"roles,omitempty"`
+	// Assertion names a header that carries a short-lived signed JWT of
+	// the identity (see JWTConfig), for upstreams that verify rather than
+	// trust. Empty (default): off.
+	Assertion string `json:"assertion,omitempty"`
 }
 
 func headerName(set *string, def string) string {
@@ -280,7 +289,7 @@ func (p *Passgate) Provision(ctx caddy.Context) error {
 	p.stripHeaders = make(map[string]struct{})
 	for _, name := range []string{
 		DefaultHeaderUserID, DefaultHeaderEmail, DefaultHeaderPhone, DefaultHeaderRoles,
-		p.headerUserID(), p.headerEmail(), p.headerPhone(), p.headerRoles(),
+		p.headerUserID(), p.headerEmail(), p.headerPhone(), p.headerRoles(), p.Headers.Assertion,
 	} {
 		if name != "" {
 			p.stripHeaders[http.CanonicalHeaderKey(name)] = struct{}{}
@@ -297,6 +306,9 @@ func (p *Passgate) Provision(ctx caddy.Context) error {
 		return err
 	}
 	p.pages.formAction = p.redirects.formActionSources()
+	if err := p.provisionTokens(keys); err != nil {
+		return err
+	}
 
 	// Last, so that an error above leaves nothing to release.
 	p.Store.URL = caddy.NewReplacer().ReplaceKnown(p.Store.URL, "")
@@ -471,7 +483,10 @@ func (p *Passgate) Validate() error {
 	if p.Store.Backend == "redis" && p.Store.URL == "" {
 		return errors.New("store redis: a URL is required")
 	}
-	for _, name := range []string{p.headerUserID(), p.headerEmail(), p.headerPhone(), p.headerRoles()} {
+	if err := p.JWT.validate(); err != nil {
+		return err
+	}
+	for _, name := range []string{p.headerUserID(), p.headerEmail(), p.headerPhone(), p.headerRoles(), p.Headers.Assertion} {
 		if name != "" && !validHeaderName(name) {
 			return fmt.Errorf("header name %q: letters, digits and - only, and not a header HTTP or sign-in needs", name)
 		}

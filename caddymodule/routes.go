@@ -41,6 +41,10 @@ func (p *Passgate) serveRoute(w http.ResponseWriter, r *http.Request, route stri
 		post = p.serveLogout
 	case "magic":
 		get, post = p.serveMagicPage, p.serveMagic
+	case "token":
+		post = p.serveToken
+	case "jwks.json":
+		get = p.serveJWKS
 	default:
 		writeAPIError(w, newAPIError(http.StatusNotFound, errNotFound, "no such route"))
 		return
@@ -49,7 +53,10 @@ func (p *Passgate) serveRoute(w http.ResponseWriter, r *http.Request, route stri
 	case get != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 		get(w, r)
 	case post != nil && r.Method == http.MethodPost:
-		if !sameOrigin(r) {
+		// A bearer header is never sent by a browser on its own, so such a
+		// request cannot be forged cross-site; /token uses no cookie.
+		_, bearer := bearerToken(r)
+		if !sameOrigin(r) && !bearer && route != "token" {
 			writeAPIError(w, newAPIError(http.StatusForbidden, errForbidden, "cross-site request refused"))
 			return
 		}
@@ -215,6 +222,8 @@ type verifyRequest struct {
 	Code      string `json:"code"`
 	Email     string `json:"email"`
 	Phone     string `json:"phone"`
+	// Tokens asks for an access and a refresh token besides the cookie.
+	Tokens bool `json:"tokens"`
 }
 
 func (p *Passgate) serveVerify(w http.ResponseWriter, r *http.Request) {
@@ -285,11 +294,19 @@ func (p *Passgate) verify(w http.ResponseWriter, r *http.Request, req verifyRequ
 		http.Redirect(w, r, redirectTo, http.StatusSeeOther)
 		return nil
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	out := map[string]any{
 		"user":        userJSON(user),
 		"session":     sessionJSON(sess),
 		"redirect_to": redirectTo,
-	})
+	}
+	if req.Tokens {
+		toks, err := p.issueTokens(ctx, sess, amrCode)
+		if err != nil {
+			return p.verifyError(err)
+		}
+		toks.fields(out)
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -327,15 +344,17 @@ func (p *Passgate) verifyError(err error) *apiError {
 }
 
 func (p *Passgate) serveSession(w http.ResponseWriter, r *http.Request) {
-	sess, roles, err := p.authenticate(r)
+	sess, err := p.authenticate(r)
 	var user sessionstore.User
 	if err == nil {
 		user, err = p.store.User(r.Context(), sess.UserID)
-		user.Roles = splitRoles(roles)
+		user.Roles = sess.Roles
 	}
 	switch {
 	case err == nil:
 		writeJSON(w, http.StatusOK, map[string]any{"user": userJSON(user), "session": sessionJSON(sess)})
+	case errors.Is(err, errBadBearer):
+		bearerChallenge(w)
 	case errors.Is(err, sessionstore.ErrNotFound):
 		writeAPIError(w, newAPIError(http.StatusUnauthorized, errUnauthorized, "not signed in"))
 	default:
@@ -361,16 +380,17 @@ func (p *Passgate) serveLogout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	secret := p.cookie.secret(r)
 	revoked := 0
-	sess, err := p.sessions.Lookup(ctx, secret)
+	// Not authenticate: someone the policy no longer allows may still end
+	// their sessions.
+	sess, err := p.sessionOf(r)
 	switch {
 	case errors.Is(err, sessionstore.ErrNotFound):
 		err = nil
 	case err == nil && req.Scope == "global":
 		revoked, err = p.sessions.RevokeAll(ctx, sess.UserID)
 	case err == nil:
-		err = p.sessions.Revoke(ctx, secret)
+		err = p.sessions.RevokeID(ctx, sess.ID, sess.UserID)
 		revoked = 1
 	}
 	if err != nil {
@@ -396,7 +416,7 @@ func (p *Passgate) serveLoginPage(w http.ResponseWriter, r *http.Request) {
 	if q.Get("signed_out") != "" {
 		data.Notice = "You are signed out."
 	}
-	sess, _, err := p.authenticate(r)
+	sess, err := p.authenticate(r)
 	switch {
 	case err == nil:
 		data.State = stateSignedIn
@@ -446,13 +466,6 @@ func humanWait(seconds int) string {
 	default:
 		return fmt.Sprintf("%d hours", (seconds+3599)/3600)
 	}
-}
-
-func splitRoles(roles string) []string {
-	if roles == "" {
-		return []string{}
-	}
-	return strings.Split(roles, ",")
 }
 
 func clientIP(r *http.Request) string {

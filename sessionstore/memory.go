@@ -22,6 +22,7 @@ type Memory struct {
 	sessions   map[string]memSession
 	byUser     map[string]map[string]struct{} // user id -> session ids
 	limits     map[string][]memEvent          // limit key -> events in time order
+	refresh    map[string]memRefresh          // by token hash
 
 	stop chan struct{}
 	done chan struct{}
@@ -53,6 +54,7 @@ func NewMemory(now func() time.Time, sweepEvery time.Duration) *Memory {
 		sessions:   make(map[string]memSession),
 		byUser:     make(map[string]map[string]struct{}),
 		limits:     make(map[string][]memEvent),
+		refresh:    make(map[string]memRefresh),
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
 	}
@@ -110,6 +112,7 @@ func (m *Memory) sweep() {
 			delete(m.limits, k)
 		}
 	}
+	m.sweepRefreshLocked(now)
 }
 
 // maxLimitWindow is the longest window the memory store keeps events for.

@@ -60,7 +60,16 @@ func (m *Sessions) Lookup(ctx context.Context, secret string) (Session, error) {
 	if secret == "" {
 		return Session{}, ErrNotFound
 	}
-	s, err := m.Store.Session(ctx, SessionID(secret))
+	return m.LookupID(ctx, SessionID(secret))
+}
+
+// LookupID is Lookup by the session's public ID, for clients that prove
+// the session some other way (a signed access token naming it).
+func (m *Sessions) LookupID(ctx context.Context, id string) (Session, error) {
+	if id == "" {
+		return Session{}, ErrNotFound
+	}
+	s, err := m.Store.Session(ctx, id)
 	if err != nil {
 		return Session{}, err
 	}
@@ -89,6 +98,11 @@ func (m *Sessions) Revoke(ctx context.Context, secret string) error {
 		return err
 	}
 	return m.Store.DeleteSession(ctx, s.ID, s.UserID)
+}
+
+// RevokeID ends the session with the given public ID and user.
+func (m *Sessions) RevokeID(ctx context.Context, id, userID string) error {
+	return m.Store.DeleteSession(ctx, id, userID)
 }
 
 // RevokeAll ends every session of a user and says how many there were.

@@ -114,6 +114,7 @@ type Store interface {
 	UserStore
 	SessionStore
 	LimitStore
+	RefreshStore
 }
 
 func identityKey(channel, identifier string) string {

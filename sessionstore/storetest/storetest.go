@@ -38,6 +38,11 @@ func Run(t *testing.T, newStore func(t *testing.T) sessionstore.Store) {
 		{"SessionsManagerTimeouts", testSessionsManagerTimeouts},
 		{"LimitSlidingWindow", testLimitSlidingWindow},
 		{"LimitAtomic", testLimitAtomic},
+		{"RefreshRotates", testRefreshRotates},
+		{"RefreshReuseRevokesSession", testRefreshReuseRevokesSession},
+		{"RefreshDiesWithSession", testRefreshDiesWithSession},
+		{"RefreshExpired", testRefreshExpired},
+		{"RefreshConcurrentRotation", testRefreshConcurrentRotation},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,76 @@
+package sessionstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+)
+
+func (r *Redis) refreshKey(hash string) string { return r.prefix + "r:" + hash }
+
+// CreateRefresh implements RefreshStore.
+func (r *Redis) CreateRefresh(ctx context.Context, rt RefreshToken) error {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	amr, err := json.Marshal(nonNil(rt.AMR))
+	if err != nil {
+		return err
+	}
+	key := r.refreshKey(rt.Hash)
+	_, err = r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, key, "sid", rt.SessionID, "uid", rt.UserID, "amr", amr,
+			"x", rt.ExpiresAt.UnixMilli(), "rot", 0)
+		p.PExpireAt(ctx, key, rt.ExpiresAt)
+		return nil
+	})
+	return storeErr(err)
+}
+
+// rotateRefreshScript: KEYS[1] old token, KEYS[2] new token; ARGV: session
+// key prefix, user session index prefix. Returns {0} unknown or session
+// gone, {1, sid, uid, amr, x} rotated, {2, sid, uid, amr, x} reused (the
+// session is deleted).
+var rotateRefreshScript = redis.NewScript(`
+local f = redis.call('HMGET', KEYS[1], 'sid', 'uid', 'amr', 'x', 'rot')
+if not f[1] then return {0} end
+if f[5] == '1' then
+  redis.call('DEL', ARGV[1] .. f[1])
+  redis.call('SREM', ARGV[2] .. f[2], f[1])
+  return {2, f[1], f[2], f[3], f[4]}
+end
+if redis.call('EXISTS', ARGV[1] .. f[1]) == 0 then return {0} end
+redis.call('HSET', KEYS[1], 'rot', 1)
+redis.call('HSET', KEYS[2], 'sid', f[1], 'uid', f[2], 'amr', f[3], 'x', f[4], 'rot', 0)
+redis.call('PEXPIREAT', KEYS[2], f[4])
+return {1, f[1], f[2], f[3], f[4]}
+`)
+
+// RotateRefresh implements RefreshStore.
+func (r *Redis) RotateRefresh(ctx context.Context, oldHash, newHash string) (RefreshToken, error) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	res, err := rotateRefreshScript.Run(ctx, r.client,
+		[]string{r.refreshKey(oldHash), r.refreshKey(newHash)},
+		r.sessionKey(""), r.userSessionsKey(""),
+	).Slice()
+	if err != nil {
+		return RefreshToken{}, storeErr(err)
+	}
+	status, _ := res[0].(int64)
+	if status == 0 || len(res) != 5 {
+		return RefreshToken{}, ErrNotFound
+	}
+	str := func(v any) string { s, _ := v.(string); return s }
+	rt := RefreshToken{SessionID: str(res[1]), UserID: str(res[2]), ExpiresAt: millis(str(res[4]))}
+	if err := json.Unmarshal([]byte(str(res[3])), &rt.AMR); err != nil {
+		return RefreshToken{}, fmt.Errorf("%w: corrupt refresh record: %v", ErrUnavailable, err)
+	}
+	if status == 2 {
+		rt.Hash = oldHash
+		return rt, ErrRefreshReused
+	}
+	rt.Hash = newHash
+	return rt, nil
+}

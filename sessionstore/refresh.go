@@ -1,0 +1,60 @@
+package sessionstore
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"time"
+)
+
+// ErrRefreshReused means a refresh token that had already been rotated was
+// presented again: the token was copied, so the store has revoked the whole
+// session it belonged to.
+var ErrRefreshReused = errors.New("sessionstore: refresh token reused; session revoked")
+
+// RefreshToken is the stored form of one refresh token: only the SHA-256 of
+// the token the client holds, and the session it extends. Every token of a
+// chain of rotations shares the session and the end of the chain.
+type RefreshToken struct {
+	// Hash is RefreshHash of the token; the token itself is never stored.
+	Hash      string
+	SessionID string
+	UserID    string
+	// AMR lists how the user authenticated at sign-in, carried over to every
+	// access token the chain yields.
+	AMR []string
+	// ExpiresAt is the end of the whole chain (the session's absolute end).
+	ExpiresAt time.Time
+}
+
+// RefreshStore keeps refresh tokens. A token is linked to its session: once
+// the session is gone, the token is refused, so revoking a session revokes
+// every token of it.
+type RefreshStore interface {
+	// CreateRefresh stores a fresh token until rt.ExpiresAt.
+	CreateRefresh(ctx context.Context, rt RefreshToken) error
+	// RotateRefresh consumes the token stored under oldHash and stores a
+	// token under newHash in its place, atomically, and returns the new
+	// record (which inherits session, user, AMR and end). ErrNotFound if
+	// the old token is unknown or expired, or its session is gone.
+	// ErrRefreshReused if it had already been rotated: then the session
+	// has been deleted, and the returned record names it.
+	RotateRefresh(ctx context.Context, oldHash, newHash string) (RefreshToken, error)
+}
+
+// NewRefreshToken returns a new random refresh token (256 bits) and the
+// hash to store it under.
+func NewRefreshToken() (token, hash string) {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	token = base64.RawURLEncoding.EncodeToString(b)
+	return token, RefreshHash(token)
+}
+
+// RefreshHash is the key a refresh token is stored under.
+func RefreshHash(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
