@@ -34,6 +34,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    store       redis <url> [{ prefix <p>; timeout <duration> }]
 //	    base_path   <path>
 //	    email       log
+//	    sms         log | webhook <url> { secret <s>; timeout <duration>; retries <n> }
 //	    allow       email|phone <glob>...
 //	    role        <name> email|phone <glob>...
 //	    public      <path>...
@@ -41,6 +42,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    session     { idle <duration>; lifetime <duration> }
 //	    cookie      { name <name>; domain <domain>; insecure }
 //	    headers     { user_id <name>; email <name>; phone <name>; roles <name> }
+//	    page        { title <t>; logo <path-or-data-url>; color <css-colour>; template <file> }
 //	}
 //
 // A header name of "" or `off` turns that header off. Errors name the
@@ -77,6 +79,10 @@ func (p *Passgate) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				}
 				p.Email = &DeliveryConfig{Delivery: delivery}
 			}
+		case "sms":
+			err = p.parseSMS(d)
+		case "page":
+			err = p.parsePage(d)
 		case "allow":
 			var ch string
 			var globs []string

@@ -63,6 +63,12 @@ type Passgate struct {
 	// How codes are sent by email. Default: none (email sign-in off).
 	Email *DeliveryConfig `json:"email,omitempty"`
 
+	// How codes are sent by SMS. Default: none (phone sign-in off).
+	SMS *SMSConfig `json:"sms,omitempty"`
+
+	// Look of the sign-in page.
+	Page PageConfig `json:"page,omitzero"`
+
 	// Who may sign in. Empty: nobody (a warning is logged at start).
 	Allow AllowConfig `json:"allow,omitempty"`
 
@@ -213,6 +219,11 @@ func (p *Passgate) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("email: unknown delivery %q (want log)", p.Email.Delivery)
 		}
 	}
+	if p.SMS != nil {
+		if senders[verify.ChannelPhone], err = p.smsSender(); err != nil {
+			return err
+		}
+	}
 
 	p.public = caddyhttp.MatchPath(p.Public)
 	if err := p.public.Provision(ctx); err != nil {
@@ -229,7 +240,7 @@ func (p *Passgate) Provision(ctx caddy.Context) error {
 		}
 	}
 
-	if p.pages, err = newPages(p.BasePath); err != nil {
+	if p.pages, err = newPages(p.BasePath, p.Page, senders, p.Code.Length, time.Duration(p.Code.TTL)); err != nil {
 		return err
 	}
 
