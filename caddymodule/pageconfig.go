@@ -64,6 +64,12 @@ func (p *Passgate) parsePage(d *caddyfile.Dispenser) error {
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		opt := d.Val()
+		if (opt == "color" || opt == "colour") && !d.NextArg() {
+			// The usual mistake: an unquoted #hex is a comment.
+			return d.Errf("page color: a value is required (quote hex colours, \"#2d5bd7\": # starts a comment)")
+		} else if opt == "color" || opt == "colour" {
+			d.Prev()
+		}
 		v, err := oneArg(d)
 		if err != nil {
 			return err
