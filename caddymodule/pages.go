@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/passgate/caddy-passgate/verify"
@@ -179,7 +180,19 @@ func pageError(e *apiError) string {
 	case errDeliveryFailed:
 		return "We could not send your code. Try again in a moment."
 	}
-	return e.Message
+	return sentence(e.Message)
+}
+
+// sentence capitalises an API message and ends it with a full stop.
+func sentence(s string) string {
+	if s == "" {
+		return s
+	}
+	s = strings.ToUpper(s[:1]) + s[1:]
+	if !strings.HasSuffix(s, ".") {
+		s += "."
+	}
+	return s
 }
 
 func waitText(secs int) string {

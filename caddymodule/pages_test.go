@@ -198,7 +198,7 @@ func TestPageErrorText(t *testing.T) {
 		{newAPIError(429, errRateLimited, "raw"), "Too many requests. Try again later."},
 		{newAPIError(501, errChannelNotConfigured, "raw"), "Signing in this way is not available here."},
 		{newAPIError(502, errDeliveryFailed, "raw"), "We could not send your code. Try again in a moment."},
-		{newAPIError(400, errInvalidRequest, "that is not a valid email address"), "that is not a valid email address"},
+		{newAPIError(400, errInvalidRequest, "that is not a valid email address"), "That is not a valid email address."},
 	} {
 		if got := pageError(tc.err); got != tc.want {
 			t.Errorf("pageError(%s %v) = %q, want %q", tc.err.Code, tc.err.Extra, got, tc.want)
