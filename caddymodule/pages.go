@@ -149,7 +149,10 @@ func (pg *pages) render(w http.ResponseWriter, status int, d pageData) {
 		"'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	// Not no-referrer: under it browsers send "Origin: null" with the
+	// page's own form posts, which sameOrigin must refuse. same-origin
+	// still tells nothing to other sites.
+	h.Set("Referrer-Policy", "same-origin")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }

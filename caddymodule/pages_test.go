@@ -112,6 +112,11 @@ func TestPageCSPNonce(t *testing.T) {
 		if !strings.Contains(csp, want) || strings.Contains(csp, "unsafe") || !strings.Contains(csp, "default-src 'none'") {
 			t.Fatalf("CSP %q: want %q and nothing unsafe", csp, want)
 		}
+		// no-referrer would make browsers send "Origin: null" with the
+		// page's own posts, which are then refused (TestBrowserSignIn).
+		if rp := w.Header().Get("Referrer-Policy"); rp != "same-origin" {
+			t.Fatalf("Referrer-Policy %q", rp)
+		}
 		if strings.Contains(body, " style=") || strings.Contains(body, " onclick=") {
 			t.Fatal("inline style or handler attribute, which the CSP blocks")
 		}
