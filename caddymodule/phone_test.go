@@ -135,6 +135,9 @@ func TestPhoneSignInByWebhook(t *testing.T) {
 	if h.Get("X-Auth-Phone") != "+447946095800" || h.Get("X-Auth-Email") != "" || h.Get("X-Auth-Roles") != "texters" {
 		t.Fatalf("upstream headers %v", h)
 	}
+	if r := c.do("GET", "/auth/login", nil); !strings.Contains(string(r.body), "&#43;447946095800") {
+		t.Fatalf("login page when signed in by phone does not name the number: %s", r.body)
+	}
 	if g.logHas(code) {
 		t.Fatal("the code delivered by webhook appears in Caddy's log")
 	}

@@ -410,7 +410,7 @@ func (p *Passgate) serveLoginPage(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil:
 		data.State = stateSignedIn
-		data.Email = sess.Email
+		data.Email, data.Phone = sess.Email, sess.Phone
 	case errors.Is(err, sessionstore.ErrNotFound):
 	default:
 		data.Error = "The session store is unavailable; try again shortly."
