@@ -124,7 +124,7 @@ func (pg *pages) render(w http.ResponseWriter, status int, d pageData) {
 	d.PhoneEnabled = pg.phoneEnabled
 	d.CodeLength = pg.codeLength
 	d.ExpiresIn = pg.expiresIn
-	if d.Channel == "" {
+	if d.Channel == "" || d.State == stateEmail && d.Channel == verify.ChannelPhone && !d.PhoneEnabled {
 		d.Channel = verify.ChannelEmail
 		if !d.EmailEnabled {
 			d.Channel = verify.ChannelPhone
