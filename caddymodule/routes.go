@@ -188,7 +188,7 @@ func (p *Passgate) start(w http.ResponseWriter, r *http.Request, req startReques
 		}
 		sr = verify.StartRequest{Channel: verify.ChannelPhone, Identifier: phone}
 	default:
-		return newAPIError(http.StatusBadRequest, errInvalidRequest, "an email address is required")
+		return newAPIError(http.StatusBadRequest, errInvalidRequest, "an email address or a phone number is required")
 	}
 	sr.RedirectTo = req.RedirectTo
 	sr.CreateUser = req.CreateUser == nil || *req.CreateUser
