@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/passgate/caddy-passgate/verify"
 )
 
@@ -242,5 +244,42 @@ func TestPageTheme(t *testing.T) {
 	os.WriteFile(file, []byte(`{{.Nope`), 0o600)
 	if _, err := newPages("/auth", PageConfig{Template: file}, nil, 6, time.Minute); err == nil || !strings.Contains(err.Error(), "page template") {
 		t.Fatalf("broken template: %v", err)
+	}
+}
+
+// Placeholders in the webhook secret and URL are replaced at provision;
+// an unset or short secret stops the start.
+func TestSMSWebhookProvision(t *testing.T) {
+	t.Setenv("PASSGATE_TEST_SMS_SHORT", "short")
+	t.Setenv("PASSGATE_TEST_SMS_OK", "0123456789abcdef0123")
+	t.Setenv("PASSGATE_TEST_SMS_URL", "https://sms.internal/x")
+	for _, tc := range []struct {
+		name, url, secret, wantErr string
+	}{
+		{"placeholders", "{env.PASSGATE_TEST_SMS_URL}", "{env.PASSGATE_TEST_SMS_OK}", ""},
+		{"unset url", "{env.PASSGATE_TEST_SMS_URL_UNSET}", "{env.PASSGATE_TEST_SMS_OK}", "sms webhook URL"},
+		{"unset secret", "https://sms.internal/x", "{env.PASSGATE_TEST_SMS_UNSET}", "sms webhook secret"},
+		{"short secret", "https://sms.internal/x", "{env.PASSGATE_TEST_SMS_SHORT}", "at least 16"},
+		{"bad url after replacement", "{env.PASSGATE_TEST_SMS_SHORT}", "{env.PASSGATE_TEST_SMS_OK}", "http:// or https://"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &Passgate{SMS: &SMSConfig{Delivery: "webhook", URL: tc.url, Secret: tc.secret}}
+			p.logger = zap.NewNop()
+			s, err := p.smsSender()
+			if tc.wantErr == "" {
+				w, ok := s.(*verify.WebhookSender)
+				if err != nil || !ok || w.URL != "https://sms.internal/x" || string(w.Secret) != "0123456789abcdef0123" ||
+					w.Retries != verify.DefaultWebhookRetries || w.Timeout != verify.DefaultWebhookTimeout {
+					t.Fatalf("sender %+v, %v", s, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("error %v, want %q", err, tc.wantErr)
+			}
+			if strings.Contains(err.Error(), "0123456789abcdef") {
+				t.Fatalf("error %q quotes the secret", err)
+			}
+		})
 	}
 }
