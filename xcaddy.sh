@@ -39,6 +39,10 @@ test)
 		echo "redis-server is missing: the tests start their own Redis servers. Install it (apt-get install redis-server)." >&2
 		exit 1
 	fi
+	if ! command -v chromium >/dev/null; then
+		echo "chromium is missing: the sign-in page tests drive it headless. Install it (apt-get install chromium)." >&2
+		exit 1
+	fi
 	go vet ./...
 	go test -race -count=1 -timeout 30m "$@" ./...
 	;;

@@ -42,6 +42,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    email       smtp <host:port> [{ from <addr>; username <u>; password <p>; tls none|starttls|implicit; subject <s>; templates <dir>; timeout <d> }]
 //	    redirect_origins <https://host[:port]|https://*.domain>...
 //	    link_origin <https://host[:port]>
+//	    sms         log | webhook <url> { secret <s>; timeout <duration>; retries <n> }
 //	    allow       email|phone <glob>...
 //	    role        <name> email|phone <glob>...
 //	    public      <path>...
@@ -52,6 +53,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    cookie      { name <name>; domain <domain>; insecure }
 //	    headers     { user_id <name>; email <name>; phone <name>; roles <name>; assertion <name> }
 //	    jwt         { issuer <iss>; audience <aud>; access_ttl <duration>; key <kid> <pem>... }
+//	    page        { title <t>; logo <path-or-data-url>; color <css-colour>; template <file> }
 //	}
 //
 // A header name of "" or `off` turns that header off. Errors name the
@@ -102,6 +104,10 @@ func (p *Passgate) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = p.parseRedirectOrigins(d)
 		case "link_origin":
 			err = p.parseLinkOrigin(d)
+		case "sms":
+			err = p.parseSMS(d)
+		case "page":
+			err = p.parsePage(d)
 		case "allow":
 			var ch string
 			var globs []string

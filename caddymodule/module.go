@@ -85,6 +85,11 @@ type Passgate struct {
 	// Origin of the magic links in messages ("https://auth.example.com").
 	// Default: the scheme and host of the request that asked for the code.
 	LinkOrigin string `json:"link_origin,omitempty"`
+	// How codes are sent by SMS. Default: none (phone sign-in off).
+	SMS *SMSConfig `json:"sms,omitempty"`
+
+	// Look of the sign-in page.
+	Page PageConfig `json:"page,omitzero"`
 
 	// Who may sign in. Empty: nobody (a warning is logged at start).
 	Allow AllowConfig `json:"allow,omitempty"`
@@ -280,6 +285,11 @@ func (p *Passgate) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("email: unknown delivery %q (want log or smtp)", p.Email.Delivery)
 		}
 	}
+	if p.SMS != nil {
+		if senders[verify.ChannelPhone], err = p.smsSender(); err != nil {
+			return err
+		}
+	}
 
 	p.public = caddyhttp.MatchPath(p.Public)
 	if err := p.public.Provision(ctx); err != nil {
@@ -302,7 +312,7 @@ func (p *Passgate) Provision(ctx caddy.Context) error {
 	if err := p.provisionLinks(); err != nil {
 		return err
 	}
-	if p.pages, err = newPages(p.BasePath); err != nil {
+	if p.pages, err = newPages(p.BasePath, p.Page, senders, p.Code.Length, time.Duration(p.Code.TTL)); err != nil {
 		return err
 	}
 	p.pages.formAction = p.redirects.formActionSources()

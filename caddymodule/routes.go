@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -79,11 +80,18 @@ func (p *Passgate) serveRoute(w http.ResponseWriter, r *http.Request, route stri
 // POST; a client that sends neither is not a browser and so cannot ride on
 // a user's cookie.
 func sameOrigin(r *http.Request) bool {
+	site := r.Header.Get("Sec-Fetch-Site")
 	if origin := r.Header.Get("Origin"); origin != "" {
+		// A page served with Referrer-Policy: no-referrer (the magic-link
+		// page) makes the browser send "null" even to its own origin; then
+		// only Sec-Fetch-Site can vouch for it.
+		if origin == "null" {
+			return site == "same-origin"
+		}
 		u, err := url.Parse(origin)
 		return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host)
 	}
-	switch r.Header.Get("Sec-Fetch-Site") {
+	switch site {
 	case "", "same-origin", "none":
 		return true
 	}
@@ -161,6 +169,7 @@ func (p *Passgate) serveStart(w http.ResponseWriter, r *http.Request) {
 	isForm, apiErr := readBody(w, r, &req)
 	if isForm {
 		req.Email = r.PostForm.Get("email")
+		req.Phone = r.PostForm.Get("phone")
 		req.RedirectTo = r.PostForm.Get("redirect_to")
 	}
 	req.RedirectTo = p.safeRedirect(req.RedirectTo)
@@ -169,7 +178,8 @@ func (p *Passgate) serveStart(w http.ResponseWriter, r *http.Request) {
 	}
 	if apiErr != nil {
 		if isForm {
-			p.pages.render(w, apiErr.Status, pageData{State: stateEmail, Email: req.Email, RedirectTo: req.RedirectTo, Error: apiErr.Message})
+			p.pages.render(w, apiErr.Status, pageData{State: stateEmail, Channel: formChannel(req.Phone),
+				Email: req.Email, Phone: req.Phone, RedirectTo: req.RedirectTo, Error: pageError(apiErr)})
 			return
 		}
 		writeAPIError(w, apiErr)
@@ -188,9 +198,17 @@ func (p *Passgate) start(w http.ResponseWriter, r *http.Request, req startReques
 		}
 		sr = verify.StartRequest{Channel: verify.ChannelEmail, Identifier: email}
 	case req.Phone != "":
-		return newAPIError(http.StatusNotImplemented, errChannelNotConfigured, "sign-in by phone is not configured")
+		if p.verifier.Senders[verify.ChannelPhone] == nil {
+			return newAPIError(http.StatusNotImplemented, errChannelNotConfigured, "sign-in by phone is not configured")
+		}
+		phone, err := verify.NormalizePhone(req.Phone)
+		if err != nil {
+			return newAPIError(http.StatusBadRequest, errInvalidRequest,
+				"that is not a valid phone number: use the international form, +44 7946 095800")
+		}
+		sr = verify.StartRequest{Channel: verify.ChannelPhone, Identifier: phone}
 	default:
-		return newAPIError(http.StatusBadRequest, errInvalidRequest, "an email address is required")
+		return newAPIError(http.StatusBadRequest, errInvalidRequest, "an email address or a phone number is required")
 	}
 	sr.RedirectTo = req.RedirectTo
 	sr.LinkBase = p.magicLinkBase(r)
@@ -203,9 +221,8 @@ func (p *Passgate) start(w http.ResponseWriter, r *http.Request, req startReques
 	}
 	p.logger.Info("sign-in started", zap.String("channel", sr.Channel), zap.String("client_ip", clientIP(r)))
 	if isForm {
-		p.pages.render(w, http.StatusOK, pageData{
-			State: stateCode, Email: sr.Identifier, AttemptID: started.AttemptID, RedirectTo: sr.RedirectTo,
-		})
+		p.pages.render(w, http.StatusOK, codePage(sr.Channel, sr.Identifier, started.AttemptID, sr.RedirectTo,
+			started.ResendAfter.UnixMilli()))
 		return nil
 	}
 	writeJSON(w, http.StatusOK, startResponse{
@@ -233,6 +250,7 @@ func (p *Passgate) serveVerify(w http.ResponseWriter, r *http.Request) {
 		req.AttemptID = r.PostForm.Get("attempt_id")
 		req.Code = r.PostForm.Get("code")
 		req.Email = r.PostForm.Get("email")
+		req.Phone = r.PostForm.Get("phone")
 	}
 	if apiErr == nil {
 		apiErr = p.verify(w, r, req, isForm)
@@ -244,8 +262,9 @@ func (p *Passgate) serveVerify(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, apiErr)
 		return
 	}
-	data := pageData{State: stateCode, Email: req.Email, AttemptID: req.AttemptID, Error: apiErr.Message,
-		RedirectTo: p.safeRedirect(r.PostForm.Get("redirect_to"))}
+	resendAt, _ := strconv.ParseInt(r.PostForm.Get("resend_at"), 10, 64) // display only
+	data := codePage(formChannel(req.Phone), req.Email, req.AttemptID, p.safeRedirect(r.PostForm.Get("redirect_to")), resendAt)
+	data.Phone, data.Error = req.Phone, pageError(apiErr)
 	if apiErr.Code != errInvalidCode && apiErr.Code != errInvalidRequest {
 		// The attempt is gone: start over from the address.
 		data.State = stateEmail
@@ -273,7 +292,11 @@ func (p *Passgate) verify(w http.ResponseWriter, r *http.Request, req verifyRequ
 		}
 		identifier = email
 	case req.Phone != "":
-		identifier = req.Phone // no phone attempt exists yet, so it cannot match
+		phone, err := verify.NormalizePhone(req.Phone)
+		if err != nil {
+			return newAPIError(http.StatusBadRequest, errInvalidRequest, "that is not a valid phone number")
+		}
+		identifier = phone
 	}
 
 	ctx := r.Context()
@@ -420,7 +443,7 @@ func (p *Passgate) serveLoginPage(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil:
 		data.State = stateSignedIn
-		data.Email = sess.Email
+		data.Email, data.Phone = sess.Email, sess.Phone
 	case errors.Is(err, sessionstore.ErrNotFound):
 	default:
 		data.Error = "The session store is unavailable; try again shortly."

@@ -1,0 +1,245 @@
+package caddymodule_test
+
+import (
+	"crypto/hmac"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/passgate/caddy-passgate/verify"
+)
+
+const smsSecret = "sms-webhook-secret-0123456789"
+
+// smsGateway is the operator's SMS endpoint: it checks each request's
+// signature as the README shows, keeps what it got, and answers with the
+// next status of its script (the last repeats). hang makes it never answer.
+type smsGateway struct {
+	t        *testing.T
+	srv      *httptest.Server
+	mu       sync.Mutex
+	statuses []int
+	hang     chan struct{}
+	tries    int
+	got      []map[string]any
+}
+
+func startSMSGateway(t *testing.T, statuses ...int) *smsGateway {
+	s := &smsGateway{t: t, statuses: statuses}
+	if len(statuses) == 0 {
+		s.statuses = []int{200}
+	}
+	s.srv = httptest.NewServer(s)
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+func (s *smsGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	if s.hang != nil {
+		select {
+		case <-s.hang:
+		case <-r.Context().Done():
+		}
+		return
+	}
+	ts := r.Header.Get("X-Passgate-Timestamp")
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	want := verify.WebhookSignature([]byte(smsSecret), ts, body)
+	if err != nil || time.Since(time.Unix(sec, 0)).Abs() > 5*time.Minute ||
+		!hmac.Equal([]byte(want), []byte(r.Header.Get("X-Passgate-Signature"))) {
+		s.t.Errorf("SMS gateway: bad signature on %s", body)
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tries++
+	status := s.statuses[min(s.tries-1, len(s.statuses)-1)]
+	if status < 300 {
+		var m map[string]any
+		if err := json.Unmarshal(body, &m); err != nil {
+			s.t.Errorf("SMS gateway: %v: %s", err, body)
+		}
+		s.got = append(s.got, m)
+	}
+	w.WriteHeader(status)
+}
+
+// codeFor returns the code of the last message delivered to phone.
+func (s *smsGateway) codeFor(phone string) string {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := len(s.got) - 1; i >= 0; i-- {
+		if s.got[i]["to"] == phone {
+			return s.got[i]["code"].(string)
+		}
+	}
+	s.t.Fatalf("no SMS to %s", phone)
+	return ""
+}
+
+func (s *smsGateway) counts() (tries, delivered int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tries, len(s.got)
+}
+
+func withSMS(s *smsGateway, options string) gatewayOption {
+	return withSMSSecret(s, smsSecret, options)
+}
+
+func withSMSSecret(s *smsGateway, secret, options string) gatewayOption {
+	return withExtra(fmt.Sprintf("sms webhook %s {\n secret %s\n %s\n}\nallow phone +4479*\nrole texters phone +44*",
+		s.srv.URL, secret, options))
+}
+
+// Signing in by phone through Caddy: the code comes from the SMS gateway,
+// the upstream gets X-Auth-Phone.
+func TestPhoneSignInByWebhook(t *testing.T) {
+	sms := startSMSGateway(t)
+	t.Setenv("PASSGATE_TEST_SMS_SECRET", smsSecret) // the secret from a placeholder, as in production
+	g := startGateway(t, withSMSSecret(sms, "{env.PASSGATE_TEST_SMS_SECRET}", ""))
+	c := g.newClient()
+
+	r := c.do("POST", "/auth/start", map[string]any{"phone": "+44 (7946) 095-800", "redirect_to": "/app/x"})
+	if r.status != 200 || r.json(t)["channel"] != "phone" {
+		t.Fatalf("start by phone: %d %s", r.status, r.body)
+	}
+	attempt := r.json(t)["attempt_id"].(string)
+	code := sms.codeFor("+447946095800")
+	sms.mu.Lock()
+	msg := sms.got[0]
+	sms.mu.Unlock()
+	if msg["message"] != "Your sign-in code is "+code+". It expires in 10 minutes." || msg["expires_at"] == nil {
+		t.Fatalf("SMS body %v", msg)
+	}
+
+	// The code is bound to the number it was sent to.
+	r = c.do("POST", "/auth/verify", map[string]any{"attempt_id": attempt, "code": code, "phone": "+447946095801"})
+	if r.status != 400 || r.json(t)["error"] != "invalid_code" {
+		t.Fatalf("verify with another number: %d %s", r.status, r.body)
+	}
+	r = c.do("POST", "/auth/verify", map[string]any{"attempt_id": attempt, "code": code, "phone": "+44 7946 095800"})
+	if r.status != 200 {
+		t.Fatalf("verify: %d %s", r.status, r.body)
+	}
+	user := r.json(t)["user"].(map[string]any)
+	if user["phone"] != "+447946095800" || user["email"] != nil || r.json(t)["redirect_to"] != "/app/x" {
+		t.Fatalf("verify answer %s", r.body)
+	}
+	h := echoed(t, c.do("GET", "/app/x", nil))
+	if h.Get("X-Auth-Phone") != "+447946095800" || h.Get("X-Auth-Email") != "" || h.Get("X-Auth-Roles") != "texters" {
+		t.Fatalf("upstream headers %v", h)
+	}
+	if r := c.do("GET", "/auth/login", nil); !strings.Contains(string(r.body), "&#43;447946095800") {
+		t.Fatalf("login page when signed in by phone does not name the number: %s", r.body)
+	}
+	if g.logHas(code) {
+		t.Fatal("the code delivered by webhook appears in Caddy's log")
+	}
+}
+
+// The HTML forms work by phone too.
+func TestPhoneSignInWithForms(t *testing.T) {
+	sms := startSMSGateway(t)
+	g := startGateway(t, withSMS(sms, ""))
+	c := g.newClient()
+	ct := []string{"Content-Type", "application/x-www-form-urlencoded", "Origin", g.base}
+
+	r := c.do("GET", "/auth/login", nil)
+	for _, want := range []string{`name="email"`, `name="phone"`, `type="tel"`, `data-switch=`} {
+		if !strings.Contains(string(r.body), want) {
+			t.Fatalf("login page with sms lacks %s", want)
+		}
+	}
+	r = c.do("POST", "/auth/start", form("phone", "+447946095800", "redirect_to", "/app/p"), ct...)
+	m := hiddenAttempt.FindSubmatch(r.body)
+	if r.status != 200 || m == nil || !strings.Contains(string(r.body), "Check your phone") ||
+		!strings.Contains(string(r.body), `name="phone" value="&#43;447946095800"` /* html/template escapes + */) {
+		t.Fatalf("start by phone form: %d %s", r.status, r.body)
+	}
+	code := sms.codeFor("+447946095800")
+	r = c.do("POST", "/auth/verify", form("attempt_id", string(m[1]), "code", code, "phone", "+447946095800", "redirect_to", "/app/p"), ct...)
+	if r.status != 303 || r.header.Get("Location") != "/app/p" {
+		t.Fatalf("verify by phone form: %d %q %s", r.status, r.header.Get("Location"), r.body)
+	}
+	if h := echoed(t, c.do("GET", "/app/p", nil)); h.Get("X-Auth-Phone") != "+447946095800" {
+		t.Fatalf("upstream headers %v", h)
+	}
+}
+
+// What the gateway's answers do to /start.
+func TestSMSWebhookDelivery(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		statuses  []int
+		hang      bool
+		status    int
+		code      string
+		tries     int
+		delivered int
+	}{
+		{name: "accepted", statuses: []int{200}, status: 200, tries: 1, delivered: 1},
+		{name: "5xx then success is retried", statuses: []int{503, 200}, status: 200, tries: 2, delivered: 1},
+		{name: "5xx throughout", statuses: []int{500}, status: 502, code: "delivery_failed", tries: 2},
+		{name: "4xx is not retried", statuses: []int{422}, status: 502, code: "delivery_failed", tries: 1},
+		{name: "hung gateway times out", hang: true, status: 502, code: "delivery_failed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sms := startSMSGateway(t, tc.statuses...)
+			if tc.hang {
+				sms.hang = make(chan struct{})
+				t.Cleanup(func() { close(sms.hang) }) // before the server closes
+			}
+			g := startGateway(t, withSMS(sms, "timeout 300ms\n retries 1"))
+			c := g.newClient()
+			r := c.do("POST", "/auth/start", map[string]any{"phone": "+447946095800"})
+			if r.status != tc.status || (tc.code != "" && r.json(t)["error"] != tc.code) {
+				t.Fatalf("start: %d %s, want %d %s", r.status, r.body, tc.status, tc.code)
+			}
+			if tries, delivered := sms.counts(); tries != tc.tries || delivered != tc.delivered {
+				t.Fatalf("gateway saw %d tries and delivered %d, want %d and %d", tries, delivered, tc.tries, tc.delivered)
+			}
+		})
+	}
+}
+
+// Not allowed, and invalid, numbers.
+func TestPhoneStartAnswers(t *testing.T) {
+	sms := startSMSGateway(t)
+	g := startGateway(t, withSMS(sms, ""))
+	c := g.newClient()
+	r := c.do("POST", "/auth/start", map[string]any{"phone": "+12025550100"}) // not allowed: same answer, nothing sent
+	if r.status != 200 || len(r.json(t)) != 4 {
+		t.Fatalf("start for a number that may not sign in: %d %s", r.status, r.body)
+	}
+	if tries, _ := sms.counts(); tries != 0 {
+		t.Fatal("an SMS went to a number that may not sign in")
+	}
+	for _, bad := range []string{"447946095800", "+44 7946 O95800", "+4479", "+44٧٩٤٦٠٩٥٨٠٠"} {
+		r := c.do("POST", "/auth/start", map[string]any{"phone": bad})
+		if r.status != 400 || r.json(t)["error"] != "invalid_request" {
+			t.Fatalf("start with %q: %d %s", bad, r.status, r.body)
+		}
+	}
+}
+
+// logHas reports whether s appears anywhere in Caddy's log.
+func (g *gateway) logHas(s string) bool {
+	for _, e := range readLog(g.t, g.logPath) {
+		b, _ := json.Marshal(e)
+		if strings.Contains(string(b), s) {
+			return true
+		}
+	}
+	return false
+}
