@@ -5,6 +5,7 @@
 #   ./xcaddy.sh run        build, then run Caddyfile.example (memory store, codes in the log)
 #   ./xcaddy.sh test       vet and run the whole test suite (needs redis-server; see README)
 #   ./xcaddy.sh validate F build, then `caddy validate` the Caddyfile F
+#   ./xcaddy.sh bench [R] [S] hot-path benchmark: R interleaved rounds of S seconds (needs wrk, redis-server)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -34,6 +35,9 @@ validate)
 	build
 	exec ./caddy validate --adapter caddyfile --config "${1:-Caddyfile.example}"
 	;;
+bench)
+	exec ./bench/bench.sh "$@"
+	;;
 test)
 	if ! command -v redis-server >/dev/null; then
 		echo "redis-server is missing: the tests start their own Redis servers. Install it (apt-get install redis-server)." >&2
@@ -47,7 +51,7 @@ test)
 	go test -race -count=1 -timeout 30m "$@" ./...
 	;;
 *)
-	sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 	;;
 esac

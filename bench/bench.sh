@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# The hot-path benchmark: plain reverse_proxy against passgate with a cookie
+# session and with a bearer token, in interleaved rounds, on this machine.
+#
+#   ./xcaddy.sh bench [rounds] [seconds per run]     (defaults: 3 rounds, 10 s)
+#
+# It builds Caddy with the plugin (go build of caddymodule/internal/caddybin,
+# the same as xcaddy), starts a private redis-server, an upstream and the
+# gateway, all on 127.0.0.1 ports it picks, signs in once through the log
+# delivery, then runs wrk (32 connections) against each target in turn.
+# Everything it starts is stopped on exit; it installs nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${1:-3}
+SECS=${2:-10}
+CONNS=${BENCH_CONNECTIONS:-32}
+THREADS=${BENCH_THREADS:-2}
+
+missing=()
+for c in go wrk redis-server redis-cli curl; do
+	command -v "$c" >/dev/null || missing+=("$c")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "missing: ${missing[*]}" >&2
+	echo "On Debian/Ubuntu: apt-get install wrk redis-server redis-tools curl (and Go from go.dev)" >&2
+	exit 1
+fi
+
+work=$(mktemp -d /tmp/passgate-bench.XXXXXX)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
+		echo $((20000 + RANDOM % 20000))
+}
+wait_port() {
+	for _ in $(seq 1 300); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "nothing listens on 127.0.0.1:$1" >&2
+	for f in "$work"/*.log; do echo "== $f"; tail -n 5 "$f"; done >&2
+	exit 1
+}
+
+echo "--- building caddy with passgate"
+go build -o "$work/caddy" ./caddymodule/internal/caddybin
+
+REDIS=$(free_port)
+UP=$(free_port)
+PLAIN=$(free_port)
+GATE=$(free_port)
+ADMIN=$(free_port)
+UPADMIN=$(free_port)
+
+redis-server --bind 127.0.0.1 --port "$REDIS" --save "" --appendonly no \
+	--dir "$work" --logfile "$work/redis.log" &
+pids+=($!)
+
+cat >"$work/Upstream" <<CADDY
+{
+	admin 127.0.0.1:$UPADMIN
+	auto_https off
+	log {
+		level ERROR
+	}
+}
+http://127.0.0.1:$UP {
+	bind 127.0.0.1
+	respond "hello from the upstream" 200
+}
+CADDY
+"$work/caddy" run --adapter caddyfile --config "$work/Upstream" 2>"$work/upstream.log" &
+pids+=($!)
+
+cat >"$work/Caddyfile" <<CADDY
+{
+	admin 127.0.0.1:$ADMIN
+	auto_https off
+	log {
+		output file $work/gateway.log
+	}
+}
+http://127.0.0.1:$PLAIN {
+	bind 127.0.0.1
+	reverse_proxy 127.0.0.1:$UP
+}
+http://127.0.0.1:$GATE {
+	bind 127.0.0.1
+	passgate {
+		secret bench-secret-0123456789abcdefghijklmnopqrstuvwxyz
+		store redis redis://127.0.0.1:$REDIS/0
+		email log
+		allow email *@example.com
+		role admin email bench@example.com
+		cookie {
+			insecure
+		}
+	}
+	reverse_proxy 127.0.0.1:$UP
+}
+CADDY
+"$work/caddy" run --adapter caddyfile --config "$work/Caddyfile" 2>"$work/caddy.log" &
+pids+=($!)
+
+wait_port "$REDIS"
+wait_port "$UP"
+wait_port "$PLAIN"
+wait_port "$GATE"
+
+echo "--- signing in once (log delivery)"
+base="http://127.0.0.1:$GATE"
+attempt=$(curl -fsS -H 'Content-Type: application/json' -d '{"email":"bench@example.com"}' "$base/auth/start" |
+	sed -n 's/.*"attempt_id":"\([^"]*\)".*/\1/p')
+code=""
+for _ in $(seq 1 50); do
+	code=$(sed -n 's/.*"code":"\([0-9]*\)".*/\1/p' "$work/gateway.log" "$work/caddy.log" 2>/dev/null | tail -1)
+	[ -n "$code" ] && break
+	sleep 0.1
+done
+resp=$(curl -fsS -c "$work/jar" -H 'Content-Type: application/json' \
+	-d "{\"attempt_id\":\"$attempt\",\"code\":\"$code\",\"tokens\":true}" "$base/auth/verify")
+token=$(printf '%s' "$resp" | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
+cookie=$(awk '$6 == "passgate_session" { print $6 "=" $7 }' "$work/jar")
+if [ -z "$token" ] || [ -z "$cookie" ]; then
+	echo "sign-in failed: $resp" >&2
+	exit 1
+fi
+# Each target must answer 200 from the upstream before it is measured.
+for args in "http://127.0.0.1:$PLAIN/" "-H Cookie:$cookie $base/" "-H Authorization:Bearer\ $token $base/"; do
+	st=$(eval curl -s -o /dev/null -w '%{http_code}' $args)
+	[ "$st" = 200 ] || { echo "warm-up $args: HTTP $st" >&2; exit 1; }
+done
+
+# run NAME ROUND wrk-args...: one wrk run, one result line.
+run() {
+	local name=$1 round=$2
+	shift 2
+	local out
+	out=$(wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" --latency "$@")
+	local rps p50 p99 non2xx
+	rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
+	p50=$(awk '$1 == "50%" { print $2 }' <<<"$out")
+	p99=$(awk '$1 == "99%" { print $2 }' <<<"$out")
+	non2xx=$(awk '/Non-2xx/ { print $NF }' <<<"$out")
+	if [ -n "$non2xx" ]; then
+		echo "$name: $non2xx non-2xx answers; the run is invalid" >&2
+		exit 1
+	fi
+	printf '%s %s %s %s %s\n' "$round" "$name" "$rps" "$p50" "$p99" >>"$work/results"
+	printf '  round %s %-7s %10s req/s  p50 %-8s p99 %s\n' "$round" "$name" "$rps" "$p50" "$p99"
+}
+
+echo "--- $ROUNDS interleaved rounds of ${SECS}s each, wrk -t$THREADS -c$CONNS, $(nproc) cores"
+for r in $(seq 1 "$ROUNDS"); do
+	run plain "$r" "http://127.0.0.1:$PLAIN/"
+	run cookie "$r" -H "Cookie: $cookie" "$base/"
+	run bearer "$r" -H "Authorization: Bearer $token" "$base/"
+done
+
+echo
+echo "--- medians over $ROUNDS rounds (ratio: to plain in the same round)"
+awk '
+function ms(v) {
+	if (v ~ /us$/) return substr(v, 1, length(v)-2) / 1000
+	if (v ~ /ms$/) return substr(v, 1, length(v)-2) + 0
+	if (v ~ /s$/) return substr(v, 1, length(v)-1) * 1000
+	return v
+}
+function median(a, n,   i, j, t) {
+	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+{ rps[$2, $1] = $3; p50[$2, $1] = ms($4); p99[$2, $1] = ms($5); if ($1 > R) R = $1 }
+END {
+	printf "%-8s %10s %9s %9s %7s\n", "target", "req/s", "p50 ms", "p99 ms", "ratio"
+	split("plain cookie bearer", names, " ")
+	for (k = 1; k <= 3; k++) {
+		n = names[k]
+		for (r = 1; r <= R; r++) { a[r] = rps[n, r]; b[r] = p50[n, r]; c[r] = p99[n, r]; q[r] = rps[n, r] / rps["plain", r] }
+		printf "%-8s %10.0f %9.2f %9.2f %7.3f\n", n, median(a, R), median(b, R), median(c, R), median(q, R)
+	}
+}' "$work/results"
