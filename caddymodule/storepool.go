@@ -25,9 +25,17 @@ type pooledMemory struct{ *sessionstore.Memory }
 
 func (p pooledMemory) Destruct() error { return p.Close() }
 
-type pooledRedis struct{ *redis.Client }
+// pooledRedis is a client with its session cache: the cache's
+// subscription lives exactly as long as the client.
+type pooledRedis struct {
+	*redis.Client
+	cache *sessionstore.SessionCache
+}
 
-func (p pooledRedis) Destruct() error { return p.Close() }
+func (p pooledRedis) Destruct() error {
+	p.cache.Close()
+	return p.Close()
+}
 
 // loadStore returns the store cfg describes and the pool key to release
 // it with. Nothing here touches the network: go-redis dials lazily, so
@@ -53,12 +61,14 @@ func loadStore(cfg StoreConfig) (sessionstore.Store, string, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s: %s", redactURL(cfg.URL), redactErr(err, cfg.URL))
 			}
-			return pooledRedis{c}, nil
+			cache := sessionstore.NewSessionCache(c, sessionstore.SessionCacheEntries, sessionstore.SessionCacheTTL)
+			return pooledRedis{c, cache}, nil
 		})
 		if err != nil {
 			return nil, "", err
 		}
-		return sessionstore.NewRedis(v.(pooledRedis).Client, cfg.Prefix, timeout), key, nil
+		pr := v.(pooledRedis)
+		return sessionstore.NewRedis(pr.Client, cfg.Prefix, timeout).WithCache(pr.cache), key, nil
 	default:
 		return nil, "", fmt.Errorf("unknown store backend %q (want memory or redis)", cfg.Backend)
 	}

@@ -49,6 +49,7 @@ type Redis struct {
 	client  redis.UniversalClient
 	prefix  string
 	timeout time.Duration
+	cache   *SessionCache // nil: every lookup reads Redis
 }
 
 // NewRedis returns a Store using client, which it does not own: closing the
@@ -321,6 +322,22 @@ func (r *Redis) CreateSession(ctx context.Context, s Session, until time.Time) e
 
 // Session implements SessionStore.
 func (r *Redis) Session(ctx context.Context, id string) (Session, error) {
+	if r.cache == nil {
+		return r.readSession(ctx, id)
+	}
+	key := r.sessionKey(id)
+	if s, ok := r.cache.get(key); ok {
+		return s, nil
+	}
+	gen := r.cache.generation()
+	s, err := r.readSession(ctx, id)
+	if err == nil {
+		r.cache.put(key, s, gen)
+	}
+	return s, err
+}
+
+func (r *Redis) readSession(ctx context.Context, id string) (Session, error) {
 	ctx, cancel := r.bound(ctx)
 	defer cancel()
 	val, err := r.client.Get(ctx, r.sessionKey(id)).Bytes()
@@ -347,8 +364,15 @@ func (r *Redis) TouchSession(ctx context.Context, s Session, until time.Time) er
 	if err != nil {
 		return err
 	}
+	var gen uint64
+	if r.cache != nil {
+		gen = r.cache.generation()
+	}
 	// XX: only while the session still exists, so a logout is never undone.
 	err = r.client.SetArgs(ctx, r.sessionKey(s.ID), val, redis.SetArgs{Mode: "XX", ExpireAt: until}).Err()
+	if err == nil && r.cache != nil {
+		r.cache.put(r.sessionKey(s.ID), s, gen)
+	}
 	return storeErr(err)
 }
 
@@ -359,17 +383,22 @@ func (r *Redis) DeleteSession(ctx context.Context, id, userID string) error {
 	_, err := r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Del(ctx, r.sessionKey(id))
 		p.SRem(ctx, r.userSessionsKey(userID), id)
+		p.Publish(ctx, InvalidationChannel, r.sessionKey(id))
 		return nil
 	})
+	if r.cache != nil {
+		r.cache.forget(r.sessionKey(id))
+	}
 	return storeErr(err)
 }
 
 // deleteUserSessionsScript: KEYS[1] user's session index; ARGV[1] session
-// key prefix.
+// key prefix, ARGV[2] invalidation channel.
 var deleteUserSessionsScript = redis.NewScript(`
 local n = 0
 for _, m in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   n = n + redis.call('DEL', ARGV[1] .. m)
+  redis.call('PUBLISH', ARGV[2], ARGV[1] .. m)
 end
 redis.call('DEL', KEYS[1])
 return n
@@ -380,7 +409,10 @@ func (r *Redis) DeleteUserSessions(ctx context.Context, userID string) (int, err
 	ctx, cancel := r.bound(ctx)
 	defer cancel()
 	n, err := deleteUserSessionsScript.Run(ctx, r.client,
-		[]string{r.userSessionsKey(userID)}, r.sessionKey("")).Int()
+		[]string{r.userSessionsKey(userID)}, r.sessionKey(""), InvalidationChannel).Int()
+	if r.cache != nil {
+		r.cache.forgetUser(r.sessionKey(""), userID)
+	}
 	return n, storeErr(err)
 }
 

@@ -29,7 +29,7 @@ func (r *Redis) CreateRefresh(ctx context.Context, rt RefreshToken) error {
 }
 
 // rotateRefreshScript: KEYS[1] old token, KEYS[2] new token; ARGV: session
-// key prefix, user session index prefix. Returns {0} unknown or session
+// key prefix, user session index prefix, invalidation channel. Returns {0} unknown or session
 // gone, {1, sid, uid, amr, x} rotated, {2, sid, uid, amr, x} reused (the
 // session is deleted).
 var rotateRefreshScript = redis.NewScript(`
@@ -38,6 +38,7 @@ if not f[1] then return {0} end
 if f[5] == '1' then
   redis.call('DEL', ARGV[1] .. f[1])
   redis.call('SREM', ARGV[2] .. f[2], f[1])
+  redis.call('PUBLISH', ARGV[3], ARGV[1] .. f[1])
   return {2, f[1], f[2], f[3], f[4]}
 end
 if redis.call('EXISTS', ARGV[1] .. f[1]) == 0 then return {0} end
@@ -53,7 +54,7 @@ func (r *Redis) RotateRefresh(ctx context.Context, oldHash, newHash string) (Ref
 	defer cancel()
 	res, err := rotateRefreshScript.Run(ctx, r.client,
 		[]string{r.refreshKey(oldHash), r.refreshKey(newHash)},
-		r.sessionKey(""), r.userSessionsKey(""),
+		r.sessionKey(""), r.userSessionsKey(""), InvalidationChannel,
 	).Slice()
 	if err != nil {
 		return RefreshToken{}, storeErr(err)
@@ -68,6 +69,9 @@ func (r *Redis) RotateRefresh(ctx context.Context, oldHash, newHash string) (Ref
 		return RefreshToken{}, fmt.Errorf("%w: corrupt refresh record: %v", ErrUnavailable, err)
 	}
 	if status == 2 {
+		if r.cache != nil {
+			r.cache.forget(r.sessionKey(rt.SessionID))
+		}
 		rt.Hash = oldHash
 		return rt, ErrRefreshReused
 	}

@@ -1,0 +1,224 @@
+package sessionstore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/passgate/caddy-passgate/sessionstore"
+	"github.com/passgate/caddy-passgate/sessionstore/storetest"
+)
+
+func testClient(t *testing.T, url string) *redis.Client {
+	t.Helper()
+	client, err := sessionstore.NewRedisClient(url, time.Second, "passgate-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	if err := client.Ping(context.Background()).Err(); err != nil {
+		t.Fatalf("no Redis at %s (%v): install and start redis-server (apt-get install redis-server), or set PASSGATE_TEST_REDIS", url, err)
+	}
+	return client
+}
+
+func cachedStore(t *testing.T, client *redis.Client, prefix string, ttl time.Duration) (*sessionstore.Redis, *sessionstore.SessionCache) {
+	c := sessionstore.NewSessionCache(client, 100, ttl)
+	t.Cleanup(func() {
+		c.Close()
+		ctx := context.Background()
+		if keys, _ := client.Keys(ctx, prefix+"*").Result(); len(keys) > 0 {
+			client.Del(ctx, keys...)
+		}
+	})
+	return sessionstore.NewRedis(client, prefix, 0).WithCache(c), c
+}
+
+// waitFor polls cond for at most d: for what only pub/sub delivery, which
+// is asynchronous, makes true.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %v: %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// The cached store behaves as the plain one.
+func TestRedisCached(t *testing.T) {
+	client := testClient(t, testRedisURL())
+	storetest.Run(t, func(t *testing.T) sessionstore.Store {
+		s, _ := cachedStore(t, client, "passgate-test:"+rand.Text()+":", time.Second)
+		return s
+	})
+}
+
+func newSession(t *testing.T, s sessionstore.Store, userID string) sessionstore.Session {
+	t.Helper()
+	now := time.Now().Truncate(time.Millisecond)
+	sess := sessionstore.Session{ID: rand.Text(), UserID: userID, Email: userID + "@example.com",
+		CreatedAt: now, ExpiresAt: now.Add(time.Hour), LastSeenAt: now}
+	if err := s.CreateSession(context.Background(), sess, sess.ExpiresAt); err != nil {
+		t.Fatal(err)
+	}
+	return sess
+}
+
+// warm reads the session through s until it comes from the cache.
+func warm(t *testing.T, s *sessionstore.Redis, c *sessionstore.SessionCache, id string) {
+	t.Helper()
+	waitFor(t, 5*time.Second, "the cache subscribed", func() bool {
+		_, err := s.Session(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Live()
+	})
+	if _, err := s.Session(context.Background(), id); err != nil || c.Len() == 0 {
+		t.Fatalf("session not cached: %v, %d entries", err, c.Len())
+	}
+}
+
+// A revocation made through one instance reaches another's cache through
+// pub/sub. The caches' TTL is an hour here, so only the notice can explain
+// the refusal; the wait is bounded by 1 s, the documented guarantee.
+func TestSessionCacheRevocationReachesOtherInstance(t *testing.T) {
+	client := testClient(t, testRedisURL())
+	ctx := context.Background()
+	tests := []struct {
+		name   string
+		revoke func(t *testing.T, a *sessionstore.Redis, s sessionstore.Session)
+	}{
+		{"logout", func(t *testing.T, a *sessionstore.Redis, s sessionstore.Session) {
+			if err := a.DeleteSession(ctx, s.ID, s.UserID); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"global logout", func(t *testing.T, a *sessionstore.Redis, s sessionstore.Session) {
+			if n, err := a.DeleteUserSessions(ctx, s.UserID); n != 1 || err != nil {
+				t.Fatalf("DeleteUserSessions = %d, %v", n, err)
+			}
+		}},
+		{"refresh token reuse", func(t *testing.T, a *sessionstore.Redis, s sessionstore.Session) {
+			_, h1 := sessionstore.NewRefreshToken()
+			_, h2 := sessionstore.NewRefreshToken()
+			_, h3 := sessionstore.NewRefreshToken()
+			if err := a.CreateRefresh(ctx, sessionstore.RefreshToken{Hash: h1, SessionID: s.ID, UserID: s.UserID, ExpiresAt: s.ExpiresAt}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.RotateRefresh(ctx, h1, h2); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.RotateRefresh(ctx, h1, h3); !errors.Is(err, sessionstore.ErrRefreshReused) {
+				t.Fatalf("reuse: %v", err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			prefix := "passgate-test:" + rand.Text() + ":"
+			a, ca := cachedStore(t, client, prefix, time.Hour)
+			b, cb := cachedStore(t, client, prefix, time.Hour)
+			s := newSession(t, a, "u"+rand.Text())
+			warm(t, a, ca, s.ID)
+			warm(t, b, cb, s.ID)
+
+			tt.revoke(t, a, s)
+			// The revoking instance forgets at once.
+			if _, err := a.Session(ctx, s.ID); !errors.Is(err, sessionstore.ErrNotFound) {
+				t.Fatalf("on the revoking instance: %v, want ErrNotFound", err)
+			}
+			waitFor(t, time.Second, "the other instance refuses the revoked session", func() bool {
+				_, err := b.Session(ctx, s.ID)
+				return errors.Is(err, sessionstore.ErrNotFound)
+			})
+		})
+	}
+}
+
+// startPrivateRedis runs a redis-server of the test's own, which it may stop.
+func startPrivateRedis(t *testing.T) (url string, stop func()) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cmd := exec.Command("redis-server", "--bind", "127.0.0.1", "--port", strconv.Itoa(port),
+		"--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting redis-server (apt-get install redis-server): %v", err)
+	}
+	stopped := false
+	stop = func() {
+		if !stopped {
+			stopped = true
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	}
+	t.Cleanup(stop)
+	url = fmt.Sprintf("redis://127.0.0.1:%d/0", port)
+	waitFor(t, 10*time.Second, "private redis-server listening", func() bool {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	return url, stop
+}
+
+// When Redis goes away the cache is dropped as soon as the subscription
+// breaks, so lookups fail closed although entries had an hour to live.
+func TestSessionCacheOutageFailsClosed(t *testing.T) {
+	url, stop := startPrivateRedis(t)
+	client := testClient(t, url)
+	s, c := cachedStore(t, client, "p:", time.Hour)
+	sess := newSession(t, s, "u1")
+	warm(t, s, c, sess.ID)
+
+	stop()
+	waitFor(t, 5*time.Second, "the cache noticed the lost subscription", func() bool { return !c.Live() })
+	if _, err := s.Session(context.Background(), sess.ID); !errors.Is(err, sessionstore.ErrUnavailable) {
+		t.Fatalf("lookup during the outage: %v, want ErrUnavailable", err)
+	}
+	if c.Len() != 0 {
+		t.Fatalf("%d sessions still cached during the outage", c.Len())
+	}
+}
+
+// However many sessions are read, the cache holds at most its bound.
+func TestSessionCacheBounded(t *testing.T) {
+	client := testClient(t, testRedisURL())
+	prefix := "passgate-test:" + rand.Text() + ":"
+	c := sessionstore.NewSessionCache(client, 10, time.Hour)
+	t.Cleanup(func() { c.Close() })
+	s := sessionstore.NewRedis(client, prefix, 0).WithCache(c)
+	first := newSession(t, s, "u0")
+	warm(t, s, c, first.ID)
+	for i := range 50 {
+		sess := newSession(t, s, fmt.Sprint("u", i))
+		if _, err := s.Session(context.Background(), sess.ID); err != nil {
+			t.Fatal(err)
+		}
+		if c.Len() > 10 {
+			t.Fatalf("after %d sessions read: %d cached, bound 10", i+2, c.Len())
+		}
+	}
+	if c.Len() != 10 {
+		t.Fatalf("%d cached, want the bound, 10", c.Len())
+	}
+}
