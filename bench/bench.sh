@@ -143,9 +143,16 @@ done
 run() {
 	local name=$1 round=$2
 	shift 2
-	local out
+	local out prof=""
+	# BENCH_PPROF=dir: CPU profile of the gateway during round 1's runs.
+	if [ -n "${BENCH_PPROF:-}" ] && [ "$round" = 1 ]; then
+		mkdir -p "$BENCH_PPROF"
+		curl -s -o "$BENCH_PPROF/$name.pprof" "http://127.0.0.1:$ADMIN/debug/pprof/profile?seconds=$((SECS - 1))" &
+		prof=$!
+	fi
 	out=$(wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" --latency "$@")
 	local rps p50 p99 non2xx
+	[ -n "$prof" ] && wait "$prof"
 	rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
 	p50=$(awk '$1 == "50%" { print $2 }' <<<"$out")
 	p99=$(awk '$1 == "99%" { print $2 }' <<<"$out")

@@ -6,6 +6,7 @@ package tokens
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/passgate/caddy-passgate/internal/boundedcache"
 )
 
 // Defaults.
@@ -90,7 +93,20 @@ type Issuer struct {
 	algs   []string
 	parser *jwt.Parser
 	jwks   []byte
+	// verified remembers access tokens whose signature and claims were
+	// checked, by SHA-256 of the token, until they expire: a client sends
+	// the same token with every request, and an Ed25519 verification
+	// costs more than the rest of the request. Bounded, so new tokens
+	// cannot grow it.
+	verified *boundedcache.Cache[[sha256.Size]byte, AccessClaims]
 }
+
+// Bounds of the verified-token cache: at about 500 bytes an entry, 10,000
+// entries are 5 MB at most.
+const (
+	VerifiedCacheEntries = 10000
+	VerifiedCacheTTL     = 5 * time.Minute
+)
 
 // New checks cfg and returns an Issuer.
 func New(cfg Config) (*Issuer, error) {
@@ -112,7 +128,8 @@ func New(cfg Config) (*Issuer, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	i := &Issuer{cfg: cfg, byKid: make(map[string]Key)}
+	i := &Issuer{cfg: cfg, byKid: make(map[string]Key),
+		verified: boundedcache.New[[sha256.Size]byte, AccessClaims](VerifiedCacheEntries, VerifiedCacheTTL, cfg.Now)}
 	set := struct {
 		Keys []jwk `json:"keys"`
 	}{Keys: []jwk{}}
@@ -211,6 +228,10 @@ func (i *Issuer) VerifyAccess(token string) (*AccessClaims, error) {
 	if len(token) > MaxTokenLen {
 		return nil, fmt.Errorf("%w: too long", ErrInvalidToken)
 	}
+	sum := sha256.Sum256([]byte(token))
+	if c, ok := i.verified.Get(sum); ok {
+		return &c, nil
+	}
 	claims := new(AccessClaims)
 	_, err := i.parser.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
 		if typ, _ := t.Header["typ"].(string); typ != accessType {
@@ -232,6 +253,9 @@ func (i *Issuer) VerifyAccess(token string) (*AccessClaims, error) {
 	if claims.Subject == "" || claims.SessionID == "" || claims.ID == "" {
 		return nil, fmt.Errorf("%w: sub, sid and jti are required", ErrInvalidToken)
 	}
+	// Only until exp: past it the parser would refuse the token (the
+	// leeway is not extended to cached tokens).
+	i.verified.PutUntil(sum, *claims, claims.ExpiresAt.Time)
 	return claims, nil
 }
 
