@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/gorilla/securecookie"
+
+	"github.com/passgate/caddy-passgate/internal/boundedcache"
 )
 
 // sessionCookie writes and reads the session cookie. Its value is the
@@ -16,7 +18,19 @@ type sessionCookie struct {
 	secure   bool
 	lifetime time.Duration
 	codecs   []securecookie.Codec
+	// decoded remembers the secret inside recently seen cookie values: a
+	// browser sends the same value with every request, and decoding
+	// (HMAC, AES, base64) is then done once a minute, not each time.
+	decoded *boundedcache.Cache[string, string]
 }
+
+// Bounds of the decoded-cookie cache: at about 300 bytes an entry,
+// 10,000 entries are 3 MB at most. An entry only saves work: the session
+// it names is still looked up, with its own timeouts, on every request.
+const (
+	decodedCookieEntries = 10000
+	decodedCookieTTL     = time.Minute
+)
 
 func newSessionCookie(cfg CookieConfig, lifetime time.Duration, keys []keySet) sessionCookie {
 	codecs := make([]securecookie.Codec, len(keys))
@@ -33,6 +47,7 @@ func newSessionCookie(cfg CookieConfig, lifetime time.Duration, keys []keySet) s
 		secure:   !cfg.Insecure,
 		lifetime: lifetime,
 		codecs:   codecs,
+		decoded:  boundedcache.New[string, string](decodedCookieEntries, decodedCookieTTL, nil),
 	}
 }
 
@@ -42,10 +57,14 @@ func (c sessionCookie) secret(r *http.Request) string {
 	if err != nil || ck.Value == "" {
 		return ""
 	}
+	if s, ok := c.decoded.Get(ck.Value); ok {
+		return s
+	}
 	var b []byte
 	if err := securecookie.DecodeMulti(c.name, ck.Value, &b, c.codecs...); err != nil {
 		return ""
 	}
+	c.decoded.Put(ck.Value, string(b))
 	return string(b)
 }
 
