@@ -122,7 +122,8 @@ func TestTwoInstancesShareOneRedis(t *testing.T) {
 	if r := shared.do("POST", "/auth/logout", nil); r.status != 200 {
 		t.Fatalf("logout on A: %d", r.status)
 	}
-	if r := cb.do("GET", "/app", nil); r.status != 401 {
+	r = within(t, revocationBound, "B after logout on A", func() response { return cb.do("GET", "/app", nil) }, refused)
+	if r.status != 401 {
 		t.Fatalf("on B after logout on A: %d, want 401", r.status)
 	}
 }
