@@ -1,6 +1,7 @@
 package caddymodule_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -35,3 +36,25 @@ func unavailable(r response) bool { return r.status == 503 }
 
 // The bound the cache promises for revocation on every instance.
 const revocationBound = sessionstore.SessionCacheTTL
+
+// waitSubscribed waits until a passgate connection is subscribed to the
+// invalidation channel.
+func (rs *redisServer) waitSubscribed() {
+	rs.t.Helper()
+	c := rs.client()
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, err := c.PubSubNumSub(context.Background(), sessionstore.InvalidationChannel).Result()
+		if err != nil {
+			rs.t.Fatal(err)
+		}
+		if n[sessionstore.InvalidationChannel] > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			rs.t.Fatal("no passgate subscription to the invalidation channel within 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

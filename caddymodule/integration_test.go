@@ -288,6 +288,10 @@ func TestReloadsLeakNoConnections(t *testing.T) {
 	g := startGateway(t, withRedis(rs))
 	c := g.newClient()
 	c.signIn("kim@example.com")
+	// The first session lookup starts the session cache's subscription:
+	// one more connection, which lives as long as the shared client.
+	echoed(t, c.do("GET", "/app", nil))
+	rs.waitSubscribed()
 	before := rs.passgateConnections()
 	if before == 0 {
 		t.Fatal("no passgate connection seen before the reloads")
