@@ -1,0 +1,65 @@
+package sessionstore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"testing"
+	"time"
+
+	"github.com/passgate/caddy-passgate/sessionstore"
+)
+
+// BenchmarkSessionLookup is Sessions.Lookup of a live session: in memory,
+// in Redis read every time, and in Redis through the session cache.
+func BenchmarkSessionLookup(b *testing.B) {
+	client, err := sessionstore.NewRedisClient(testRedisURL(), time.Second, "passgate-bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { client.Close() })
+	if err := client.Ping(context.Background()).Err(); err != nil {
+		b.Fatalf("no Redis at %s (%v): install and start redis-server, or set PASSGATE_TEST_REDIS", testRedisURL(), err)
+	}
+	prefix := "passgate-bench:" + rand.Text() + ":"
+	b.Cleanup(func() {
+		ctx := context.Background()
+		if keys, _ := client.Keys(ctx, prefix+"*").Result(); len(keys) > 0 {
+			client.Del(ctx, keys...)
+		}
+	})
+	cache := sessionstore.NewSessionCache(client, sessionstore.SessionCacheEntries, sessionstore.SessionCacheTTL)
+	b.Cleanup(func() { cache.Close() })
+	mem := sessionstore.NewMemory(nil, time.Minute)
+	b.Cleanup(func() { mem.Close() })
+	stores := []struct {
+		name  string
+		store sessionstore.SessionStore
+	}{
+		{"memory", mem},
+		{"redis", sessionstore.NewRedis(client, prefix, 0)},
+		{"redis-cached", sessionstore.NewRedis(client, prefix, 0).WithCache(cache)},
+	}
+	for _, st := range stores {
+		b.Run(st.name, func(b *testing.B) {
+			m := &sessionstore.Sessions{Store: st.store, Idle: time.Hour, Lifetime: 24 * time.Hour, TouchEvery: time.Minute}
+			ctx := context.Background()
+			secret, _, err := m.Create(ctx, sessionstore.User{ID: "u1", Email: "ann@example.com", Roles: []string{"staff"}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if st.name == "redis-cached" {
+				deadline := time.Now().Add(5 * time.Second)
+				for !cache.Live() && time.Now().Before(deadline) {
+					m.Lookup(ctx, secret) // the first lookup subscribes
+					time.Sleep(5 * time.Millisecond)
+				}
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := m.Lookup(ctx, secret); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
