@@ -1,0 +1,84 @@
+// Command sessionmem measures the Redis memory a session costs: it creates
+// n sessions, each of its own user as after n sign-ins, through the same
+// code passgate uses, and reports the growth of used_memory per session.
+// Run it against an empty, private server (./xcaddy.sh bench does):
+//
+//	go run ./bench/sessionmem -redis redis://127.0.0.1:6390/0 -n 100000
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"regexp"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/passgate/caddy-passgate/sessionstore"
+)
+
+func main() {
+	url := flag.String("redis", "", "URL of an empty Redis server to fill")
+	n := flag.Int("n", 100000, "sessions to create")
+	flag.Parse()
+	if *url == "" {
+		flag.Usage()
+		os.Exit(2)
+	}
+	client, err := sessionstore.NewRedisClient(*url, 5*time.Second, "passgate-sessionmem")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+	ctx := context.Background()
+	if keys, err := client.DBSize(ctx).Result(); err != nil || keys != 0 {
+		log.Fatalf("the server must be empty and reachable: %d keys, %v", keys, err)
+	}
+	store := sessionstore.NewRedis(client, "passgate:", 0)
+	m := &sessionstore.Sessions{Store: store, Idle: 24 * time.Hour, Lifetime: 30 * 24 * time.Hour, TouchEvery: time.Minute}
+
+	before := usedMemory(ctx, client.Info(ctx, "memory").Val())
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	const workers = 16
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < *n; i += workers {
+				u := sessionstore.User{
+					ID:    fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i), // the length of a UUID, as passgate's ids
+					Email: fmt.Sprintf("user%06d@example.com", i),
+					Roles: []string{"staff"},
+				}
+				if _, _, err := m.Create(ctx, u); err != nil {
+					mu.Lock()
+					firstErr = err
+					mu.Unlock()
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		log.Fatal(firstErr)
+	}
+	after := usedMemory(ctx, client.Info(ctx, "memory").Val())
+	keys := client.DBSize(ctx).Val()
+	fmt.Printf("%d sessions (%d keys): used_memory %d -> %d bytes, %.0f bytes per session\n",
+		*n, keys, before, after, float64(after-before)/float64(*n))
+}
+
+var usedMemoryRE = regexp.MustCompile(`(?m)^used_memory:(\d+)`)
+
+func usedMemory(_ context.Context, info string) int64 {
+	m := usedMemoryRE.FindStringSubmatch(info)
+	if m == nil {
+		log.Fatalf("no used_memory in INFO memory")
+	}
+	v, _ := strconv.ParseInt(m[1], 10, 64)
+	return v
+}
