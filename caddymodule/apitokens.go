@@ -256,7 +256,7 @@ func bearerToken(r *http.Request) (string, bool) {
 func (p *Passgate) sessionOf(r *http.Request) (sessionstore.Session, error) {
 	tok, ok := bearerToken(r)
 	if !ok {
-		return p.sessions.Lookup(r.Context(), p.cookie.secret(r))
+		return p.sessions.LookupID(r.Context(), p.cookie.sessionID(r))
 	}
 	claims, err := p.tokens.VerifyAccess(tok)
 	if err != nil {

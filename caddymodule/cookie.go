@@ -7,6 +7,7 @@ import (
 	"github.com/gorilla/securecookie"
 
 	"github.com/passgate/caddy-passgate/internal/boundedcache"
+	"github.com/passgate/caddy-passgate/sessionstore"
 )
 
 // sessionCookie writes and reads the session cookie. Its value is the
@@ -18,9 +19,10 @@ type sessionCookie struct {
 	secure   bool
 	lifetime time.Duration
 	codecs   []securecookie.Codec
-	// decoded remembers the secret inside recently seen cookie values: a
-	// browser sends the same value with every request, and decoding
-	// (HMAC, AES, base64) is then done once a minute, not each time.
+	// decoded remembers the session ID behind recently seen cookie
+	// values: a browser sends the same value with every request, and
+	// decoding (HMAC, AES, base64) and hashing the secret into the ID are
+	// then done once a minute, not each time.
 	decoded *boundedcache.Cache[string, string]
 }
 
@@ -51,21 +53,23 @@ func newSessionCookie(cfg CookieConfig, lifetime time.Duration, keys []keySet) s
 	}
 }
 
-// secret returns the session secret a request carries, or "".
-func (c sessionCookie) secret(r *http.Request) string {
+// sessionID returns the public ID of the session whose secret the
+// request's cookie carries, or "".
+func (c sessionCookie) sessionID(r *http.Request) string {
 	ck, err := r.Cookie(c.name)
 	if err != nil || ck.Value == "" {
 		return ""
 	}
-	if s, ok := c.decoded.Get(ck.Value); ok {
-		return s
+	if id, ok := c.decoded.Get(ck.Value); ok {
+		return id
 	}
 	var b []byte
-	if err := securecookie.DecodeMulti(c.name, ck.Value, &b, c.codecs...); err != nil {
+	if err := securecookie.DecodeMulti(c.name, ck.Value, &b, c.codecs...); err != nil || len(b) == 0 {
 		return ""
 	}
-	c.decoded.Put(ck.Value, string(b))
-	return string(b)
+	id := sessionstore.SessionID(string(b))
+	c.decoded.Put(ck.Value, id)
+	return id
 }
 
 func (c sessionCookie) set(w http.ResponseWriter, secret string) error {
