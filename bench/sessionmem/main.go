@@ -1,6 +1,8 @@
 // Command sessionmem measures the Redis memory a session costs: it creates
-// n sessions, each of its own user as after n sign-ins, through the same
-// code passgate uses, and reports the growth of used_memory per session.
+// n sessions, per-user of them for each user (1: every session its own
+// user, the worst case), through the same code passgate uses, and reports
+// the growth of used_memory per session. The users' own records are not
+// counted: they are made before the measurement starts.
 // Run it against an empty, private server (./xcaddy.sh bench does):
 //
 //	go run ./bench/sessionmem -redis redis://127.0.0.1:6390/0 -n 100000
@@ -23,6 +25,7 @@ import (
 func main() {
 	url := flag.String("redis", "", "URL of an empty Redis server to fill")
 	n := flag.Int("n", 100000, "sessions to create")
+	perUser := flag.Int("per-user", 1, "sessions per user")
 	flag.Parse()
 	if *url == "" {
 		flag.Usage()
@@ -40,6 +43,16 @@ func main() {
 	store := sessionstore.NewRedis(client, "passgate:", 0)
 	m := &sessionstore.Sessions{Store: store, Idle: 24 * time.Hour, Lifetime: 30 * 24 * time.Hour, TouchEvery: time.Minute}
 
+	users := make([]sessionstore.User, (*n+*perUser-1) / *perUser)
+	for i := range users {
+		u, err := store.RecordSignIn(ctx, "email", fmt.Sprintf("user%06d@example.com", i),
+			fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i), []string{"staff"}, time.Now())
+		if err != nil {
+			log.Fatal(err)
+		}
+		users[i] = u
+	}
+
 	before := usedMemory(ctx, client.Info(ctx, "memory").Val())
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -48,12 +61,7 @@ func main() {
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < *n; i += workers {
-				u := sessionstore.User{
-					ID:    fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i), // the length of a UUID, as passgate's ids
-					Email: fmt.Sprintf("user%06d@example.com", i),
-					Roles: []string{"staff"},
-				}
-				if _, _, err := m.Create(ctx, u); err != nil {
+				if _, _, err := m.Create(ctx, users[i / *perUser]); err != nil {
 					mu.Lock()
 					firstErr = err
 					mu.Unlock()
@@ -68,8 +76,8 @@ func main() {
 	}
 	after := usedMemory(ctx, client.Info(ctx, "memory").Val())
 	keys := client.DBSize(ctx).Val()
-	fmt.Printf("%d sessions (%d keys): used_memory %d -> %d bytes, %.0f bytes per session\n",
-		*n, keys, before, after, float64(after-before)/float64(*n))
+	fmt.Printf("%d sessions, %d per user (%d keys in all): used_memory %d -> %d bytes, %.0f bytes per session\n",
+		*n, *perUser, keys, before, after, float64(after-before)/float64(*n))
 }
 
 var usedMemoryRE = regexp.MustCompile(`(?m)^used_memory:(\d+)`)
