@@ -7,7 +7,8 @@
 # It builds Caddy with the plugin (go build of caddymodule/internal/caddybin,
 # the same as xcaddy), starts a private redis-server, an upstream and the
 # gateway, all on 127.0.0.1 ports it picks, signs in once through the log
-# delivery, then runs wrk (32 connections) against each target in turn.
+# delivery, then runs wrk (32 connections) against each target in turn,
+# and last measures Redis memory per session (bench/sessionmem).
 # Everything it starts is stopped on exit; it installs nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -170,6 +171,12 @@ for r in $(seq 1 "$ROUNDS"); do
 	run plain "$r" "http://127.0.0.1:$PLAIN/"
 	run cookie "$r" -H "Cookie: $cookie" "$base/"
 	run bearer "$r" -H "Authorization: Bearer $token" "$base/"
+	# BENCH_PLAIN_HEADERS=1: plain reverse_proxy sent the same cookie and
+	# token, to tell the cost of forwarding them from passgate's own.
+	if [ -n "${BENCH_PLAIN_HEADERS:-}" ]; then
+		run plain+c "$r" -H "Cookie: $cookie" "http://127.0.0.1:$PLAIN/"
+		run plain+b "$r" -H "Authorization: Bearer $token" "http://127.0.0.1:$PLAIN/"
+	fi
 done
 
 echo
@@ -188,10 +195,25 @@ function median(a, n,   i, j, t) {
 { rps[$2, $1] = $3; p50[$2, $1] = ms($4); p99[$2, $1] = ms($5); if ($1 > R) R = $1 }
 END {
 	printf "%-8s %10s %9s %9s %7s\n", "target", "req/s", "p50 ms", "p99 ms", "ratio"
-	split("plain cookie bearer", names, " ")
-	for (k = 1; k <= 3; k++) {
+	k = split("plain cookie bearer plain+c plain+b", names, " ")
+	for (k = 1; k <= 5; k++) {
 		n = names[k]
+		if (!((n, 1) in rps)) continue
 		for (r = 1; r <= R; r++) { a[r] = rps[n, r]; b[r] = p50[n, r]; c[r] = p99[n, r]; q[r] = rps[n, r] / rps["plain", r] }
 		printf "%-8s %10.0f %9.2f %9.2f %7.3f\n", n, median(a, R), median(b, R), median(c, R), median(q, R)
 	}
 }' "$work/results"
+
+# Redis memory per session, in a second, empty server.
+if [ "${BENCH_SESSIONS:-100000}" -gt 0 ]; then
+	MEM=$(free_port)
+	redis-server --bind 127.0.0.1 --port "$MEM" --save "" --appendonly no \
+		--dir "$work" --logfile "$work/redis-mem.log" &
+	pids+=($!)
+	wait_port "$MEM"
+	echo
+	echo "--- Redis memory per session (BENCH_SESSIONS=0 skips)"
+	go run ./bench/sessionmem -redis "redis://127.0.0.1:$MEM/0" -n "${BENCH_SESSIONS:-100000}" -per-user 1
+	redis-cli -p "$MEM" flushall >/dev/null
+	go run ./bench/sessionmem -redis "redis://127.0.0.1:$MEM/0" -n "${BENCH_SESSIONS:-100000}" -per-user 10
+fi
