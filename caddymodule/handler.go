@@ -24,6 +24,7 @@ func (p *Passgate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 		return nil
 	}
 	if p.isPublic(r) {
+		p.cookie.dropFrom(r.Header)
 		return next.ServeHTTP(w, r)
 	}
 
@@ -56,6 +57,7 @@ func (p *Passgate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 		writeAPIError(w, newAPIError(http.StatusInternalServerError, errInternal, "internal error"))
 		return nil
 	}
+	p.cookie.dropFrom(r.Header)
 	return next.ServeHTTP(w, r)
 }
 
