@@ -58,7 +58,6 @@ func (p *Passgate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 		return nil
 	}
 	p.cookie.dropFrom(r.Header)
-	dropBearer(r.Header)
 	return next.ServeHTTP(w, r)
 }
 

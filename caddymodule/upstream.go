@@ -44,20 +44,3 @@ func (c sessionCookie) dropFrom(h http.Header) {
 	}
 	h["Cookie"] = kept
 }
-
-// dropBearer removes an Authorization: Bearer header from an authenticated
-// request about to go upstream: it was passgate's access token (a request
-// with a bearer header is authenticated by it alone), and a credential the
-// upstream could replay against every site that accepts it. Upstreams that
-// want proof rather than headers get the audience-bound assertion
-// (headers { assertion }). Public paths keep the header, which may be
-// meant for the upstream's own authentication.
-func dropBearer(h http.Header) {
-	if _, ok := h["Authorization"]; !ok {
-		return
-	}
-	scheme, _, _ := strings.Cut(h.Get("Authorization"), " ")
-	if strings.EqualFold(scheme, "Bearer") {
-		delete(h, "Authorization")
-	}
-}

@@ -25,19 +25,3 @@ func TestUpstreamDoesNotSeeSessionCookie(t *testing.T) {
 		t.Fatalf("identity headers missing: %v", h)
 	}
 }
-
-// The access token that authenticated a request is not forwarded either;
-// on a public path an Authorization header is the upstream's business.
-func TestUpstreamDoesNotSeeAccessToken(t *testing.T) {
-	g := startGateway(t)
-	out := g.newClient().signInTokens("tom@example.com")
-	api := g.newClient()
-	h := echoed(t, api.do("GET", "/app", nil, bearer(out["access_token"])...))
-	if h.Get("Authorization") != "" || h.Get("X-Auth-Email") != "tom@example.com" {
-		t.Fatalf("upstream got Authorization %q, identity %q; want none and tom", h.Get("Authorization"), h.Get("X-Auth-Email"))
-	}
-	h = echoed(t, api.do("GET", "/public/x", nil, "Authorization", "Bearer app-token"))
-	if h.Get("Authorization") != "Bearer app-token" {
-		t.Fatalf("public path: upstream got Authorization %q, want it kept", h.Get("Authorization"))
-	}
-}
