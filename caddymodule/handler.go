@@ -24,7 +24,6 @@ func (p *Passgate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 		return nil
 	}
 	if p.isPublic(r) {
-		p.cookie.dropFrom(r.Header)
 		return next.ServeHTTP(w, r)
 	}
 
@@ -57,7 +56,6 @@ func (p *Passgate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 		writeAPIError(w, newAPIError(http.StatusInternalServerError, errInternal, "internal error"))
 		return nil
 	}
-	p.cookie.dropFrom(r.Header)
 	return next.ServeHTTP(w, r)
 }
 
