@@ -115,7 +115,7 @@ func (p *Passgate) serveMagic(w http.ResponseWriter, r *http.Request) {
 	}
 	attempt, err := p.verifier.CheckLink(r.Context(), req.Token)
 	if err != nil {
-		p.logger.Info("magic link refused", zap.String("reason", err.Error()), zap.String("client_ip", clientIP(r)))
+		p.auditRefusal(r, err, zap.String("method", "link"))
 		if isForm {
 			p.magicFailed(w, err)
 		} else {
