@@ -5,6 +5,7 @@
 #   ./xcaddy.sh run        build, then run Caddyfile.example (memory store, codes in the log)
 #   ./xcaddy.sh test       vet and run the whole test suite (needs redis-server; see README)
 #   ./xcaddy.sh validate F build, then `caddy validate` the Caddyfile F
+#   ./xcaddy.sh fuzz [T]   run every fuzz target for T each (default 10s)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -46,8 +47,16 @@ test)
 	go vet ./...
 	go test -race -count=1 -timeout 30m "$@" ./...
 	;;
+fuzz)
+	for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' caddymodule/*_test.go verify/*_test.go | sed 's/^func //'); do
+		pkg=./verify
+		grep -q "^func $target(" caddymodule/*_test.go 2>/dev/null && pkg=./caddymodule
+		echo "--- $target ($pkg)"
+		go test -run '^$' -fuzz "^${target}\$" -fuzztime "${1:-10s}" "$pkg"
+	done
+	;;
 *)
-	sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 	;;
 esac
