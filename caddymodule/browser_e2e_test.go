@@ -41,7 +41,7 @@ func withoutScripts(t *testing.T, ctx context.Context) {
 }
 
 // screenshot saves the page, at the phone size the browser starts with and
-// at a desktop size, into $PASSGATE_SCREENSHOTS if that is set: for a
+// at a desktop size and in dark mode, into $PASSGATE_SCREENSHOTS if that is set: for a
 // person to look at, not for an assertion.
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
@@ -49,18 +49,27 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	if dir == "" {
 		return
 	}
-	for _, size := range []struct {
+	for _, v := range []struct {
 		suffix string
 		w, h   int64
-	}{{"narrow", 390, 844}, {"wide", 1280, 800}} {
-		do(t, ctx, chromedp.EmulateViewport(size.w, size.h))
+		scheme string
+	}{{"narrow", 390, 844, "light"}, {"wide", 1280, 800, "light"}, {"narrow-dark", 390, 844, "dark"}} {
+		do(t, ctx, chromedp.EmulateViewport(v.w, v.h))
+		if _, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: v.scheme}},
+		}); err != nil {
+			t.Fatal(err)
+		}
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, name+"-"+size.suffix+".png"), png, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, name+"-"+v.suffix+".png"), png, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if _, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{}); err != nil {
+		t.Fatal(err)
 	}
 	do(t, ctx, chromedp.EmulateViewport(390, 844))
 }
@@ -74,6 +83,27 @@ func text(t *testing.T, ctx context.Context) string {
 	}
 	return s
 }
+
+// background is the computed background colour of the first element sel
+// matches: the accent comes only from the page's nonce-carrying style, so
+// this tells whether the CSP let the style in. It asks through CSS, so it
+// works with scripts off.
+func background(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	props, err := chromedp.Run(ctx, chromedp.ComputedStyle(chromedp.CSS(sel)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range props {
+		if p.Name == "background-color" {
+			return p.Value
+		}
+	}
+	t.Fatalf("%s has no background-color", sel)
+	return ""
+}
+
+const accentRGB = "rgb(45, 91, 215)" // the default accent, #2d5bd7
 
 // location is the path and query of the page shown.
 func location(t *testing.T, ctx context.Context, base string) string {
@@ -202,6 +232,9 @@ func TestBrowserMagicLinkSignsIn(t *testing.T) {
 	if body := text(t, other); !strings.Contains(body, "This sign-in link no longer works") {
 		t.Fatalf("used link: %s", body)
 	}
+	if c := background(t, other, "a.button"); c != accentRGB {
+		t.Fatalf("used-link page button %s: style blocked", c)
+	}
 	screenshot(t, other, "6-used-link")
 	if st := submit(t, other, chromedp.Click(chromedp.Search(`//a[normalize-space()="Back to sign-in"]`))); st != 200 {
 		t.Fatalf("back to sign-in: %d", st)
@@ -249,6 +282,9 @@ func TestBrowserMagicLinkWithoutScript(t *testing.T) {
 	}
 	if body := text(t, noJS); !strings.Contains(body, "cy@example.com") {
 		t.Fatalf("link page: %s", body)
+	}
+	if c := background(t, noJS, "#magic button"); c != accentRGB {
+		t.Fatalf("link page button %s: style blocked", c)
 	}
 	screenshot(t, noJS, "5-magic-link")
 	// Neither GET used the link up.
