@@ -6,6 +6,7 @@ import (
 	"embed"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 	"strconv"
@@ -32,31 +33,59 @@ type magicData struct {
 	Email    string
 	Nonce    string
 	Error    string
+
+	// The sign-in page's theme, so that both pages look alike.
+	Title  string
+	Logo   template.URL
+	Accent template.CSS
 }
 
 type magicPages struct {
 	basePath   string
 	formAction string
+	theme      PageConfig
 	tmpl       *template.Template
 }
 
-func newMagicPages(basePath, formAction string) (*magicPages, error) {
+// newMagicPages takes the sign-in page's theme; a custom page template
+// replaces the sign-in page only.
+func newMagicPages(basePath, formAction string, theme PageConfig) (*magicPages, error) {
 	t, err := template.ParseFS(magicFS, "templates/magic.html")
 	if err != nil {
 		return nil, err
 	}
-	return &magicPages{basePath: basePath, formAction: formAction, tmpl: t}, nil
+	if theme.Title == "" {
+		theme.Title = "Sign in"
+	}
+	if theme.Color == "" {
+		theme.Color = defaultAccent
+	}
+	// The same checks as the sign-in page's, which make logo and colour
+	// safe in a URL attribute and in a CSS declaration.
+	if err := checkColour(theme.Color); err != nil {
+		return nil, fmt.Errorf("page %v", err)
+	}
+	if theme.Logo != "" {
+		if err := checkLogo(theme.Logo); err != nil {
+			return nil, fmt.Errorf("page %v", err)
+		}
+	}
+	return &magicPages{basePath: basePath, formAction: formAction, theme: theme, tmpl: t}, nil
 }
 
-// render writes the page. Only the confirm state has a script, allowed by
-// a fresh nonce; every other state allows none.
+// render writes the page. Its style carries a fresh nonce; only the
+// confirm state has a script, allowed by the same nonce; every other state
+// allows none.
 func (mp *magicPages) render(w http.ResponseWriter, status int, d magicData) {
 	d.BasePath = mp.basePath
+	d.Title = mp.theme.Title
+	d.Logo = template.URL(mp.theme.Logo)
+	d.Accent = template.CSS(mp.theme.Color)
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	d.Nonce = hex.EncodeToString(b) // nothing for the template to escape
 	scriptSrc := ""
 	if d.State == magicConfirm {
-		b := make([]byte, 16)
-		_, _ = rand.Read(b)
-		d.Nonce = hex.EncodeToString(b) // nothing for the template to escape
 		scriptSrc = "script-src 'nonce-" + d.Nonce + "'; "
 	}
 	var buf bytes.Buffer
@@ -68,7 +97,7 @@ func (mp *magicPages) render(w http.ResponseWriter, status int, d magicData) {
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; "+scriptSrc+"style-src 'unsafe-inline'; form-action 'self'"+
+	h.Set("Content-Security-Policy", "default-src 'none'; "+scriptSrc+"style-src 'nonce-"+d.Nonce+"'; img-src 'self' data:; form-action 'self'"+
 		mp.formAction+"; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
