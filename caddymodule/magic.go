@@ -1,15 +1,12 @@
 package caddymodule
 
 import (
-	"bytes"
 	"crypto/rand"
 	"embed"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
-	"strconv"
 
 	"go.uber.org/zap"
 
@@ -81,30 +78,10 @@ func (mp *magicPages) render(w http.ResponseWriter, status int, d magicData) {
 	d.Title = mp.theme.Title
 	d.Logo = template.URL(mp.theme.Logo)
 	d.Accent = template.CSS(mp.theme.Color)
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	d.Nonce = hex.EncodeToString(b) // nothing for the template to escape
-	scriptSrc := ""
-	if d.State == magicConfirm {
-		scriptSrc = "script-src 'nonce-" + d.Nonce + "'; "
-	}
-	var buf bytes.Buffer
-	if err := mp.tmpl.Execute(&buf, d); err != nil {
-		writeAPIError(w, newAPIError(http.StatusInternalServerError, errInternal, "could not render the page"))
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; "+scriptSrc+"style-src 'nonce-"+d.Nonce+"'; img-src 'self' data:; form-action 'self'"+
-		mp.formAction+"; frame-ancestors 'none'; base-uri 'none'")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("X-Content-Type-Options", "nosniff")
+	d.Nonce = rand.Text()
 	// The token is in this page's URL: never send it on as a Referer.
-	h.Set("Referrer-Policy", "no-referrer")
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	writePage(w, status, mp.tmpl, d, pagePolicy{nonce: d.Nonce, script: d.State == magicConfirm,
+		formAction: mp.formAction, referrer: "no-referrer"})
 }
 
 // serveMagicPage answers GET /magic?token=. It only looks: mail scanners
