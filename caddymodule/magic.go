@@ -100,6 +100,8 @@ func (p *Passgate) serveMagicPage(w http.ResponseWriter, r *http.Request) {
 
 type magicRequest struct {
 	Token string `json:"token"`
+	// Tokens asks for an access and a refresh token, as on /verify.
+	Tokens bool `json:"tokens"`
 }
 
 // serveMagic answers POST /magic: it consumes the link's attempt (as a
@@ -144,11 +146,20 @@ func (p *Passgate) serveMagic(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, redirectTo, http.StatusSeeOther)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	out := map[string]any{
 		"user":        userJSON(user),
 		"session":     sessionJSON(sess),
 		"redirect_to": redirectTo,
-	})
+	}
+	if req.Tokens {
+		toks, err := p.issueTokens(r.Context(), sess, amrMagicLink)
+		if err != nil {
+			writeAPIError(w, p.verifyError(err))
+			return
+		}
+		toks.fields(out)
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (p *Passgate) linkError(err error) *apiError {
