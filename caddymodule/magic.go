@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"embed"
 	"errors"
-	"fmt"
 	"html/template"
 	"net/http"
 
@@ -51,21 +50,9 @@ func newMagicPages(basePath, formAction string, theme PageConfig) (*magicPages, 
 	if err != nil {
 		return nil, err
 	}
-	if theme.Title == "" {
-		theme.Title = "Sign in"
-	}
-	if theme.Color == "" {
-		theme.Color = defaultAccent
-	}
-	// The same checks as the sign-in page's, which make logo and colour
-	// safe in a URL attribute and in a CSS declaration.
-	if err := checkColour(theme.Color); err != nil {
-		return nil, fmt.Errorf("page %v", err)
-	}
-	if theme.Logo != "" {
-		if err := checkLogo(theme.Logo); err != nil {
-			return nil, fmt.Errorf("page %v", err)
-		}
+	theme, err = theme.resolved()
+	if err != nil {
+		return nil, err
 	}
 	return &magicPages{basePath: basePath, formAction: formAction, theme: theme, tmpl: t}, nil
 }

@@ -79,19 +79,8 @@ func newPages(basePath string, theme PageConfig, senders map[string]verify.Sende
 	} else if t, err = template.ParseFS(templateFS, "templates/login.html"); err != nil {
 		return nil, err
 	}
-	if theme.Title == "" {
-		theme.Title = "Sign in"
-	}
-	if theme.Color == "" {
-		theme.Color = defaultAccent
-	}
-	if err := checkColour(theme.Color); err != nil {
-		return nil, fmt.Errorf("page %v", err)
-	}
-	if theme.Logo != "" {
-		if err := checkLogo(theme.Logo); err != nil {
-			return nil, fmt.Errorf("page %v", err)
-		}
+	if theme, err = theme.resolved(); err != nil {
+		return nil, err
 	}
 	mins := int(ttl.Round(time.Minute) / time.Minute)
 	expiresIn := strconv.Itoa(mins) + " minutes"
