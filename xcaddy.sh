@@ -5,6 +5,8 @@
 #   ./xcaddy.sh run        build, then run Caddyfile.example (memory store, codes in the log)
 #   ./xcaddy.sh test       vet and run the whole test suite (needs redis-server; see README)
 #   ./xcaddy.sh validate F build, then `caddy validate` the Caddyfile F
+#   ./xcaddy.sh fuzz [N]   run every fuzz target for N each (default 20000x; a count,
+#                          since Go 1.26's -fuzztime 10s can fail spuriously, go.dev/issue/75804)
 #   ./xcaddy.sh bench [R] [S] hot-path benchmark: R interleaved rounds of S seconds (needs wrk, redis-server)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -50,8 +52,16 @@ test)
 	go vet ./...
 	go test -race -count=1 -timeout 30m "$@" ./...
 	;;
+fuzz)
+	for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' caddymodule/*_test.go verify/*_test.go | sed 's/^func //'); do
+		pkg=./verify
+		grep -q "^func $target(" caddymodule/*_test.go 2>/dev/null && pkg=./caddymodule
+		echo "--- $target ($pkg)"
+		go test -run '^$' -fuzz "^${target}\$" -fuzztime "${1:-20000x}" "$pkg"
+	done
+	;;
 *)
-	sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,/^set /p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'
 	exit 2
 	;;
 esac

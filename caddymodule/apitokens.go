@@ -212,8 +212,7 @@ func (p *Passgate) serveToken(w http.ResponseWriter, r *http.Request) {
 	case err == nil:
 		writeJSON(w, http.StatusOK, resp)
 	case errors.Is(err, sessionstore.ErrRefreshReused):
-		p.logger.Warn("refresh token reused: session revoked", zap.String("user_id", rt.UserID),
-			zap.String("client_ip", clientIP(r)))
+		p.audit(r, auditTokenReuse, zap.String("user_id", rt.UserID))
 		writeAPIError(w, invalidGrant)
 	case errors.Is(err, sessionstore.ErrNotFound):
 		writeAPIError(w, invalidGrant)

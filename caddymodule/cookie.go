@@ -53,6 +53,23 @@ func newSessionCookie(cfg CookieConfig, lifetime time.Duration, keys []keySet) s
 	}
 }
 
+// secret returns the session secret a request carries, or "".
+func (c sessionCookie) secret(r *http.Request) string {
+	ck, err := r.Cookie(c.name)
+	if err != nil || ck.Value == "" {
+		return ""
+	}
+	return c.decode(ck.Value)
+}
+
+func (c sessionCookie) decode(value string) string {
+	var b []byte
+	if err := securecookie.DecodeMulti(c.name, value, &b, c.codecs...); err != nil {
+		return ""
+	}
+	return string(b)
+}
+
 // sessionID returns the public ID of the session whose secret the
 // request's cookie carries, or "".
 func (c sessionCookie) sessionID(r *http.Request) string {
@@ -63,11 +80,11 @@ func (c sessionCookie) sessionID(r *http.Request) string {
 	if id, ok := c.decoded.Get(ck.Value); ok {
 		return id
 	}
-	var b []byte
-	if err := securecookie.DecodeMulti(c.name, ck.Value, &b, c.codecs...); err != nil || len(b) == 0 {
+	secret := c.decode(ck.Value)
+	if secret == "" {
 		return ""
 	}
-	id := sessionstore.SessionID(string(b))
+	id := sessionstore.SessionID(secret)
 	c.decoded.Put(ck.Value, id)
 	return id
 }

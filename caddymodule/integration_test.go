@@ -443,3 +443,69 @@ func TestRateLimitedAnswer(t *testing.T) {
 		}
 	})
 }
+
+// Redis restarted under traffic: every answer is 200 or 503, never a
+// pass-through or another error; afterwards all are 200 again, and the
+// connection count is back where it was.
+func TestRedisRestartMidTraffic(t *testing.T) {
+	rs := startRedis(t)
+	g := startGateway(t, withRedis(rs))
+	c := g.newClient()
+	c.signIn("val@example.com")
+	before := rs.passgateConnections()
+
+	var ok, unavailable atomic.Int32
+	var other atomic.Value
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		client := g.newClient()
+		client.hc.Jar = c.hc.Jar
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				r := client.do("GET", "/app", nil)
+				switch {
+				case r.status == 200 && echoed(t, r).Get("X-Auth-Email") == "val@example.com":
+					ok.Add(1)
+				case r.status == 503 && r.json(t)["error"] == "store_unavailable":
+					unavailable.Add(1)
+				default:
+					other.CompareAndSwap(nil, fmt.Sprintf("%d %s", r.status, r.body))
+				}
+			}
+		})
+	}
+	// Wait for traffic to flow, restart Redis, wait for traffic to flow again.
+	waitFor(t, func() bool { return ok.Load() >= 20 })
+	rs.stop()
+	waitFor(t, func() bool { return unavailable.Load() >= 5 })
+	rs.start()
+	seen := ok.Load()
+	waitFor(t, func() bool { return ok.Load() >= seen+20 })
+	close(done)
+	wg.Wait()
+	t.Logf("%d answered 200, %d answered 503 across a Redis restart", ok.Load(), unavailable.Load())
+	if o := other.Load(); o != nil {
+		t.Fatalf("an answer other than 200 or 503 during the restart: %v", o)
+	}
+	if after := rs.passgateConnections(); after > before+4 {
+		t.Fatalf("%d passgate connections before the restart, %d after (load of 4)", before, after)
+	}
+}
+
+// waitFor polls cond until it holds, failing after 20 s.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 20s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -29,7 +29,7 @@ func (p *Passgate) provisionLinks() error {
 		p.LinkOrigin = scheme + "://" + hostport
 	}
 	var err error
-	p.magicPages, err = newMagicPages(p.BasePath, p.redirects.formActionSources())
+	p.magicPages, err = newMagicPages(p.BasePath, p.redirects.formActionSources(), p.Page)
 	return err
 }
 

@@ -1,14 +1,11 @@
 package caddymodule
 
 import (
-	"bytes"
 	"crypto/rand"
 	"embed"
-	"encoding/hex"
 	"errors"
 	"html/template"
 	"net/http"
-	"strconv"
 
 	"go.uber.org/zap"
 
@@ -32,50 +29,46 @@ type magicData struct {
 	Email    string
 	Nonce    string
 	Error    string
+
+	// The sign-in page's theme, so that both pages look alike.
+	Title  string
+	Logo   template.URL
+	Accent template.CSS
 }
 
 type magicPages struct {
 	basePath   string
 	formAction string
+	theme      PageConfig
 	tmpl       *template.Template
 }
 
-func newMagicPages(basePath, formAction string) (*magicPages, error) {
+// newMagicPages takes the sign-in page's theme; a custom page template
+// replaces the sign-in page only.
+func newMagicPages(basePath, formAction string, theme PageConfig) (*magicPages, error) {
 	t, err := template.ParseFS(magicFS, "templates/magic.html")
 	if err != nil {
 		return nil, err
 	}
-	return &magicPages{basePath: basePath, formAction: formAction, tmpl: t}, nil
+	theme, err = theme.resolved()
+	if err != nil {
+		return nil, err
+	}
+	return &magicPages{basePath: basePath, formAction: formAction, theme: theme, tmpl: t}, nil
 }
 
-// render writes the page. Only the confirm state has a script, allowed by
-// a fresh nonce; every other state allows none.
+// render writes the page. Its style carries a fresh nonce; only the
+// confirm state has a script, allowed by the same nonce; every other state
+// allows none.
 func (mp *magicPages) render(w http.ResponseWriter, status int, d magicData) {
 	d.BasePath = mp.basePath
-	scriptSrc := ""
-	if d.State == magicConfirm {
-		b := make([]byte, 16)
-		_, _ = rand.Read(b)
-		d.Nonce = hex.EncodeToString(b) // nothing for the template to escape
-		scriptSrc = "script-src 'nonce-" + d.Nonce + "'; "
-	}
-	var buf bytes.Buffer
-	if err := mp.tmpl.Execute(&buf, d); err != nil {
-		writeAPIError(w, newAPIError(http.StatusInternalServerError, errInternal, "could not render the page"))
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; "+scriptSrc+"style-src 'unsafe-inline'; form-action 'self'"+
-		mp.formAction+"; frame-ancestors 'none'; base-uri 'none'")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("X-Content-Type-Options", "nosniff")
+	d.Title = mp.theme.Title
+	d.Logo = template.URL(mp.theme.Logo)
+	d.Accent = template.CSS(mp.theme.Color)
+	d.Nonce = rand.Text()
 	// The token is in this page's URL: never send it on as a Referer.
-	h.Set("Referrer-Policy", "no-referrer")
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	writePage(w, status, mp.tmpl, d, pagePolicy{nonce: d.Nonce, script: d.State == magicConfirm,
+		formAction: mp.formAction, referrer: "no-referrer"})
 }
 
 // serveMagicPage answers GET /magic?token=. It only looks: mail scanners
@@ -94,6 +87,8 @@ func (p *Passgate) serveMagicPage(w http.ResponseWriter, r *http.Request) {
 
 type magicRequest struct {
 	Token string `json:"token"`
+	// Tokens asks for an access and a refresh token, as on /verify.
+	Tokens bool `json:"tokens"`
 }
 
 // serveMagic answers POST /magic: it consumes the link's attempt (as a
@@ -115,7 +110,7 @@ func (p *Passgate) serveMagic(w http.ResponseWriter, r *http.Request) {
 	}
 	attempt, err := p.verifier.CheckLink(r.Context(), req.Token)
 	if err != nil {
-		p.logger.Info("magic link refused", zap.String("reason", err.Error()), zap.String("client_ip", clientIP(r)))
+		p.auditRefusal(r, err, zap.String("method", "link"))
 		if isForm {
 			p.magicFailed(w, err)
 		} else {
@@ -138,11 +133,20 @@ func (p *Passgate) serveMagic(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, redirectTo, http.StatusSeeOther)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	out := map[string]any{
 		"user":        userJSON(user),
 		"session":     sessionJSON(sess),
 		"redirect_to": redirectTo,
-	})
+	}
+	if req.Tokens {
+		toks, err := p.issueTokens(r.Context(), sess, amrMagicLink)
+		if err != nil {
+			writeAPIError(w, p.verifyError(err))
+			return
+		}
+		toks.fields(out)
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (p *Passgate) linkError(err error) *apiError {

@@ -332,3 +332,49 @@ func TestLinkOrigin(t *testing.T) {
 		t.Fatalf("text part:\n%s", m.text)
 	}
 }
+
+var styleNonce = regexp.MustCompile(`<style nonce="([^"]+)">`)
+
+// The link pages wear the sign-in page's theme, and their style runs by
+// nonce, not by 'unsafe-inline'.
+func TestMagicPagesTheme(t *testing.T) {
+	g := startGateway(t, withExtra(`page {
+			title "Acme staff"
+			logo /public/logo.svg
+			color "#aa3300"
+		}`))
+	c := g.newClient()
+	c.start("max@example.com")
+	var link string
+	for _, e := range readLog(t, g.logPath) {
+		if l, ok := e["link"].(string); ok && e["to"] == "max@example.com" {
+			link = l
+		}
+	}
+	for _, tc := range []struct {
+		name, path string
+		status     int
+		script     bool
+	}{
+		{"live link", strings.TrimPrefix(link, g.base), 200, true},
+		{"dead link", "/auth/magic?token=" + strings.Repeat("A", 43), 404, false},
+	} {
+		r := c.do("GET", tc.path, nil)
+		body, csp := string(r.body), r.header.Get("Content-Security-Policy")
+		if r.status != tc.status {
+			t.Fatalf("%s: %d %s", tc.name, r.status, body)
+		}
+		for _, want := range []string{"--accent: #aa3300;", `<img class="logo" src="/public/logo.svg" alt="Acme staff">`, "· Acme staff</title>"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s: page lacks %q", tc.name, want)
+			}
+		}
+		m := styleNonce.FindStringSubmatch(body)
+		if m == nil || !strings.Contains(csp, "style-src 'nonce-"+m[1]+"'") || strings.Contains(csp, "unsafe-inline") {
+			t.Errorf("%s: style not allowed by its nonce alone: CSP %q", tc.name, csp)
+		}
+		if got := strings.Contains(csp, "script-src"); got != tc.script {
+			t.Errorf("%s: script-src in CSP %v, want %v: %q", tc.name, got, tc.script, csp)
+		}
+	}
+}

@@ -120,6 +120,7 @@ type Passgate struct {
 	JWT *JWTConfig `json:"jwt,omitempty"`
 
 	logger       *zap.Logger
+	auditLog     *zap.Logger
 	storeKey     string
 	store        sessionstore.Store
 	verifier     *verify.Service
@@ -254,6 +255,7 @@ func (Passgate) CaddyModule() caddy.ModuleInfo {
 // store. It makes no network call, so `caddy validate` works offline.
 func (p *Passgate) Provision(ctx caddy.Context) error {
 	p.logger = ctx.Logger()
+	p.auditLog = p.logger.Named("audit")
 	p.setDefaults()
 
 	keys, err := p.provisionSecrets()

@@ -101,3 +101,23 @@ func (p *Passgate) parsePage(d *caddyfile.Dispenser) error {
 	}
 	return nil
 }
+
+// resolved fills in the defaults and checks logo and colour, which makes
+// them safe in a URL attribute and in a CSS declaration of every page.
+func (pc PageConfig) resolved() (PageConfig, error) {
+	if pc.Title == "" {
+		pc.Title = "Sign in"
+	}
+	if pc.Color == "" {
+		pc.Color = defaultAccent
+	}
+	if err := checkColour(pc.Color); err != nil {
+		return pc, fmt.Errorf("page %v", err)
+	}
+	if pc.Logo != "" {
+		if err := checkLogo(pc.Logo); err != nil {
+			return pc, fmt.Errorf("page %v", err)
+		}
+	}
+	return pc, nil
+}

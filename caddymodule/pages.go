@@ -79,19 +79,8 @@ func newPages(basePath string, theme PageConfig, senders map[string]verify.Sende
 	} else if t, err = template.ParseFS(templateFS, "templates/login.html"); err != nil {
 		return nil, err
 	}
-	if theme.Title == "" {
-		theme.Title = "Sign in"
-	}
-	if theme.Color == "" {
-		theme.Color = defaultAccent
-	}
-	if err := checkColour(theme.Color); err != nil {
-		return nil, fmt.Errorf("page %v", err)
-	}
-	if theme.Logo != "" {
-		if err := checkLogo(theme.Logo); err != nil {
-			return nil, fmt.Errorf("page %v", err)
-		}
+	if theme, err = theme.resolved(); err != nil {
+		return nil, err
 	}
 	mins := int(ttl.Round(time.Minute) / time.Minute)
 	expiresIn := strconv.Itoa(mins) + " minutes"
@@ -139,23 +128,42 @@ func (pg *pages) render(w http.ResponseWriter, status int, d pageData) {
 			d.ResendIn = 0
 		}
 	}
+	// Not no-referrer: under it browsers send "Origin: null" with the
+	// page's own form posts, which only Sec-Fetch-Site can then vouch for.
+	// same-origin still tells nothing to other sites.
+	writePage(w, status, pg.tmpl, d, pagePolicy{nonce: d.Nonce, script: true, formAction: pg.formAction, referrer: "same-origin"})
+}
+
+// pagePolicy is what differs between the headers of the pages.
+type pagePolicy struct {
+	nonce      string // allows the page's inline style, and script if script
+	script     bool
+	formAction string // extra form-action sources
+	referrer   string
+}
+
+// writePage renders a page with the headers every page shares: it loads
+// nothing from elsewhere, may not be framed or cached, and runs only the
+// inline style (and script) carrying this response's nonce.
+func writePage(w http.ResponseWriter, status int, tmpl *template.Template, data any, pp pagePolicy) {
 	var buf bytes.Buffer
-	if err := pg.tmpl.Execute(&buf, d); err != nil {
+	if err := tmpl.Execute(&buf, data); err != nil {
 		writeAPIError(w, newAPIError(http.StatusInternalServerError, errInternal, "could not render the page"))
 		return
+	}
+	scriptSrc := ""
+	if pp.script {
+		scriptSrc = "script-src 'nonce-" + pp.nonce + "'; "
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+d.Nonce+"'; style-src 'nonce-"+d.Nonce+
-		"'; img-src 'self' data:; form-action 'self'"+pg.formAction+"; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", "default-src 'none'; "+scriptSrc+"style-src 'nonce-"+pp.nonce+
+		"'; img-src 'self' data:; form-action 'self'"+pp.formAction+"; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
-	// Not no-referrer: under it browsers send "Origin: null" with the
-	// page's own form posts, which sameOrigin must refuse. same-origin
-	// still tells nothing to other sites.
-	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Referrer-Policy", pp.referrer)
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }

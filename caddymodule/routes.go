@@ -217,9 +217,13 @@ func (p *Passgate) start(w http.ResponseWriter, r *http.Request, req startReques
 
 	started, err := p.verifier.Start(r.Context(), sr)
 	if err != nil {
+		p.auditRefusal(r, err, zap.String("channel", sr.Channel))
 		return p.verifyError(err)
 	}
-	p.logger.Info("sign-in started", zap.String("channel", sr.Channel), zap.String("client_ip", clientIP(r)))
+	p.audit(r, auditStarted, zap.String("channel", sr.Channel))
+	if started.Delivered {
+		p.audit(r, auditSent, zap.String("channel", sr.Channel))
+	}
 	if isForm {
 		p.pages.render(w, http.StatusOK, codePage(sr.Channel, sr.Identifier, started.AttemptID, sr.RedirectTo,
 			started.ResendAfter.UnixMilli()))
@@ -304,7 +308,7 @@ func (p *Passgate) verify(w http.ResponseWriter, r *http.Request, req verifyRequ
 		AttemptID: req.AttemptID, Code: code, Identifier: identifier, ClientIP: clientIP(r),
 	})
 	if err != nil {
-		p.logger.Info("sign-in failed", zap.String("reason", err.Error()), zap.String("client_ip", clientIP(r)))
+		p.auditRefusal(r, err, zap.String("method", "code"))
 		return p.verifyError(err)
 	}
 	user, sess, apiErr := p.signIn(w, r, attempt, "code")
@@ -422,8 +426,8 @@ func (p *Passgate) serveLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	p.cookie.clear(w)
 	if sess.UserID != "" {
-		p.logger.Info("signed out", zap.String("user_id", sess.UserID), zap.String("scope", req.Scope),
-			zap.Int("revoked", revoked), zap.String("client_ip", clientIP(r)))
+		p.audit(r, auditSignedOut, zap.String("user_id", sess.UserID), zap.String("scope", req.Scope),
+			zap.Int("revoked", revoked))
 	}
 	if isForm {
 		w.Header().Set("Cache-Control", "no-store")

@@ -31,6 +31,6 @@ func (p *Passgate) signIn(w http.ResponseWriter, r *http.Request, attempt sessio
 	if err := p.cookie.set(w, secret); err != nil {
 		return user, sess, p.verifyError(err)
 	}
-	p.logger.Info("signed in", zap.String("user_id", user.ID), zap.String("method", how), zap.String("client_ip", clientIP(r)))
+	p.audit(r, auditSignedIn, zap.String("user_id", user.ID), zap.String("method", how))
 	return user, sess, nil
 }

@@ -346,3 +346,40 @@ func publishedKids(g *gateway) []string {
 	}
 	return kids
 }
+
+// A JSON client signing in by magic link may ask for tokens too; they
+// say how the user proved themselves (amr "email").
+func TestMagicLinkWithTokens(t *testing.T) {
+	g := startGateway(t)
+	c := g.newClient()
+	c.start("xia@example.com")
+	link := ""
+	for _, e := range readLog(t, g.logPath) {
+		if l, ok := e["link"].(string); ok && e["to"] == "xia@example.com" {
+			link = l
+		}
+	}
+	token := link[strings.Index(link, "token=")+len("token="):]
+	r := c.do("POST", "/auth/magic", map[string]any{"token": token, "tokens": true})
+	if r.status != 200 {
+		t.Fatalf("magic with tokens: %d %s", r.status, r.body)
+	}
+	out := r.json(t)
+	access, ok := out["access_token"].(string)
+	if !ok || out["refresh_token"] == nil {
+		t.Fatalf("no tokens in %v", out)
+	}
+	api := g.newClient()
+	if h := echoed(t, api.do("GET", "/app", nil, "Authorization", "Bearer "+access)); h.Get("X-Auth-Email") != "xia@example.com" {
+		t.Fatalf("bearer from a magic link: %v", h)
+	}
+	parts := strings.Split(access, ".")
+	claims, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c2 struct{ AMR []string }
+	if err := json.Unmarshal(claims, &c2); err != nil || !slices.Equal(c2.AMR, []string{"email"}) {
+		t.Fatalf("amr %v (%v), want [email]", c2.AMR, err)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"os"
+	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -91,5 +93,32 @@ func TestRedisTokenIndexDeletedWithAttempt(t *testing.T) {
 	}
 	if keys, _ := client.Keys(ctx, prefix+"*").Result(); len(keys) != 0 {
 		t.Fatalf("after delete: keys %v left", keys)
+	}
+}
+
+// Failing operations against a dead server leave no goroutine behind.
+func TestRedisFailuresLeakNoGoroutines(t *testing.T) {
+	before := runtime.NumGoroutine()
+	client, err := sessionstore.NewRedisClient("redis://127.0.0.1:1/0", 100*time.Millisecond, "passgate-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sessionstore.NewRedis(client, "x:", 0)
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			if _, err := s.Session(context.Background(), "abc"); !errors.Is(err, sessionstore.ErrUnavailable) {
+				t.Errorf("got %v, want ErrUnavailable", err)
+			}
+		})
+	}
+	wg.Wait()
+	client.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines before, %d after 50 failed calls and Close", before, runtime.NumGoroutine())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -115,6 +115,9 @@ type Started struct {
 	Channel     string
 	ExpiresAt   time.Time
 	ResendAfter time.Time
+	// Delivered says a message went out. It is for the operator's log and
+	// must never reach the client, whose answer would then tell.
+	Delivered bool
 }
 
 func (s *Service) sleep(ctx context.Context, d time.Duration) {
@@ -222,6 +225,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (Started, error) 
 		return Started{}, fmt.Errorf("%w: %v", ErrDeliveryFailed, err)
 	}
 	s.latency.observe(s.now().Sub(began))
+	started.Delivered = true
 	return started, nil
 }
 

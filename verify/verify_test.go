@@ -90,8 +90,8 @@ func TestRightCodeSignsInOnce(t *testing.T) {
 	if msg.To != "ann@example.com" || len(msg.Code) != 6 || strings.Trim(msg.Code, "0123456789") != "" {
 		t.Fatalf("sent %+v, want a 6-digit code to ann@example.com", msg)
 	}
-	if !verify.ValidAttemptID(st.AttemptID) {
-		t.Fatalf("attempt id %q has the wrong shape", st.AttemptID)
+	if !verify.ValidAttemptID(st.AttemptID) || !st.Delivered {
+		t.Fatalf("attempt id %q, delivered %v: want a well-formed id, delivered", st.AttemptID, st.Delivered)
 	}
 	if d := time.Until(st.ExpiresAt); d < 9*time.Minute || d > 10*time.Minute {
 		t.Fatalf("expires in %v, want 10m", d)
@@ -215,6 +215,9 @@ func TestDisallowedGetsSameAnswerAndNothingSent(t *testing.T) {
 	st := start(t, s, "mallory@evil.example")
 	if sender.count() != 0 {
 		t.Fatal("a code was sent to a disallowed address")
+	}
+	if st.Delivered {
+		t.Fatal("a decoy start says it delivered")
 	}
 	if !verify.ValidAttemptID(st.AttemptID) || st.Channel != "email" || st.ExpiresAt.IsZero() || st.ResendAfter.IsZero() {
 		t.Fatalf("decoy answer %+v differs in shape from a real one", st)

@@ -1,0 +1,88 @@
+package caddymodule_test
+
+import (
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// The audit trail names each event with user id and client IP, and no
+// log line but the development delivery's ever holds a code, a link
+// token, a cookie or a bearer or refresh token.
+func TestAuditEventsLeakNoSecrets(t *testing.T) {
+	g := startGateway(t)
+	c := g.newClient()
+	secrets := []string{}
+
+	id := c.start("uma@example.com")
+	code := g.codeFor("uma@example.com")
+	// The code is digits: match it as a number of its own, not inside a
+	// timestamp's digits.
+	codeRE := regexp.MustCompile(`(^|[^0-9.])` + code + `([^0-9]|$)`)
+	c.do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": wrongCode(code)})
+	r := c.do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": code, "tokens": true})
+	if r.status != 200 {
+		t.Fatalf("verify: %d %s", r.status, r.body)
+	}
+	out := r.json(t)
+	userID := out["user"].(map[string]any)["id"].(string)
+	secrets = append(secrets, out["access_token"].(string), out["refresh_token"].(string))
+	for _, ck := range c.hc.Jar.Cookies(mustURL(g.base)) {
+		secrets = append(secrets, ck.Value)
+	}
+	c.do("GET", "/app", nil) // cookie and
+	c.do("GET", "/app", nil, "Authorization", "Bearer "+out["access_token"].(string))
+	if r := c.do("POST", "/auth/start", map[string]any{"email": "uma@example.com"}); r.status != 429 {
+		t.Fatalf("second start: %d, want 429", r.status)
+	}
+	c.do("POST", "/auth/logout", map[string]any{"scope": "global"})
+
+	events := map[string]map[string]any{}
+	for _, e := range readLog(t, g.logPath) {
+		if e["logger"] == "http.handlers.passgate.audit" {
+			events[e["msg"].(string)] = e
+		}
+	}
+	for _, want := range []struct {
+		event  string
+		userID bool
+	}{
+		{"sign-in started", false}, {"code sent", false}, {"sign-in failed", false},
+		{"signed in", true}, {"rate limited", false}, {"signed out", true},
+	} {
+		e, ok := events[want.event]
+		if !ok {
+			t.Fatalf("no %q audit event; have %v", want.event, events)
+		}
+		if e["client_ip"] != "127.0.0.1" || (want.userID && e["user_id"] != userID) {
+			t.Fatalf("%q event: %v, want client_ip 127.0.0.1 and user_id %v", want.event, e, want.userID)
+		}
+	}
+
+	for _, path := range []string{g.logPath, g.access} {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(raw), "\n") {
+			if strings.Contains(line, `"logger":"http.handlers.passgate.delivery"`) {
+				continue // the development delivery exists to show the code
+			}
+			if codeRE.MatchString(line) {
+				t.Fatalf("the code is in %s: %s", path, line)
+			}
+			for _, s := range secrets {
+				if strings.Contains(line, s) {
+					t.Fatalf("a secret %.6s… is in %s: %s", s, path, line)
+				}
+			}
+		}
+	}
+}
+
+func wrongCode(code string) string {
+	b := []byte(code)
+	b[len(b)-1] = '0' + (b[len(b)-1]-'0'+1)%10
+	return string(b)
+}

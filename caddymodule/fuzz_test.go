@@ -1,0 +1,149 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+)
+
+// Seeds are in testdata/fuzz/<FuzzName>/ as well as here.
+
+// The Caddyfile parser never panics, and what it accepts serialises.
+func FuzzCaddyfile(f *testing.F) {
+	for _, s := range []string{
+		"secret {env.X}\nstore redis redis://127.0.0.1:6379 {\nprefix p:\n}",
+		"allow email *@example.com\nrole admin email a@example.com",
+		"code {\nlength 8\n}\nsession {\nidle 1h\n}\nlimits {\nstarts_per_ip 5 1m\n}",
+		"headers {\nemail off\n}\ncookie {\ninsecure\n}",
+		"jwt {\nkey k1 {file./x.pem}\n}\npage {\ncolor \"#112233\"\n}",
+		"email smtp 127.0.0.1:25 {\nfrom a@b.c\ntls starttls\n}\nsms webhook https://x/y {\nsecret {env.S}\n}",
+		"{\n}", "}", "public", "store redis",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		p := new(Passgate)
+		err := p.UnmarshalCaddyfile(caddyfile.NewTestDispenser("passgate {\n" + body + "\n}"))
+		if err != nil {
+			return
+		}
+		if _, err := json.Marshal(p); err != nil {
+			t.Fatalf("accepted config does not serialise: %v", err)
+		}
+	})
+}
+
+// Request decoding answers a body it cannot use with 400, 413 or 415, and
+// nothing else.
+func FuzzReadBody(f *testing.F) {
+	for _, s := range [][2]string{
+		{"application/json", `{"email":"a@example.com","redirect_to":"/x"}`},
+		{"application/json", `{"email":`},
+		{"application/json; charset=utf-8", `{"email":"a@b.c"} {}`},
+		{"application/x-www-form-urlencoded", "email=a%40b.c&redirect_to=%2F"},
+		{"text/plain", `{}`},
+		{"", ""},
+		{"application/json", `{"create_user":"yes"}`},
+		{"multipart/form-data; boundary=x", "--x--"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, ctype, body string) {
+		r := httptest.NewRequest("POST", "/auth/start", strings.NewReader(body))
+		if ctype != "" {
+			r.Header.Set("Content-Type", ctype)
+		}
+		var req startRequest
+		_, apiErr := readBody(httptest.NewRecorder(), r, &req)
+		if apiErr == nil {
+			return
+		}
+		switch apiErr.Status {
+		case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
+		default:
+			t.Fatalf("content type %q, body %q: status %d", ctype, body, apiErr.Status)
+		}
+		if apiErr.Code != errInvalidRequest || apiErr.Message == "" {
+			t.Fatalf("error %+v", apiErr)
+		}
+	})
+}
+
+// A cookie decodes only if this server made it; what it made always
+// decodes back.
+func FuzzCookieDecode(f *testing.F) {
+	keys, err := deriveKeys("fuzz-secret-0123456789abcdef0123456789")
+	if err != nil {
+		f.Fatal(err)
+	}
+	c := newSessionCookie(CookieConfig{Name: "sid"}, time.Hour, []keySet{keys})
+	for _, s := range []string{"", "x", "MTc5NTMwMzc0M3xPSkNyT1QzZFN5MEhRR1JVaXliLXNNaVlD", strings.Repeat("A", 5000), "a|b|c"} {
+		f.Add(s, "secret")
+	}
+	f.Fuzz(func(t *testing.T, raw, secret string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.AddCookie(&http.Cookie{Name: "sid", Value: raw})
+		if got := c.secret(r); got != "" {
+			t.Fatalf("a forged cookie %q decoded to %q", raw, got)
+		}
+		if secret == "" {
+			return
+		}
+		w := httptest.NewRecorder()
+		if err := c.set(w, secret); err != nil {
+			t.Fatal(err)
+		}
+		r = httptest.NewRequest("GET", "/", nil)
+		for _, ck := range w.Result().Cookies() {
+			r.AddCookie(ck)
+		}
+		if got := c.secret(r); got != secret {
+			t.Fatalf("round trip of %q gave %q", secret, got)
+		}
+	})
+}
+
+// A redirect target is either refused ("/") or stays on this site or an
+// allowed origin, however it is encoded.
+func FuzzSafeRedirect(f *testing.F) {
+	for _, s := range []string{"/app?x=1", "//evil.example", "/\\evil.example", "https://app.example.com/x",
+		"https://app.example.com@evil.example/", "javascript:alert(1)", "/%2F%2Fevil", "https://a.sub.example.org/"} {
+		f.Add(s)
+	}
+	rp, err := newRedirectPolicy([]string{"https://app.example.com", "https://*.sub.example.org"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, target string) {
+		got := rp.safe(target)
+		if got == "/" {
+			return
+		}
+		if got != target {
+			t.Fatalf("safe(%q) = %q: neither the input nor /", target, got)
+		}
+		u, err := url.Parse(got)
+		if err != nil {
+			t.Fatalf("passed an unparsable target %q", got)
+		}
+		switch {
+		case u.Scheme == "" && u.Host == "":
+			if !strings.HasPrefix(got, "/") || strings.HasPrefix(got, "//") || strings.ContainsAny(got, "\\\t\r\n") {
+				t.Fatalf("passed a path that leaves the site: %q", got)
+			}
+		case u.Scheme == "https" && (u.Port() == "" || u.Port() == "443") &&
+			(strings.EqualFold(u.Hostname(), "app.example.com") || strings.HasSuffix(strings.ToLower(u.Hostname()), ".sub.example.org")):
+			if u.User != nil || strings.ContainsAny(got, "\\\t\r\n") {
+				t.Fatalf("passed a deceptive URL %q", got)
+			}
+		default:
+			t.Fatalf("passed another origin: %q (scheme %q host %q)", got, u.Scheme, u.Host)
+		}
+	})
+}
