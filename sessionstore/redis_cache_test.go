@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -221,4 +222,24 @@ func TestSessionCacheBounded(t *testing.T) {
 	if c.Len() != 10 {
 		t.Fatalf("%d cached, want the bound, 10", c.Len())
 	}
+}
+
+// The subscription goroutine ends with Close, also while it is retrying
+// against a dead server, and lookups meanwhile fail closed.
+func TestSessionCacheCloseLeavesNoGoroutine(t *testing.T) {
+	before := runtime.NumGoroutine()
+	client, err := sessionstore.NewRedisClient("redis://127.0.0.1:1/0", 100*time.Millisecond, "passgate-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := sessionstore.NewSessionCache(client, 10, time.Hour)
+	s := sessionstore.NewRedis(client, "x:", 0).WithCache(c)
+	for range 20 {
+		if _, err := s.Session(context.Background(), "abc"); !errors.Is(err, sessionstore.ErrUnavailable) {
+			t.Fatalf("got %v, want ErrUnavailable", err)
+		}
+	}
+	c.Close()
+	client.Close()
+	waitFor(t, 5*time.Second, "goroutines back to where they were", func() bool { return runtime.NumGoroutine() <= before })
 }
