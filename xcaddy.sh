@@ -38,7 +38,7 @@ validate)
 	exec ./caddy validate --adapter caddyfile --config "${1:-Caddyfile.example}"
 	;;
 bench)
-	exec ./bench/bench.sh "$@"
+	exec ./caddymodule/internal/bench/bench.sh "$@"
 	;;
 test)
 	if ! command -v redis-server >/dev/null; then

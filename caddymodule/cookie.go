@@ -6,7 +6,7 @@ import (
 
 	"github.com/gorilla/securecookie"
 
-	"github.com/passgate/caddy-passgate/internal/boundedcache"
+	"github.com/passgate/caddy-passgate/sessionstore/boundedcache"
 	"github.com/passgate/caddy-passgate/sessionstore"
 )
 

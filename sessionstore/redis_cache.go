@@ -9,7 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/passgate/caddy-passgate/internal/boundedcache"
+	"github.com/passgate/caddy-passgate/sessionstore/boundedcache"
 )
 
 // InvalidationChannel is the Redis pub/sub channel on which every removal

@@ -15,7 +15,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/passgate/caddy-passgate/internal/boundedcache"
+	"github.com/passgate/caddy-passgate/sessionstore/boundedcache"
 )
 
 // Defaults.

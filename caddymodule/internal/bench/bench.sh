@@ -8,10 +8,10 @@
 # the same as xcaddy), starts a private redis-server, an upstream and the
 # gateway, all on 127.0.0.1 ports it picks, signs in once through the log
 # delivery, then runs wrk (32 connections) against each target in turn,
-# and last measures Redis memory per session (bench/sessionmem).
+# and last measures Redis memory per session (caddymodule/internal/bench/sessionmem).
 # Everything it starts is stopped on exit; it installs nothing.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../../.."
 
 ROUNDS=${1:-3}
 SECS=${2:-10}
@@ -213,7 +213,7 @@ if [ "${BENCH_SESSIONS:-100000}" -gt 0 ]; then
 	wait_port "$MEM"
 	echo
 	echo "--- Redis memory per session (BENCH_SESSIONS=0 skips)"
-	go run ./bench/sessionmem -redis "redis://127.0.0.1:$MEM/0" -n "${BENCH_SESSIONS:-100000}" -per-user 1
+	go run ./caddymodule/internal/bench/sessionmem -redis "redis://127.0.0.1:$MEM/0" -n "${BENCH_SESSIONS:-100000}" -per-user 1
 	redis-cli -p "$MEM" flushall >/dev/null
-	go run ./bench/sessionmem -redis "redis://127.0.0.1:$MEM/0" -n "${BENCH_SESSIONS:-100000}" -per-user 10
+	go run ./caddymodule/internal/bench/sessionmem -redis "redis://127.0.0.1:$MEM/0" -n "${BENCH_SESSIONS:-100000}" -per-user 10
 fi
