@@ -137,6 +137,7 @@ type gateway struct {
 	upstream *httptest.Server
 	store    string // the store line of the passgate block
 	extra    string // more passgate subdirectives
+	allow    string // the allow line; default: allow email *@example.com
 }
 
 type gatewayOption func(*gateway)
@@ -198,7 +199,7 @@ http://127.0.0.1:%d {
 		secret %s
 		%s
 		email log
-		allow email *@example.com
+		%s
 		role staff email *@example.com
 		role admin email admin@example.com
 		public /public/*
@@ -210,7 +211,14 @@ http://127.0.0.1:%d {
 	request_header X-Seen-Placeholder-Id {http.auth.user.id}
 	reverse_proxy %s
 }
-`, g.logPath, g.port, g.access, testSecret, g.store, g.extra, strings.TrimPrefix(g.upstream.URL, "http://"))
+`, g.logPath, g.port, g.access, testSecret, g.store, g.allowLine(), g.extra, strings.TrimPrefix(g.upstream.URL, "http://"))
+}
+
+func (g *gateway) allowLine() string {
+	if g.allow == "" {
+		return "allow email *@example.com"
+	}
+	return g.allow
 }
 
 // load (re)loads the configuration, as `caddy reload` does.

@@ -509,3 +509,55 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// The policy applies to every request, not only at sign-in: someone taken
+// out of `allow` is locked out by the next reload, and roles follow the
+// configuration at once.
+func TestPolicyAppliesToLiveSessions(t *testing.T) {
+	g := startGateway(t)
+	c := g.newClient()
+	c.signIn("wes@example.com")
+	api := g.newClient()
+	out := api.signInTokens("wes@example.com")
+	bearer := []string{"Authorization", "Bearer " + out["access_token"].(string)}
+
+	g.extra = "role ops email wes@example.com"
+	g.load()
+	if h := echoed(t, c.do("GET", "/app", nil)); h.Get("X-Auth-Roles") != "staff,ops" {
+		t.Fatalf("roles after adding a role: %q, want staff,ops", h.Get("X-Auth-Roles"))
+	}
+	if r := c.do("GET", "/auth/session", nil); fmt.Sprint(r.json(t)["user"].(map[string]any)["roles"]) != "[staff ops]" {
+		t.Fatalf("/session roles: %s", r.body)
+	}
+
+	g.allow = "allow email *@other.example"
+	g.load()
+	for name, r := range map[string]response{
+		"cookie": c.do("GET", "/app", nil),
+		"bearer": api.do("GET", "/app", nil, bearer...),
+	} {
+		if r.status != 401 {
+			t.Fatalf("%s session of someone no longer allowed: %d %s, want 401", name, r.status, r.body)
+		}
+	}
+	// They may still end their sessions.
+	if r := c.do("POST", "/auth/logout", map[string]any{"scope": "global"}); r.status != 200 || r.json(t)["revoked"] != float64(2) {
+		t.Fatalf("logout of someone no longer allowed: %d %s, want revoked 2", r.status, r.body)
+	}
+}
+
+// Public paths pass only as written: `;` parameters and dot segments,
+// which servlet containers resolve elsewhere (/public/..;/admin is /admin
+// to Tomcat), need a session.
+func TestPublicPathTricksNeedASession(t *testing.T) {
+	g := startGateway(t)
+	c := g.newClient()
+	if r := c.do("GET", "/public/file", nil); r.status != 200 {
+		t.Fatalf("plain public path: %d", r.status)
+	}
+	for _, path := range []string{"/public/..;/admin", "/public/x;jsessionid=1", "/public/%2e%2e/admin", "/public/./x"} {
+		if r := c.do("GET", path, nil); r.status != 401 {
+			t.Fatalf("%s: %d %s, want 401", path, r.status, r.body)
+		}
+	}
+}
