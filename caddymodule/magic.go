@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"crypto/rand"
-	"embed"
 	"errors"
 	"html/template"
 	"net/http"
@@ -18,9 +17,6 @@ const (
 	magicInvalid = "invalid" // unknown, used or expired
 	magicError   = "error"   // anything else, with a message
 )
-
-//go:embed templates/magic.html
-var magicFS embed.FS
 
 type magicData struct {
 	State    string
@@ -46,7 +42,7 @@ type magicPages struct {
 // newMagicPages takes the sign-in page's theme; a custom page template
 // replaces the sign-in page only.
 func newMagicPages(basePath, formAction string, theme PageConfig) (*magicPages, error) {
-	t, err := template.ParseFS(magicFS, "templates/magic.html")
+	t, err := template.ParseFS(templateFS, "templates/magic.html", "templates/style.html")
 	if err != nil {
 		return nil, err
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/passgate/caddy-passgate/verify"
 )
 
-//go:embed templates/login.html
+//go:embed templates/login.html templates/magic.html templates/style.html
 var templateFS embed.FS
 
 // States of the sign-in page.
@@ -76,7 +76,7 @@ func newPages(basePath string, theme PageConfig, senders map[string]verify.Sende
 		if err != nil {
 			return nil, fmt.Errorf("page template: %v", err)
 		}
-	} else if t, err = template.ParseFS(templateFS, "templates/login.html"); err != nil {
+	} else if t, err = template.ParseFS(templateFS, "templates/login.html", "templates/style.html"); err != nil {
 		return nil, err
 	}
 	if theme, err = theme.resolved(); err != nil {
