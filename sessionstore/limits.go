@@ -3,6 +3,7 @@ package sessionstore
 import (
 	"context"
 	"crypto/rand"
+	"slices"
 	"strconv"
 	"time"
 
@@ -33,7 +34,10 @@ func (m *Memory) TakeSlot(_ context.Context, key string, limit int, window time.
 		return "", events[0].at.Add(window).Sub(now), nil
 	}
 	slot := newSlot(now)
-	m.limits[key] = append(events, memEvent{slot: slot, at: now})
+	// Callers read their clocks before taking the lock, so events can
+	// arrive out of order; keep them sorted, as the window needs.
+	i, _ := slices.BinarySearchFunc(events, now, func(e memEvent, t time.Time) int { return e.at.Compare(t) })
+	m.limits[key] = slices.Insert(events, i, memEvent{slot: slot, at: now})
 	return slot, 0, nil
 }
 

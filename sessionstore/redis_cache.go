@@ -2,6 +2,7 @@ package sessionstore
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -78,7 +79,9 @@ func (c *SessionCache) get(key string) (Session, bool) {
 		c.start.Do(func() { go c.run() })
 		return Session{}, false
 	}
-	return c.cache.Get(key)
+	s, ok := c.cache.Get(key)
+	s.Roles = slices.Clone(s.Roles) // the caller's copy, not the cache's
+	return s, ok
 }
 
 func (c *SessionCache) generation() uint64 { return c.gen.Load() }

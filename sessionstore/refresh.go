@@ -3,7 +3,6 @@ package sessionstore
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"time"
@@ -54,7 +53,4 @@ func NewRefreshToken() (token, hash string) {
 }
 
 // RefreshHash is the key a refresh token is stored under.
-func RefreshHash(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
-}
+func RefreshHash(token string) string { return hashSecret(token) }

@@ -122,7 +122,11 @@ func (m *Sessions) until(s Session) time.Time {
 
 // SessionID is the public id of the session whose secret is given: the
 // hash it is stored under.
-func SessionID(secret string) string {
+func SessionID(secret string) string { return hashSecret(secret) }
+
+// hashSecret is what the store keeps of a random secret: an unkeyed
+// SHA-256 suffices for 256 random bits.
+func hashSecret(secret string) string {
 	sum := sha256.Sum256([]byte(secret))
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }

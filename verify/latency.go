@@ -29,12 +29,18 @@ func (l *latency) observe(d time.Duration) {
 	}
 }
 
-// imitate waits about as long as a delivery takes: the average, spread
-// by ±25 % the way real deliveries spread.
+// latencyPrior is what a delivery is assumed to take until one has been
+// timed: of the order of an SMTP or SMS API round trip. Without it, the
+// first decoys after a start would answer at once and stand out.
+const latencyPrior = 300 * time.Millisecond
+
+// imitate waits about as long as a delivery takes: the average (the prior
+// until a delivery has been timed), spread by ±25 % the way real
+// deliveries spread.
 func (l *latency) imitate(ctx context.Context, sleep func(context.Context, time.Duration)) {
 	avg := l.avg.Load()
 	if avg <= 0 {
-		return
+		avg = int64(latencyPrior)
 	}
 	var b [8]byte
 	rand.Read(b[:])

@@ -121,6 +121,31 @@ func TestDeliveryFailureDoesNotCountAgainstTheAddress(t *testing.T) {
 	}
 }
 
+// A failed delivery gives back the address's slots, not the client's: a
+// client whose sends fail is still limited.
+func TestDeliveryFailureStillCountsAgainstTheClient(t *testing.T) {
+	s, sender, _ := limitedService(t, verify.Limits{StartsPerIP: 2, StartsPerIPWindow: time.Minute})
+	sender.fail = errors.New("smtp down")
+	for _, email := range []string{"a1@example.com", "a2@example.com"} {
+		if _, err := startFrom(s, email, "192.0.2.7"); !errors.Is(err, verify.ErrDeliveryFailed) {
+			t.Fatalf("got %v", err)
+		}
+	}
+	_, err := startFrom(s, "a3@example.com", "192.0.2.7")
+	wantLimited(t, err, time.Minute)
+}
+
+// Before any delivery has been timed, decoys wait the prior, not nothing.
+func TestDecoyBeforeAnyDeliveryStillWaits(t *testing.T) {
+	s, _, _ := limitedService(t, verify.Limits{})
+	var slept []time.Duration
+	s.Sleep = func(_ context.Context, d time.Duration) { slept = append(slept, d) }
+	startFrom(s, "nobody@elsewhere.example", "192.0.2.1")
+	if len(slept) != 1 || slept[0] < 225*time.Millisecond || slept[0] > 375*time.Millisecond {
+		t.Fatalf("first decoy waited %v, want 300ms ± 25%%", slept)
+	}
+}
+
 func TestVerifiesPerClient(t *testing.T) {
 	s, sender, _ := limitedService(t, verify.Limits{VerifiesPerIP: 2, VerifiesPerIPWindow: time.Minute})
 	st, _ := startFrom(s, "di@example.com", "192.0.2.9")

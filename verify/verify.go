@@ -149,11 +149,14 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (Started, error) 
 		return Started{}, ErrChannelNotConfigured
 	}
 	now := s.now().Truncate(time.Millisecond)
-	lim := &limiter{store: s.Limiter, now: now}
-	who := req.Channel + ":" + req.Identifier
-	if err := lim.take(ctx, "starts per client", "ips:"+ClientKey(req.ClientIP), s.Limits.StartsPerIP, s.Limits.StartsPerIPWindow); err != nil {
+	// The client's slot stays taken whatever happens next; the address's
+	// slots are given back if nothing is sent to it.
+	client := &limiter{store: s.Limiter, now: now}
+	if err := client.take(ctx, "starts per client", "ips:"+ClientKey(req.ClientIP), s.Limits.StartsPerIP, s.Limits.StartsPerIPWindow); err != nil {
 		return Started{}, err
 	}
+	lim := &limiter{store: s.Limiter, now: now}
+	who := req.Channel + ":" + req.Identifier
 	if err := lim.take(ctx, "resend cooldown", "cd:"+who, 1, s.Limits.ResendCooldown); err != nil {
 		lim.releaseAll(ctx)
 		return Started{}, err

@@ -19,11 +19,14 @@ func TestVerifiedTokenCacheHonoursExpiry(t *testing.T) {
 	for range 3 {
 		claims, err := iss.VerifyAccess(tok)
 		must(t, err)
-		if claims.Subject != ann.UserID || claims.SessionID != ann.SessionID {
+		if claims.Subject != ann.UserID || claims.SessionID != ann.SessionID ||
+			len(claims.Roles) == 0 || claims.Roles[0] != ann.Roles[0] {
 			t.Fatalf("claims %+v", claims)
 		}
-		// Callers may not reach into the cache through the claims.
+		// Callers may not reach into the cache through the claims, their
+		// slices included.
 		claims.Subject = "mallory"
+		claims.Roles[0] = "root"
 	}
 	c.advance(time.Until(exp) + tokens.DefaultLeeway + time.Second)
 	if _, err := iss.VerifyAccess(tok); !errors.Is(err, tokens.ErrInvalidToken) {

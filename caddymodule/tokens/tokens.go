@@ -230,7 +230,7 @@ func (i *Issuer) VerifyAccess(token string) (*AccessClaims, error) {
 	}
 	sum := sha256.Sum256([]byte(token))
 	if c, ok := i.verified.Get(sum); ok {
-		return &c, nil
+		return c.clone(), nil
 	}
 	claims := new(AccessClaims)
 	_, err := i.parser.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
@@ -255,8 +255,17 @@ func (i *Issuer) VerifyAccess(token string) (*AccessClaims, error) {
 	}
 	// Only until exp: past it the parser would refuse the token (the
 	// leeway is not extended to cached tokens).
-	i.verified.PutUntil(sum, *claims, claims.ExpiresAt.Time)
+	i.verified.PutUntil(sum, *claims.clone(), claims.ExpiresAt.Time)
 	return claims, nil
+}
+
+// clone copies the claims with their slices, so that what a caller does
+// with its copy never reaches the cache.
+func (c AccessClaims) clone() *AccessClaims {
+	c.Roles = slices.Clone(c.Roles)
+	c.AMR = slices.Clone(c.AMR)
+	c.Audience = slices.Clone(c.Audience)
+	return &c
 }
 
 func nonNil(s []string) []string {

@@ -38,6 +38,7 @@ func Run(t *testing.T, newStore func(t *testing.T) sessionstore.Store) {
 		{"SessionsManagerTimeouts", testSessionsManagerTimeouts},
 		{"LimitSlidingWindow", testLimitSlidingWindow},
 		{"LimitAtomic", testLimitAtomic},
+		{"LimitEventsOutOfOrder", testLimitEventsOutOfOrder},
 		{"RefreshRotates", testRefreshRotates},
 		{"RefreshReuseRevokesSession", testRefreshReuseRevokesSession},
 		{"RefreshDiesWithSession", testRefreshDiesWithSession},
@@ -494,17 +495,12 @@ func testLimitSlidingWindow(t *testing.T, s sessionstore.Store) {
 		t.Fatal("window not sliding: a slot freed too early")
 	}
 	// Releasing a slot gives it back at once.
-	keep, _ := func() (string, time.Duration) {
-		k2 := "test:" + id()
-		a, _, err := s.TakeSlot(ctx, k2, 1, time.Minute, t0)
-		must(t, err)
-		must(t, s.ReleaseSlot(ctx, k2, a))
-		b, _, err := s.TakeSlot(ctx, k2, 1, time.Minute, t0)
-		must(t, err)
-		return b, 0
-	}()
-	if keep == "" {
-		t.Fatal("a released slot was not given back")
+	k2 := "test:" + id()
+	a, _, err := s.TakeSlot(ctx, k2, 1, time.Minute, t0)
+	must(t, err)
+	must(t, s.ReleaseSlot(ctx, k2, a))
+	if again, _, err := s.TakeSlot(ctx, k2, 1, time.Minute, t0); err != nil || again == "" {
+		t.Fatalf("a released slot was not given back: %q, %v", again, err)
 	}
 }
 
@@ -528,5 +524,28 @@ func testLimitAtomic(t *testing.T, s sessionstore.Store) {
 	wg.Wait()
 	if g := granted.Load(); g != 7 {
 		t.Fatalf("%d of 40 concurrent takes granted, want exactly 7", g)
+	}
+}
+
+// Callers read their clocks before they reach the store, so an earlier
+// event can arrive second; the window must still count by event time.
+func testLimitEventsOutOfOrder(t *testing.T, s sessionstore.Store) {
+	ctx := context.Background()
+	key := "test:" + id()
+	t0 := ms(time.Now())
+	take := func(at time.Duration) (string, time.Duration) {
+		t.Helper()
+		slot, retry, err := s.TakeSlot(ctx, key, 2, time.Minute, t0.Add(at))
+		must(t, err)
+		return slot, retry
+	}
+	take(20 * time.Second)
+	take(10 * time.Second)
+	// At 75 s the event at 10 s has left the window, the one at 20 s not.
+	if slot, _ := take(75 * time.Second); slot == "" {
+		t.Fatal("a slot was refused though the earlier event had left the window")
+	}
+	if slot, retry := take(76 * time.Second); slot != "" || retry != 4*time.Second {
+		t.Fatalf("slot %q retry %v, want refused until the event at 20 s leaves (4s)", slot, retry)
 	}
 }
