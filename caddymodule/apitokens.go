@@ -204,6 +204,11 @@ func (p *Passgate) serveToken(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		sess, err = p.sessionAlive(ctx, rt.SessionID)
 	}
+	if err == nil {
+		// New tokens only for someone the policy still allows, with the
+		// roles it gives now.
+		sess, err = p.applyPolicy(sess)
+	}
 	var resp tokenResponse
 	if err == nil {
 		resp, err = p.accessFor(sess, rt.AMR, next)

@@ -47,10 +47,10 @@ func (p *Passgate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 	repl.Set("http.auth.user.email", sess.Email)
 	repl.Set("http.auth.user.phone", sess.Phone)
 	repl.Set("http.auth.user.roles", roles)
-	setHeader(r.Header, p.headerUserID(), sess.UserID)
-	setHeader(r.Header, p.headerEmail(), sess.Email)
-	setHeader(r.Header, p.headerPhone(), sess.Phone)
-	setHeader(r.Header, p.headerRoles(), roles)
+	setHeader(r.Header, p.names.userID, sess.UserID)
+	setHeader(r.Header, p.names.email, sess.Email)
+	setHeader(r.Header, p.names.phone, sess.Phone)
+	setHeader(r.Header, p.names.roles, roles)
 	if err := p.setAssertion(r, sess); err != nil {
 		p.logger.Error("signing the upstream assertion", zap.Error(err))
 		writeAPIError(w, newAPIError(http.StatusInternalServerError, errInternal, "internal error"))
@@ -69,6 +69,12 @@ func (p *Passgate) authenticate(r *http.Request) (sessionstore.Session, error) {
 	if err != nil {
 		return sessionstore.Session{}, err
 	}
+	return p.applyPolicy(sess)
+}
+
+// applyPolicy refuses a session whose user the current policy does not
+// allow (as ErrNotFound) and gives it the roles the policy gives now.
+func (p *Passgate) applyPolicy(sess sessionstore.Session) (sessionstore.Session, error) {
 	channel, identifier := sessionIdentity(sess)
 	if !p.verifier.Policy.Allowed(channel, identifier) {
 		return sessionstore.Session{}, sessionstore.ErrNotFound

@@ -540,6 +540,9 @@ func TestPolicyAppliesToLiveSessions(t *testing.T) {
 			t.Fatalf("%s session of someone no longer allowed: %d %s, want 401", name, r.status, r.body)
 		}
 	}
+	if r := api.refresh(out["refresh_token"]); r.status != 401 || r.json(t)["error"] != "invalid_grant" {
+		t.Fatalf("refresh by someone no longer allowed: %d %s, want 401 invalid_grant", r.status, r.body)
+	}
 	// They may still end their sessions.
 	if r := c.do("POST", "/auth/logout", map[string]any{"scope": "global"}); r.status != 200 || r.json(t)["revoked"] != float64(2) {
 		t.Fatalf("logout of someone no longer allowed: %d %s, want revoked 2", r.status, r.body)

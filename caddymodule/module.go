@@ -128,6 +128,7 @@ type Passgate struct {
 	cookie       sessionCookie
 	public       caddyhttp.MatchPath
 	stripHeaders map[string]struct{} // canonical names of identity headers
+	names        identityHeaders
 	pages        *pages
 	redirects    redirectPolicy
 	magicPages   *magicPages
@@ -298,10 +299,11 @@ func (p *Passgate) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("public: %v", err)
 	}
 
+	p.names = p.Headers.resolve()
 	p.stripHeaders = make(map[string]struct{})
 	for _, name := range []string{
 		DefaultHeaderUserID, DefaultHeaderEmail, DefaultHeaderPhone, DefaultHeaderRoles,
-		p.headerUserID(), p.headerEmail(), p.headerPhone(), p.headerRoles(), p.Headers.Assertion,
+		p.names.userID, p.names.email, p.names.phone, p.names.roles, p.Headers.Assertion,
 	} {
 		if name != "" {
 			p.stripHeaders[http.CanonicalHeaderKey(name)] = struct{}{}
@@ -498,7 +500,8 @@ func (p *Passgate) Validate() error {
 	if err := p.JWT.validate(); err != nil {
 		return err
 	}
-	for _, name := range []string{p.headerUserID(), p.headerEmail(), p.headerPhone(), p.headerRoles(), p.Headers.Assertion} {
+	names := p.Headers.resolve()
+	for _, name := range []string{names.userID, names.email, names.phone, names.roles, p.Headers.Assertion} {
 		if name != "" && !validHeaderName(name) {
 			return fmt.Errorf("header name %q: letters, digits and - only, and not a header HTTP or sign-in needs", name)
 		}
@@ -515,10 +518,18 @@ func (p *Passgate) Cleanup() error {
 	return releaseStore(p.storeKey)
 }
 
-func (p *Passgate) headerUserID() string { return headerName(p.Headers.UserID, DefaultHeaderUserID) }
-func (p *Passgate) headerEmail() string  { return headerName(p.Headers.Email, DefaultHeaderEmail) }
-func (p *Passgate) headerPhone() string  { return headerName(p.Headers.Phone, DefaultHeaderPhone) }
-func (p *Passgate) headerRoles() string  { return headerName(p.Headers.Roles, DefaultHeaderRoles) }
+// identityHeaders are the resolved names of the identity headers, "" for
+// one turned off; resolved once, not on every request.
+type identityHeaders struct{ userID, email, phone, roles string }
+
+func (h HeadersConfig) resolve() identityHeaders {
+	return identityHeaders{
+		userID: headerName(h.UserID, DefaultHeaderUserID),
+		email:  headerName(h.Email, DefaultHeaderEmail),
+		phone:  headerName(h.Phone, DefaultHeaderPhone),
+		roles:  headerName(h.Roles, DefaultHeaderRoles),
+	}
+}
 
 // Interface guards
 var (

@@ -450,6 +450,8 @@ func (p *Passgate) serveLoginPage(w http.ResponseWriter, r *http.Request) {
 		data.Email, data.Phone = sess.Email, sess.Phone
 	case errors.Is(err, sessionstore.ErrNotFound):
 	default:
+		p.logger.Error("store unavailable", zap.Error(err))
+		w.Header().Set("Retry-After", "1")
 		data.Error = "The session store is unavailable; try again shortly."
 		p.pages.render(w, http.StatusServiceUnavailable, data)
 		return
