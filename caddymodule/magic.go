@@ -96,12 +96,15 @@ func (p *Passgate) serveMagic(w http.ResponseWriter, r *http.Request) {
 	if isForm {
 		req.Token = r.PostForm.Get("token")
 	}
-	if apiErr != nil {
+	fail := func(e *apiError) {
 		if isForm {
-			p.magicPages.render(w, apiErr.Status, magicData{State: magicError, Error: apiErr.Message})
+			p.magicPages.render(w, e.Status, magicData{State: magicError, Error: e.Message})
 		} else {
-			writeAPIError(w, apiErr)
+			writeAPIError(w, e)
 		}
+	}
+	if apiErr != nil {
+		fail(apiErr)
 		return
 	}
 	attempt, err := p.verifier.CheckLink(r.Context(), req.Token)
@@ -114,35 +117,9 @@ func (p *Passgate) serveMagic(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	user, sess, apiErr := p.signIn(w, r, attempt, "link")
-	if apiErr != nil {
-		if isForm {
-			p.magicPages.render(w, apiErr.Status, magicData{State: magicError, Error: apiErr.Message})
-		} else {
-			writeAPIError(w, apiErr)
-		}
-		return
+	if apiErr := p.signIn(w, r, attempt, byLink, isForm, req.Tokens); apiErr != nil {
+		fail(apiErr)
 	}
-	redirectTo := p.safeRedirect(attempt.RedirectTo)
-	if isForm {
-		w.Header().Set("Cache-Control", "no-store")
-		http.Redirect(w, r, redirectTo, http.StatusSeeOther)
-		return
-	}
-	out := map[string]any{
-		"user":        userJSON(user),
-		"session":     sessionJSON(sess),
-		"redirect_to": redirectTo,
-	}
-	if req.Tokens {
-		toks, err := p.issueTokens(r.Context(), sess, amrMagicLink)
-		if err != nil {
-			writeAPIError(w, p.verifyError(err))
-			return
-		}
-		toks.fields(out)
-	}
-	writeJSON(w, http.StatusOK, out)
 }
 
 func (p *Passgate) linkError(err error) *apiError {

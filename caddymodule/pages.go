@@ -209,14 +209,17 @@ func sentence(s string) string {
 	return s
 }
 
+// waitText says how long to wait, for the page and the API's message.
 func waitText(secs int) string {
 	switch {
 	case secs <= 1:
 		return "1 second"
 	case secs < 120:
 		return strconv.Itoa(secs) + " seconds"
-	default:
+	case secs < 120*60:
 		return strconv.Itoa((secs+59)/60) + " minutes"
+	default:
+		return strconv.Itoa((secs+3599)/3600) + " hours"
 	}
 }
 

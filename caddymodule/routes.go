@@ -311,30 +311,7 @@ func (p *Passgate) verify(w http.ResponseWriter, r *http.Request, req verifyRequ
 		p.auditRefusal(r, err, zap.String("method", "code"))
 		return p.verifyError(err)
 	}
-	user, sess, apiErr := p.signIn(w, r, attempt, "code")
-	if apiErr != nil {
-		return apiErr
-	}
-	redirectTo := p.safeRedirect(attempt.RedirectTo)
-	if isForm {
-		w.Header().Set("Cache-Control", "no-store")
-		http.Redirect(w, r, redirectTo, http.StatusSeeOther)
-		return nil
-	}
-	out := map[string]any{
-		"user":        userJSON(user),
-		"session":     sessionJSON(sess),
-		"redirect_to": redirectTo,
-	}
-	if req.Tokens {
-		toks, err := p.issueTokens(ctx, sess, amrCode)
-		if err != nil {
-			return p.verifyError(err)
-		}
-		toks.fields(out)
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return p.signIn(w, r, attempt, byCode, isForm, req.Tokens)
 }
 
 // verifyError maps errors of verify and sessionstore to API errors.
@@ -345,7 +322,7 @@ func (p *Passgate) verifyError(err error) *apiError {
 	case errors.As(err, &limited):
 		wait := int(math.Ceil(limited.RetryAfter.Seconds()))
 		e := newAPIError(http.StatusTooManyRequests, errRateLimited,
-			fmt.Sprintf("too many requests (%s); try again in %s", limited.Limit, humanWait(wait)))
+			fmt.Sprintf("too many requests (%s); try again in %s", limited.Limit, waitText(wait)))
 		e.Extra = map[string]any{"retry_after": wait}
 		return e
 	case errors.As(err, &wrong):
@@ -484,17 +461,6 @@ func userJSON(u sessionstore.User) userBody {
 
 func sessionJSON(s sessionstore.Session) map[string]any {
 	return map[string]any{"id": s.ID, "created_at": s.CreatedAt.UTC(), "expires_at": s.ExpiresAt.UTC()}
-}
-
-func humanWait(seconds int) string {
-	switch {
-	case seconds < 90:
-		return fmt.Sprintf("%d seconds", seconds)
-	case seconds < 90*60:
-		return fmt.Sprintf("%d minutes", (seconds+59)/60)
-	default:
-		return fmt.Sprintf("%d hours", (seconds+3599)/3600)
-	}
 }
 
 func clientIP(r *http.Request) string {
