@@ -53,15 +53,6 @@ func newSessionCookie(cfg CookieConfig, lifetime time.Duration, keys []keySet) s
 	}
 }
 
-// secret returns the session secret a request carries, or "".
-func (c sessionCookie) secret(r *http.Request) string {
-	ck, err := r.Cookie(c.name)
-	if err != nil || ck.Value == "" {
-		return ""
-	}
-	return c.decode(ck.Value)
-}
-
 func (c sessionCookie) decode(value string) string {
 	var b []byte
 	if err := securecookie.DecodeMulti(c.name, value, &b, c.codecs...); err != nil {

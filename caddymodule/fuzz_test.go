@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/passgate/caddy-passgate/sessionstore"
 )
 
 // Seeds are in testdata/fuzz/<FuzzName>/ as well as here.
@@ -89,7 +91,7 @@ func FuzzCookieDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw, secret string) {
 		r := httptest.NewRequest("GET", "/", nil)
 		r.AddCookie(&http.Cookie{Name: "sid", Value: raw})
-		if got := c.secret(r); got != "" {
+		if got := c.sessionID(r); got != "" {
 			t.Fatalf("a forged cookie %q decoded to %q", raw, got)
 		}
 		if secret == "" {
@@ -103,7 +105,7 @@ func FuzzCookieDecode(f *testing.F) {
 		for _, ck := range w.Result().Cookies() {
 			r.AddCookie(ck)
 		}
-		if got := c.secret(r); got != secret {
+		if got := c.sessionID(r); got != sessionstore.SessionID(secret) {
 			t.Fatalf("round trip of %q gave %q", secret, got)
 		}
 	})

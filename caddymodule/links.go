@@ -1,6 +1,8 @@
 package caddymodule
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -19,25 +21,29 @@ func (p *Passgate) safeRedirect(target string) string {
 // provisionLinks checks link_origin and loads the magic-link pages.
 func (p *Passgate) provisionLinks() error {
 	if p.LinkOrigin != "" {
-		scheme, hostport, err := parseOrigin(p.LinkOrigin)
+		o, err := normalizeLinkOrigin(p.LinkOrigin)
 		if err != nil {
 			return err
 		}
-		if strings.Contains(hostport, "*") {
-			return errLinkOriginWildcard
-		}
-		p.LinkOrigin = scheme + "://" + hostport
+		p.LinkOrigin = o
 	}
 	var err error
 	p.magicPages, err = newMagicPages(p.BasePath, p.redirects.formActionSources(), p.Page)
 	return err
 }
 
-var errLinkOriginWildcard = errorString("link_origin: no wildcard (want https://host[:port])")
-
-type errorString string
-
-func (e errorString) Error() string { return string(e) }
+// normalizeLinkOrigin checks a link_origin and returns it as
+// scheme://host[:port].
+func normalizeLinkOrigin(o string) (string, error) {
+	scheme, hostport, err := parseOrigin(o)
+	if err != nil {
+		return "", fmt.Errorf("link_origin: %v", err)
+	}
+	if strings.Contains(hostport, "*") {
+		return "", errors.New("link_origin: no wildcard (want https://host[:port])")
+	}
+	return scheme + "://" + hostport, nil
+}
 
 // magicLinkBase is the absolute URL of the magic-link route for links
 // sent in answer to r. Without link_origin it is the request's own origin:
@@ -72,7 +78,7 @@ func forwardedHTTPS(r *http.Request) bool {
 // smtpSender builds the SMTP delivery, placeholders replaced.
 func (p *Passgate) smtpSender() (*smtpmail.Sender, error) {
 	if p.Email.SMTP == nil {
-		return nil, errorString("settings missing")
+		return nil, errors.New("settings missing")
 	}
 	cfg, err := p.Email.SMTP.config()
 	if err != nil {
@@ -98,10 +104,8 @@ func (p *Passgate) parseLinkOrigin(d *caddyfile.Dispenser) error {
 	if err != nil {
 		return err
 	}
-	if _, hostport, err := parseOrigin(o); err != nil {
-		return d.Errf("link_origin: %v", err)
-	} else if strings.Contains(hostport, "*") {
-		return d.Errf("%v", errLinkOriginWildcard)
+	if _, err := normalizeLinkOrigin(o); err != nil {
+		return d.Errf("%v", err)
 	}
 	p.LinkOrigin = o
 	return nil
