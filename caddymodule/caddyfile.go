@@ -123,7 +123,7 @@ func (p *Passgate) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			rc := RoleConfig{Name: d.Val()}
-			if rc.Name == "" || strings.ContainsAny(rc.Name, ", \t") {
+			if !validRoleName(rc.Name) {
 				return d.Errf("role name %q: no commas or spaces", rc.Name)
 			}
 			var ch string
@@ -526,3 +526,9 @@ func validCookieName(s string) bool {
 
 // Interface guard
 var _ caddyfile.Unmarshaler = (*Passgate)(nil)
+
+// validRoleName refuses names that would break the comma-separated
+// X-Auth-Roles header.
+func validRoleName(name string) bool {
+	return name != "" && !strings.ContainsAny(name, ", \t")
+}

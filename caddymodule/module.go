@@ -451,7 +451,7 @@ func (p *Passgate) policy() (verify.Policy, error) {
 		pol.Allow = append(pol.Allow, ps...)
 	}
 	for _, rc := range p.Roles {
-		if rc.Name == "" || strings.ContainsAny(rc.Name, ", \t") {
+		if !validRoleName(rc.Name) {
 			return pol, fmt.Errorf("role: bad name %q (no commas or spaces)", rc.Name)
 		}
 		role := verify.Role{Name: rc.Name}
