@@ -94,7 +94,9 @@ func FuzzCookieDecode(f *testing.F) {
 		if got := c.sessionID(r); got != "" {
 			t.Fatalf("a forged cookie %q decoded to %q", raw, got)
 		}
-		if secret == "" {
+		// Round trips hold for secrets of the size sign-in makes (52
+		// characters); a cookie has no room for kilobytes.
+		if secret == "" || len(secret) > 256 {
 			return
 		}
 		w := httptest.NewRecorder()
