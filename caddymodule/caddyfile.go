@@ -433,6 +433,12 @@ func (p *Passgate) parseHeaders(d *caddyfile.Dispenser) error {
 			}
 			p.Headers.Assertion = name
 			continue
+		case "pass_credentials":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			p.Headers.PassCredentials = true
+			continue
 		default:
 			return d.Errf("unknown headers option %q", d.Val())
 		}

@@ -18,6 +18,7 @@ func TestCaddyfileJWT(t *testing.T) {
 		}
 		headers {
 			assertion X-Passgate-Assertion
+			pass_credentials
 		}
 	}`)
 	if err != nil {
@@ -29,7 +30,7 @@ func TestCaddyfileJWT(t *testing.T) {
 	}{p.JWT, p.Headers})
 	want := `{"JWT":{"issuer":"https://auth.example.com","audience":"api.example.com","access_ttl":300000000000,` +
 		`"keys":[{"id":"new-2026","pem":"{file./etc/passgate/jwt-new.pem}"},{"id":"old-2025","pem":"/etc/passgate/jwt-old.pub.pem"}]},` +
-		`"Headers":{"assertion":"X-Passgate-Assertion"}}`
+		`"Headers":{"assertion":"X-Passgate-Assertion","pass_credentials":true}}`
 	if string(got) != want {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}
@@ -50,6 +51,7 @@ func TestCaddyfileJWTErrorsNameTheLine(t *testing.T) {
 		{"issuer twice on a line", "passgate {\n\tjwt {\n\t\tissuer a b\n\t}\n}", 3, ""},
 		{"arg on block", "passgate {\n\tjwt x {\n\t}\n}", 2, ""},
 		{"bad assertion header", "passgate {\n\theaders {\n\t\tassertion X:A\n\t}\n}", 3, "header name"},
+		{"pass_credentials takes no value", "passgate {\n\theaders {\n\t\tpass_credentials yes\n\t}\n}", 3, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -111,6 +112,42 @@ func FuzzCookieDecode(f *testing.F) {
 			t.Fatalf("round trip of %q gave %q", secret, got)
 		}
 	})
+}
+
+// Removing the session cookie from Cookie lines leaves what Go's own
+// parser reads there, less every cookie of that name.
+func FuzzRemoveCookie(f *testing.F) {
+	for _, s := range []string{"sid=1", "a=1; sid=2; b=3", " sid=1 ;; sid=2;x", "sidx=1; x=sid", "=sid; sid", "a=\"sid=1\"; sid=\"x\""} {
+		f.Add(s, "b=2")
+	}
+	f.Fuzz(func(t *testing.T, line1, line2 string) {
+		h := http.Header{"Cookie": {line1, line2}}
+		want := slices.DeleteFunc((&http.Request{Header: h.Clone()}).Cookies(), func(c *http.Cookie) bool { return c.Name == "sid" })
+		removeCookie(h, "sid")
+		got := (&http.Request{Header: h}).Cookies()
+		if len(got) != len(want) {
+			t.Fatalf("%q, %q: got %v, want %v", line1, line2, got, want)
+		}
+		for i := range got {
+			if got[i].Name != want[i].Name || got[i].Value != want[i].Value || got[i].Quoted != want[i].Quoted {
+				t.Fatalf("%q, %q: got %v, want %v", line1, line2, got, want)
+			}
+		}
+		// A line emptied of the session cookie goes; one sent empty may stay.
+		if emptyLines(h["Cookie"]) > emptyLines([]string{line1, line2}) {
+			t.Fatalf("%q, %q: removal left an empty Cookie line: %q", line1, line2, h["Cookie"])
+		}
+	})
+}
+
+func emptyLines(lines []string) int {
+	n := 0
+	for _, l := range lines {
+		if l == "" {
+			n++
+		}
+	}
+	return n
 }
 
 // A redirect target is either refused ("/") or stays on this site or an

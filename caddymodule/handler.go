@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"errors"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"strings"
 
@@ -24,6 +25,7 @@ func (p *Passgate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 		return nil
 	}
 	if p.isPublic(r) {
+		p.dropCredentials(r, false)
 		return next.ServeHTTP(w, r)
 	}
 
@@ -41,16 +43,8 @@ func (p *Passgate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 		return nil
 	}
 
-	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	roles := strings.Join(sess.Roles, ",")
-	repl.Set("http.auth.user.id", sess.UserID)
-	repl.Set("http.auth.user.email", sess.Email)
-	repl.Set("http.auth.user.phone", sess.Phone)
-	repl.Set("http.auth.user.roles", roles)
-	setHeader(r.Header, p.names.userID, sess.UserID)
-	setHeader(r.Header, p.names.email, sess.Email)
-	setHeader(r.Header, p.names.phone, sess.Phone)
-	setHeader(r.Header, p.names.roles, roles)
+	p.passIdentity(r, sess)
+	p.dropCredentials(r, true)
 	if err := p.setAssertion(r, sess); err != nil {
 		p.logger.Error("signing the upstream assertion", zap.Error(err))
 		writeAPIError(w, newAPIError(http.StatusInternalServerError, errInternal, "internal error"))
@@ -105,9 +99,75 @@ func (p *Passgate) isPublic(r *http.Request) bool {
 	return p.public.Match(r)
 }
 
-func setHeader(h http.Header, name, value string) {
-	if name != "" && value != "" {
-		h[name] = []string{value}
+// dropCredentials removes passgate's session cookie from a request about
+// to be passed on, and its Authorization header if the request was
+// accepted (by bearer token: the only way an Authorization header gets
+// that far). An unverified Authorization header on a public path is the
+// client's own business and stays.
+func (p *Passgate) dropCredentials(r *http.Request, accepted bool) {
+	if p.Headers.PassCredentials {
+		return
+	}
+	if accepted {
+		delete(r.Header, "Authorization")
+	}
+	removeCookie(r.Header, p.cookie.name)
+}
+
+// removeCookie removes every cookie called name from h's Cookie lines,
+// keeping the others as sent.
+func removeCookie(h http.Header, name string) {
+	lines, ok := h["Cookie"]
+	if !ok {
+		return
+	}
+	var kept []string
+	for _, line := range lines {
+		if !strings.Contains(line, name) {
+			kept = append(kept, line)
+			continue
+		}
+		var b strings.Builder
+		for part := range strings.SplitSeq(line, ";") {
+			part = textproto.TrimString(part)
+			// Trimmed as net/http trims it, so that whatever it would
+			// read as the session cookie goes.
+			if n, _, _ := strings.Cut(part, "="); textproto.TrimString(n) == name || part == "" {
+				continue
+			}
+			if b.Len() > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString(part)
+		}
+		if b.Len() > 0 {
+			kept = append(kept, b.String())
+		}
+	}
+	if len(kept) == 0 {
+		delete(h, "Cookie")
+	} else {
+		h["Cookie"] = kept
+	}
+}
+
+// passIdentity sets the identity headers and placeholders for the next
+// handler.
+func (p *Passgate) passIdentity(r *http.Request, sess sessionstore.Session) {
+	roles := strings.Join(sess.Roles, ",")
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	repl.Set("http.auth.user.id", sess.UserID)
+	repl.Set("http.auth.user.email", sess.Email)
+	repl.Set("http.auth.user.phone", sess.Phone)
+	repl.Set("http.auth.user.roles", roles)
+	// The header values share one array (one allocation on every request,
+	// not four); each slice is capped at its own element, so appending to
+	// one header cannot overwrite the next.
+	values := [...]string{sess.UserID, sess.Email, sess.Phone, roles}
+	for i, name := range [...]string{p.names.userID, p.names.email, p.names.phone, p.names.roles} {
+		if name != "" && values[i] != "" {
+			r.Header[name] = values[i : i+1 : i+1]
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -562,5 +563,65 @@ func TestPublicPathTricksNeedASession(t *testing.T) {
 		if r := c.do("GET", path, nil); r.status != 401 {
 			t.Fatalf("%s: %d %s, want 401", path, r.status, r.body)
 		}
+	}
+}
+
+// The upstream never holds passgate's credentials: its session cookie is
+// removed from every request passed on (other cookies stay as sent), and
+// so is the Authorization header of a request accepted by bearer token.
+// An Authorization header on a public path was not passgate's to judge
+// and stays. `headers { pass_credentials }` passes both.
+func TestCredentialsNotPassedUpstream(t *testing.T) {
+	for _, pass := range []bool{false, true} {
+		t.Run(fmt.Sprintf("pass_credentials=%v", pass), func(t *testing.T) {
+			var opts []gatewayOption
+			if pass {
+				opts = append(opts, withExtra("headers {\n\t\t\tpass_credentials\n\t\t}"))
+			}
+			g := startGateway(t, opts...)
+			c := g.newClient()
+			out := c.signInTokens("cara@example.com")
+			access := out["access_token"].(string)
+
+			hasSession := func(h http.Header) bool {
+				for _, line := range h.Values("Cookie") {
+					if strings.Contains(line, "passgate_session=") {
+						return true
+					}
+				}
+				return false
+			}
+			check := func(what string, h http.Header, wantCookie []string, wantAuth string) {
+				t.Helper()
+				if got := h.Values("Cookie"); pass && !hasSession(h) || !pass && !slices.Equal(got, wantCookie) {
+					t.Fatalf("%s: upstream Cookie = %q, want %q", what, got, wantCookie)
+				}
+				if got := h.Get("Authorization"); got != wantAuth {
+					t.Fatalf("%s: upstream Authorization = %q, want %q", what, got, wantAuth)
+				}
+				if what != "public" && h.Get("X-Auth-Email") != "cara@example.com" {
+					t.Fatalf("%s: identity upstream: %v", what, h)
+				}
+			}
+			ifPassed := func(v string) string {
+				if pass {
+					return v
+				}
+				return ""
+			}
+
+			// The jar appends the session cookie to the app's own.
+			h := echoed(t, c.do("GET", "/app", nil, "Cookie", "theme=dark; passgate_session_x=1"))
+			check("cookie", h, []string{"theme=dark; passgate_session_x=1"}, "")
+			// Only the session cookie: no Cookie header at all.
+			h = echoed(t, c.do("GET", "/app", nil))
+			check("cookie only", h, nil, "")
+			// A bearer request, with the cookie as well.
+			h = echoed(t, c.do("GET", "/app", nil, "Authorization", "Bearer "+access, "Cookie", "a=1"))
+			check("bearer", h, []string{"a=1"}, ifPassed("Bearer "+access))
+			// A public path: the cookie goes, someone else's token stays.
+			h = echoed(t, c.do("GET", "/public/file", nil, "Authorization", "Basic dTpw", "Cookie", "a=1"))
+			check("public", h, []string{"a=1"}, "Basic dTpw")
+		})
 	}
 }

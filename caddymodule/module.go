@@ -235,6 +235,12 @@ type HeadersConfig struct {
 	// the identity (see JWTConfig), for upstreams that verify rather than
 	// trust. Empty (default): off.
 	Assertion string `json:"assertion,omitempty"`
+	// PassCredentials passes passgate's own credentials on to the next
+	// handler: its session cookie, and the Authorization header of a
+	// request it accepted by bearer token. By default both are removed, so
+	// an upstream (and its logs) never holds a live credential; set it for
+	// an upstream that relays the access token to other services.
+	PassCredentials bool `json:"pass_credentials,omitempty"`
 }
 
 func headerName(set *string, def string) string {
