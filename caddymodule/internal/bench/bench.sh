@@ -64,6 +64,7 @@ UPADMIN=$(free_port)
 redis-server --bind 127.0.0.1 --port "$REDIS" --save "" --appendonly no \
 	--dir "$work" --logfile "$work/redis.log" &
 pids+=($!)
+redis_pid=$!
 
 cat >"$work/Upstream" <<CADDY
 {
@@ -80,6 +81,7 @@ http://127.0.0.1:$UP {
 CADDY
 "$work/caddy" run --adapter caddyfile --config "$work/Upstream" 2>"$work/upstream.log" &
 pids+=($!)
+upstream_pid=$!
 
 cat >"$work/Caddyfile" <<CADDY
 {
@@ -110,6 +112,7 @@ http://127.0.0.1:$GATE {
 CADDY
 "$work/caddy" run --adapter caddyfile --config "$work/Caddyfile" 2>"$work/caddy.log" &
 pids+=($!)
+gateway_pid=$!
 
 wait_port "$REDIS"
 wait_port "$UP"
@@ -140,10 +143,27 @@ for args in "http://127.0.0.1:$PLAIN/" "-H Cookie:$cookie $base/" "-H Authorizat
 	[ "$st" = 200 ] || { echo "warm-up $args: HTTP $st" >&2; exit 1; }
 done
 
-# run NAME ROUND wrk-args...: one wrk run, one result line.
+# CPU time (user + system, in clock ticks) a process has used so far; the
+# gateway also serves plain, which is what lets the two be compared.
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# CPU time of this shell's finished children (wrk), in clock ticks, into
+# $child (`times` must run in this shell, not in a $(...) subshell).
+child_ticks() {
+	times >"$work/times"
+	child=$(awk -v hz="$HZ" 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%d", (u[1] * 60 + u[2] + s[1] * 60 + s[2]) * hz }' "$work/times")
+}
+HZ=$(getconf CLK_TCK)
+
+# run NAME ROUND wrk-args...: one wrk run, one result line, with the CPU
+# time per request each process spent (microseconds): these hold still on
+# a busy machine where req/s does not.
 run() {
 	local name=$1 round=$2
 	shift 2
+	if [ "$round" = 0 ]; then
+		wrk -t"$THREADS" -c"$CONNS" -d"${BENCH_WARMUP:-2}s" "$@" >/dev/null
+		return
+	fi
 	local out prof=""
 	# BENCH_PPROF=dir: CPU profile of the gateway during round 1's runs.
 	if [ -n "${BENCH_PPROF:-}" ] && [ "$round" = 1 ]; then
@@ -151,9 +171,16 @@ run() {
 		curl -s -o "$BENCH_PPROF/$name.pprof" "http://127.0.0.1:$ADMIN/debug/pprof/profile?seconds=$((SECS - 1))" &
 		prof=$!
 	fi
+	local g0 u0 r0 w0 g1 u1 r1 w1
+	child_ticks
+	g0=$(ticks "$gateway_pid") u0=$(ticks "$upstream_pid") r0=$(ticks "$redis_pid") w0=$child
 	out=$(wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" --latency "$@")
-	local rps p50 p99 non2xx
+	g1=$(ticks "$gateway_pid") u1=$(ticks "$upstream_pid") r1=$(ticks "$redis_pid")
+	child_ticks
+	w1=$child
+	local rps p50 p99 non2xx total
 	[ -n "$prof" ] && wait "$prof"
+	total=$(awk '/requests in/ { print $1 }' <<<"$out")
 	rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
 	p50=$(awk '$1 == "50%" { print $2 }' <<<"$out")
 	p99=$(awk '$1 == "99%" { print $2 }' <<<"$out")
@@ -162,21 +189,40 @@ run() {
 		echo "$name: $non2xx non-2xx answers; the run is invalid" >&2
 		exit 1
 	fi
-	printf '%s %s %s %s %s\n' "$round" "$name" "$rps" "$p50" "$p99" >>"$work/results"
-	printf '  round %s %-7s %10s req/s  p50 %-8s p99 %s\n' "$round" "$name" "$rps" "$p50" "$p99"
+	local cpu
+	cpu=$(awk -v n="$total" -v hz="$HZ" -v g=$((g1 - g0)) -v u=$((u1 - u0)) -v r=$((r1 - r0)) -v w=$((w1 - w0)) \
+		'BEGIN { f = 1e6 / hz / n; printf "%.1f %.1f %.1f %.1f", g * f, u * f, r * f, w * f }')
+	printf '%s %s %s %s %s %s\n' "$round" "$name" "$rps" "$p50" "$p99" "$cpu" >>"$work/results"
+	printf '  round %s %-7s %10s req/s  p50 %-8s p99 %-8s CPU us/req gateway %s upstream %s redis %s wrk %s\n' \
+		"$round" "$name" "$rps" "$p50" "$p99" $cpu
 }
 
 echo "--- $ROUNDS interleaved rounds of ${SECS}s each, wrk -t$THREADS -c$CONNS, $(nproc) cores"
+# target NAME ROUND: one run against a target.
+target() {
+	case $1 in
+	plain) run plain "$2" "http://127.0.0.1:$PLAIN/" ;;
+	cookie) run cookie "$2" -H "Cookie: $cookie" "$base/" ;;
+	bearer) run bearer "$2" -H "Authorization: Bearer $token" "$base/" ;;
+	plain+c) run plain+c "$2" -H "Cookie: $cookie" "http://127.0.0.1:$PLAIN/" ;;
+	plain+b) run plain+b "$2" -H "Authorization: Bearer $token" "http://127.0.0.1:$PLAIN/" ;;
+	esac
+}
+targets=(plain cookie bearer)
+# BENCH_PLAIN_HEADERS=1: plain reverse_proxy sent the same cookie and
+# token, to tell the cost of forwarding them from passgate's own.
+[ -n "${BENCH_PLAIN_HEADERS:-}" ] && targets+=(plain+c plain+b)
+# Each round starts one target further along, so that no target always
+# runs first (after the sign-in or the previous round's last run); with as
+# many rounds as targets, each takes every place once.
+# Round 0 is a short unrecorded run of each: connection pools, caches and
+# the Go heap settle before anything counts.
+for t in "${targets[@]}"; do target "$t" 0; done
 for r in $(seq 1 "$ROUNDS"); do
-	run plain "$r" "http://127.0.0.1:$PLAIN/"
-	run cookie "$r" -H "Cookie: $cookie" "$base/"
-	run bearer "$r" -H "Authorization: Bearer $token" "$base/"
-	# BENCH_PLAIN_HEADERS=1: plain reverse_proxy sent the same cookie and
-	# token, to tell the cost of forwarding them from passgate's own.
-	if [ -n "${BENCH_PLAIN_HEADERS:-}" ]; then
-		run plain+c "$r" -H "Cookie: $cookie" "http://127.0.0.1:$PLAIN/"
-		run plain+b "$r" -H "Authorization: Bearer $token" "http://127.0.0.1:$PLAIN/"
-	fi
+	n=${#targets[@]}
+	for i in $(seq 0 $((n - 1))); do
+		target "${targets[$(((i + r - 1) % n))]}" "$r"
+	done
 done
 
 echo
@@ -192,15 +238,20 @@ function median(a, n,   i, j, t) {
 	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
 	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 }
-{ rps[$2, $1] = $3; p50[$2, $1] = ms($4); p99[$2, $1] = ms($5); if ($1 > R) R = $1 }
+{
+	rps[$2, $1] = $3; p50[$2, $1] = ms($4); p99[$2, $1] = ms($5); if ($1 > R) R = $1
+	for (i = 6; i <= 9; i++) cpu[$2, $1, i] = $i
+}
 END {
-	printf "%-8s %10s %9s %9s %7s\n", "target", "req/s", "p50 ms", "p99 ms", "ratio"
+	printf "%-8s %10s %9s %9s %7s   %s\n", "target", "req/s", "p50 ms", "p99 ms", "ratio", "CPU us/req: gateway upstream redis wrk"
 	k = split("plain cookie bearer plain+c plain+b", names, " ")
 	for (k = 1; k <= 5; k++) {
 		n = names[k]
 		if (!((n, 1) in rps)) continue
 		for (r = 1; r <= R; r++) { a[r] = rps[n, r]; b[r] = p50[n, r]; c[r] = p99[n, r]; q[r] = rps[n, r] / rps["plain", r] }
-		printf "%-8s %10.0f %9.2f %9.2f %7.3f\n", n, median(a, R), median(b, R), median(c, R), median(q, R)
+		printf "%-8s %10.0f %9.2f %9.2f %7.3f  ", n, median(a, R), median(b, R), median(c, R), median(q, R)
+		for (i = 6; i <= 9; i++) { for (r = 1; r <= R; r++) a[r] = cpu[n, r, i]; printf " %7.1f", median(a, R) }
+		printf "\n"
 	}
 }' "$work/results"
 
