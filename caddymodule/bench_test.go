@@ -11,13 +11,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/gorilla/securecookie"
 	"go.uber.org/zap"
 
-	"github.com/passgate/caddy-passgate/sessionstore"
 	"github.com/passgate/caddy-passgate/verify"
 )
 
@@ -61,7 +61,11 @@ func provisionedB(b *testing.B, p *Passgate) *Passgate {
 func warmSession(b *testing.B, p *Passgate) (cookie, token string) {
 	b.Helper()
 	ctx := context.Background()
-	secret, sess, err := p.sessions.Create(ctx, sessionstore.User{ID: "u-ann", Email: "ann@example.com"})
+	user, err := p.store.RecordSignIn(ctx, "email", "ann@example.com", "u-ann", nil, time.Now())
+	if err != nil {
+		b.Fatalf("signing ann in (is Redis at %s? apt-get install redis-server): %v", benchRedisURL(), err)
+	}
+	secret, sess, err := p.sessions.Create(ctx, user)
 	if err != nil {
 		b.Fatalf("creating a session (is Redis at %s? apt-get install redis-server): %v", benchRedisURL(), err)
 	}

@@ -233,9 +233,16 @@ func (m *Memory) RecordSignIn(_ context.Context, channel, identifier, newID stri
 	return cloneUser(u), nil
 }
 
+// ownSession is what a store keeps of a session: identity and roles are
+// its user's, joined on read.
+func ownSession(s Session) Session {
+	s.Email, s.Phone, s.Roles = "", "", nil
+	return s
+}
+
 // CreateSession implements SessionStore.
 func (m *Memory) CreateSession(_ context.Context, s Session, until time.Time) error {
-	s.Roles = slices.Clone(s.Roles)
+	s = ownSession(s)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.sessions[s.ID] = memSession{s: s, until: until}
@@ -261,8 +268,12 @@ func (m *Memory) Session(_ context.Context, id string) (Session, error) {
 		m.dropSessionLocked(id, rec.s.UserID)
 		return Session{}, ErrNotFound
 	}
+	u, ok := m.users[rec.s.UserID]
+	if !ok {
+		return Session{}, ErrNotFound
+	}
 	s := rec.s
-	s.Roles = slices.Clone(s.Roles)
+	s.Email, s.Phone, s.Roles = u.Email, u.Phone, slices.Clone(u.Roles)
 	return s, nil
 }
 
@@ -275,8 +286,7 @@ func (m *Memory) TouchSession(_ context.Context, s Session, until time.Time) err
 	if !ok || !now.Before(rec.until) {
 		return ErrNotFound
 	}
-	s.Roles = slices.Clone(s.Roles)
-	m.sessions[s.ID] = memSession{s: s, until: until}
+	m.sessions[s.ID] = memSession{s: ownSession(s), until: until}
 	return nil
 }
 

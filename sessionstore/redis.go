@@ -69,6 +69,17 @@ func (r *Redis) identityKey(k string) string       { return r.prefix + "i:" + k 
 func (r *Redis) sessionKey(id string) string       { return r.prefix + "s:" + id }
 func (r *Redis) userSessionsKey(uid string) string { return r.prefix + "us:" + uid }
 
+// A user's sessions are indexed in the user's own hash, as fields named
+// sessionField + session id with an empty value: a field in a small hash
+// costs far less than a set of its own. The previous layout kept them in a
+// set at userSessionsKey; DeleteUserSessions still empties it, so sessions
+// made before an upgrade are covered by a global logout.
+const sessionField = "s:"
+
+// userFields are the user record's own fields, read by name so that the
+// session index in the same hash never reaches decodeUser.
+var userFields = []string{"id", "ch", "idf", "c", "r", "l"}
+
 func (r *Redis) bound(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, r.timeout)
 }
@@ -217,18 +228,25 @@ func (r *Redis) User(ctx context.Context, id string) (User, error) {
 }
 
 func (r *Redis) user(ctx context.Context, id string) (User, error) {
-	f, err := r.client.HGetAll(ctx, r.userKey(id)).Result()
+	vals, err := r.client.HMGet(ctx, r.userKey(id), userFields...).Result()
 	if err != nil {
 		return User{}, storeErr(err)
 	}
-	if len(f) == 0 {
+	f := make(map[string]string, len(userFields))
+	for i, v := range vals {
+		if s, ok := v.(string); ok {
+			f[userFields[i]] = s
+		}
+	}
+	if f["id"] == "" {
 		return User{}, ErrNotFound
 	}
 	return decodeUser(f)
 }
 
 // recordSignInScript: KEYS[1] identity index; ARGV: new id, user key
-// prefix, channel, identifier, roles (JSON), time (ms).
+// prefix, channel, identifier, roles (JSON), time (ms). Returns the user's
+// fields id, ch, idf, c, r, l in that order (userFields).
 var recordSignInScript = redis.NewScript(`
 local id = redis.call('GET', KEYS[1])
 if not id then
@@ -237,7 +255,9 @@ if not id then
   redis.call('HSET', ARGV[2] .. id, 'id', id, 'ch', ARGV[3], 'idf', ARGV[4], 'c', ARGV[6])
 end
 redis.call('HSET', ARGV[2] .. id, 'r', ARGV[5], 'l', ARGV[6])
-return redis.call('HGETALL', ARGV[2] .. id)
+local f = redis.call('HMGET', ARGV[2] .. id, 'id', 'ch', 'idf', 'c', 'r', 'l')
+for i = 1, #f do if not f[i] then f[i] = '' end end
+return f
 `)
 
 // RecordSignIn implements UserStore.
@@ -255,7 +275,14 @@ func (r *Redis) RecordSignIn(ctx context.Context, channel, identifier, newID str
 	if err != nil {
 		return User{}, storeErr(err)
 	}
-	return decodeUser(pairs(res))
+	if len(res) != len(userFields) {
+		return User{}, fmt.Errorf("%w: sign-in script returned %d fields", ErrUnavailable, len(res))
+	}
+	f := make(map[string]string, len(userFields))
+	for i, name := range userFields {
+		f[name] = res[i]
+	}
+	return decodeUser(f)
 }
 
 func decodeUser(f map[string]string) (User, error) {
@@ -269,39 +296,37 @@ func decodeUser(f map[string]string) (User, error) {
 	return u, nil
 }
 
-// redisSession is the stored form of a Session: short names keep a session
-// small (its id is the key, not repeated here).
+// redisSession is the stored form of a Session: only what is the
+// session's own, the user and the times, in short names (its id is the
+// key, not repeated here). Identity and roles are the user's record's,
+// joined on read. Sessions written by earlier versions also carry e, p and
+// r; those are ignored.
 type redisSession struct {
-	UserID   string   `json:"u"`
-	Email    string   `json:"e,omitempty"`
-	Phone    string   `json:"p,omitempty"`
-	Roles    []string `json:"r,omitempty"`
-	Created  int64    `json:"c"`
-	Expires  int64    `json:"x"`
-	LastSeen int64    `json:"s"`
+	UserID   string `json:"u"`
+	Created  int64  `json:"c"`
+	Expires  int64  `json:"x"`
+	LastSeen int64  `json:"s"`
 }
 
 func encodeSession(s Session) ([]byte, error) {
 	return json.Marshal(redisSession{
-		UserID: s.UserID, Email: s.Email, Phone: s.Phone, Roles: s.Roles,
+		UserID:  s.UserID,
 		Created: s.CreatedAt.UnixMilli(), Expires: s.ExpiresAt.UnixMilli(), LastSeen: s.LastSeenAt.UnixMilli(),
 	})
 }
 
-// createSessionScript: KEYS[1] session, KEYS[2] user's session index;
-// ARGV: session id, encoded session, expiry (ms), index expiry (ms),
-// session key prefix. Index members whose session is gone are pruned, so
-// the index stays as small as the live sessions.
+// createSessionScript: KEYS[1] session, KEYS[2] user; ARGV: session id,
+// encoded session, expiry (ms), session key prefix. Index fields whose
+// session is gone are pruned, so the index stays as small as the live
+// sessions.
 var createSessionScript = redis.NewScript(`
 redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3])
-for _, m in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  if redis.call('EXISTS', ARGV[5] .. m) == 0 then redis.call('SREM', KEYS[2], m) end
+for _, f in ipairs(redis.call('HKEYS', KEYS[2])) do
+  if string.sub(f, 1, 2) == 's:' and redis.call('EXISTS', ARGV[4] .. string.sub(f, 3)) == 0 then
+    redis.call('HDEL', KEYS[2], f)
+  end
 end
-redis.call('SADD', KEYS[2], ARGV[1])
-local ttl = redis.call('PTTL', KEYS[2])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if ttl < 0 or now + ttl < tonumber(ARGV[4]) then redis.call('PEXPIREAT', KEYS[2], ARGV[4]) end
+redis.call('HSET', KEYS[2], 's:' .. ARGV[1], '')
 return 1
 `)
 
@@ -314,8 +339,8 @@ func (r *Redis) CreateSession(ctx context.Context, s Session, until time.Time) e
 		return err
 	}
 	err = createSessionScript.Run(ctx, r.client,
-		[]string{r.sessionKey(s.ID), r.userSessionsKey(s.UserID)},
-		s.ID, val, until.UnixMilli(), s.ExpiresAt.UnixMilli(), r.sessionKey(""),
+		[]string{r.sessionKey(s.ID), r.userKey(s.UserID)},
+		s.ID, val, until.UnixMilli(), r.sessionKey(""),
 	).Err()
 	return storeErr(err)
 }
@@ -337,23 +362,50 @@ func (r *Redis) Session(ctx context.Context, id string) (Session, error) {
 	return s, err
 }
 
+// readSessionScript: KEYS[1] session; ARGV[1] user key prefix. Returns the
+// stored session and its user's channel, identifier and roles, or nil if
+// either is gone.
+var readSessionScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if not v then return false end
+local ok, s = pcall(cjson.decode, v)
+if not ok or type(s) ~= 'table' or type(s.u) ~= 'string' then
+  return redis.error_reply('corrupt session record')
+end
+local f = redis.call('HMGET', ARGV[1] .. s.u, 'ch', 'idf', 'r')
+if not f[1] then return false end
+return {v, f[1], f[2] or '', f[3] or ''}
+`)
+
 func (r *Redis) readSession(ctx context.Context, id string) (Session, error) {
 	ctx, cancel := r.bound(ctx)
 	defer cancel()
-	val, err := r.client.Get(ctx, r.sessionKey(id)).Bytes()
+	res, err := readSessionScript.Run(ctx, r.client, []string{r.sessionKey(id)}, r.userKey("")).StringSlice()
 	if err != nil {
 		return Session{}, storeErr(err)
 	}
+	if len(res) != 4 {
+		return Session{}, fmt.Errorf("%w: session script returned %d values", ErrUnavailable, len(res))
+	}
 	var rs redisSession
-	if err := json.Unmarshal(val, &rs); err != nil {
+	if err := json.Unmarshal([]byte(res[0]), &rs); err != nil {
 		return Session{}, fmt.Errorf("%w: corrupt session record: %v", ErrUnavailable, err)
 	}
-	return Session{
-		ID: id, UserID: rs.UserID, Email: rs.Email, Phone: rs.Phone, Roles: rs.Roles,
+	s := Session{
+		ID: id, UserID: rs.UserID,
 		CreatedAt:  time.UnixMilli(rs.Created),
 		ExpiresAt:  time.UnixMilli(rs.Expires),
 		LastSeenAt: time.UnixMilli(rs.LastSeen),
-	}, nil
+	}
+	var u User
+	setIdentifier(&u, res[1], res[2])
+	s.Email, s.Phone = u.Email, u.Phone
+	if res[3] != "" {
+		if err := json.Unmarshal([]byte(res[3]), &s.Roles); err != nil {
+			return Session{}, fmt.Errorf("%w: corrupt user record: %v", ErrUnavailable, err)
+		}
+	}
+	return s, nil
 }
 
 // TouchSession implements SessionStore.
@@ -382,7 +434,7 @@ func (r *Redis) DeleteSession(ctx context.Context, id, userID string) error {
 	defer cancel()
 	_, err := r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Del(ctx, r.sessionKey(id))
-		p.SRem(ctx, r.userSessionsKey(userID), id)
+		p.HDel(ctx, r.userKey(userID), sessionField+id)
 		p.Publish(ctx, InvalidationChannel, r.sessionKey(id))
 		return nil
 	})
@@ -392,15 +444,24 @@ func (r *Redis) DeleteSession(ctx context.Context, id, userID string) error {
 	return storeErr(err)
 }
 
-// deleteUserSessionsScript: KEYS[1] user's session index; ARGV[1] session
-// key prefix, ARGV[2] invalidation channel.
+// deleteUserSessionsScript: KEYS[1] user, KEYS[2] the user's session set
+// of the previous layout; ARGV[1] session key prefix, ARGV[2] invalidation
+// channel. Returns how many sessions it deleted.
 var deleteUserSessionsScript = redis.NewScript(`
 local n = 0
-for _, m in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if string.sub(f, 1, 2) == 's:' then
+    local k = ARGV[1] .. string.sub(f, 3)
+    n = n + redis.call('DEL', k)
+    redis.call('PUBLISH', ARGV[2], k)
+    redis.call('HDEL', KEYS[1], f)
+  end
+end
+for _, m in ipairs(redis.call('SMEMBERS', KEYS[2])) do
   n = n + redis.call('DEL', ARGV[1] .. m)
   redis.call('PUBLISH', ARGV[2], ARGV[1] .. m)
 end
-redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[2])
 return n
 `)
 
@@ -409,7 +470,7 @@ func (r *Redis) DeleteUserSessions(ctx context.Context, userID string) (int, err
 	ctx, cancel := r.bound(ctx)
 	defer cancel()
 	n, err := deleteUserSessionsScript.Run(ctx, r.client,
-		[]string{r.userSessionsKey(userID)}, r.sessionKey(""), InvalidationChannel).Int()
+		[]string{r.userKey(userID), r.userSessionsKey(userID)}, r.sessionKey(""), InvalidationChannel).Int()
 	if r.cache != nil {
 		r.cache.forgetUser(r.sessionKey(""), userID)
 	}

@@ -65,10 +65,16 @@ func TestRedisCached(t *testing.T) {
 	})
 }
 
+// newSession signs in the user userID@example.com (made with userID as id
+// if new) and stores a session of that user.
 func newSession(t *testing.T, s sessionstore.Store, userID string) sessionstore.Session {
 	t.Helper()
 	now := time.Now().Truncate(time.Millisecond)
-	sess := sessionstore.Session{ID: rand.Text(), UserID: userID, Email: userID + "@example.com",
+	u, err := s.RecordSignIn(context.Background(), "email", userID+"@example.com", userID, nil, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess := sessionstore.Session{ID: rand.Text(), UserID: u.ID, Email: u.Email,
 		CreatedAt: now, ExpiresAt: now.Add(time.Hour), LastSeenAt: now}
 	if err := s.CreateSession(context.Background(), sess, sess.ExpiresAt); err != nil {
 		t.Fatal(err)

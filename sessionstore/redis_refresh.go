@@ -29,7 +29,7 @@ func (r *Redis) CreateRefresh(ctx context.Context, rt RefreshToken) error {
 }
 
 // rotateRefreshScript: KEYS[1] old token, KEYS[2] new token; ARGV: session
-// key prefix, user session index prefix, invalidation channel. Returns {0} unknown or session
+// key prefix, user key prefix, invalidation channel. Returns {0} unknown or session
 // gone, {1, sid, uid, amr, x} rotated, {2, sid, uid, amr, x} reused (the
 // session is deleted).
 var rotateRefreshScript = redis.NewScript(`
@@ -37,7 +37,7 @@ local f = redis.call('HMGET', KEYS[1], 'sid', 'uid', 'amr', 'x', 'rot')
 if not f[1] then return {0} end
 if f[5] == '1' then
   redis.call('DEL', ARGV[1] .. f[1])
-  redis.call('SREM', ARGV[2] .. f[2], f[1])
+  redis.call('HDEL', ARGV[2] .. f[2], 's:' .. f[1])
   redis.call('PUBLISH', ARGV[3], ARGV[1] .. f[1])
   return {2, f[1], f[2], f[3], f[4]}
 end
@@ -54,7 +54,7 @@ func (r *Redis) RotateRefresh(ctx context.Context, oldHash, newHash string) (Ref
 	defer cancel()
 	res, err := rotateRefreshScript.Run(ctx, r.client,
 		[]string{r.refreshKey(oldHash), r.refreshKey(newHash)},
-		r.sessionKey(""), r.userSessionsKey(""), InvalidationChannel,
+		r.sessionKey(""), r.userKey(""), InvalidationChannel,
 	).Slice()
 	if err != nil {
 		return RefreshToken{}, storeErr(err)

@@ -49,13 +49,17 @@ type User struct {
 	LastSignInAt time.Time
 }
 
-// Session is a signed-in browser or client. It carries a copy of the user's
-// identity so that authenticating a request needs one read.
+// Session is a signed-in browser or client. A store keeps only what is the
+// session's own (its user and its times); Email, Phone and Roles are its
+// user's, as of the user's last sign-in, filled in from the user's record
+// when the session is read, in the same read.
 type Session struct {
 	// ID is the public handle of the session: the hash it is stored under.
 	// The secret the client holds is never stored.
-	ID         string
-	UserID     string
+	ID     string
+	UserID string
+	// Email, Phone and Roles are the user's (see above); what CreateSession
+	// and TouchSession are given in them is not stored.
 	Email      string
 	Phone      string
 	Roles      []string
@@ -92,15 +96,22 @@ type UserStore interface {
 	RecordSignIn(ctx context.Context, channel, identifier, newID string, roles []string, at time.Time) (User, error)
 }
 
-// SessionStore keeps sessions and the per-user index of them.
+// SessionStore keeps sessions and the per-user index of them. A session's
+// identity and roles are its user's record's (see UserStore): a store keeps
+// only the session's user id and times.
 type SessionStore interface {
-	// CreateSession stores s under s.ID until the given time and adds it to
-	// the index of its user.
+	// CreateSession stores s's user id and times under s.ID until the given
+	// time and adds it to the index of its user. s's Email, Phone and
+	// Roles are not stored.
 	CreateSession(ctx context.Context, s Session, until time.Time) error
-	// Session returns the session stored under id.
+	// Session returns the session stored under id, with Email, Phone and
+	// Roles filled from its user's record: the identity the user signs in
+	// with and the roles given at the user's last sign-in. ErrNotFound if
+	// the session or its user does not exist.
 	Session(ctx context.Context, id string) (Session, error)
-	// TouchSession replaces a session that still exists, so that a session
-	// deleted meanwhile is not brought back. ErrNotFound if it is gone.
+	// TouchSession replaces a session's times if it still exists, so that
+	// a session deleted meanwhile is not brought back. ErrNotFound if it
+	// is gone.
 	TouchSession(ctx context.Context, s Session, until time.Time) error
 	// DeleteSession removes one session.
 	DeleteSession(ctx context.Context, id, userID string) error

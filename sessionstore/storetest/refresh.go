@@ -14,7 +14,7 @@ import (
 // liveRefresh stores a session and a first refresh token for it.
 func liveRefresh(t *testing.T, s sessionstore.Store) (sessionstore.Session, sessionstore.RefreshToken) {
 	t.Helper()
-	sess := newSession(id())
+	sess := newSession(newUser(t, s))
 	must(t, s.CreateSession(context.Background(), sess, sess.ExpiresAt))
 	_, hash := sessionstore.NewRefreshToken()
 	rt := sessionstore.RefreshToken{Hash: hash, SessionID: sess.ID, UserID: sess.UserID,
@@ -49,10 +49,12 @@ func testRefreshRotates(t *testing.T, s sessionstore.Store) {
 func testRefreshReuseRevokesSession(t *testing.T, s sessionstore.Store) {
 	ctx := context.Background()
 	sess, rt := liveRefresh(t, s)
-	other := newSession(sess.UserID) // the same user's other sign-in
+	u, err := s.User(ctx, sess.UserID)
+	must(t, err)
+	other := newSession(u) // the same user's other sign-in
 	must(t, s.CreateSession(ctx, other, other.ExpiresAt))
 	_, second := sessionstore.NewRefreshToken()
-	_, err := s.RotateRefresh(ctx, rt.Hash, second)
+	_, err = s.RotateRefresh(ctx, rt.Hash, second)
 	must(t, err)
 
 	_, third := sessionstore.NewRefreshToken()
@@ -102,7 +104,7 @@ func testRefreshDiesWithSession(t *testing.T, s sessionstore.Store) {
 
 func testRefreshExpired(t *testing.T, s sessionstore.Store) {
 	ctx := context.Background()
-	sess := newSession(id())
+	sess := newSession(newUser(t, s))
 	must(t, s.CreateSession(ctx, sess, sess.ExpiresAt))
 	_, hash := sessionstore.NewRefreshToken()
 	must(t, s.CreateRefresh(ctx, sessionstore.RefreshToken{Hash: hash, SessionID: sess.ID, UserID: sess.UserID,

@@ -32,6 +32,8 @@ func Run(t *testing.T, newStore func(t *testing.T) sessionstore.Store) {
 		{"UserCreatedOnceAndUpdated", testUserCreatedOnceAndUpdated},
 		{"UserConcurrentSignIn", testUserConcurrentSignIn},
 		{"SessionRoundTrip", testSessionRoundTrip},
+		{"SessionIdentityIsTheUsers", testSessionIdentityIsTheUsers},
+		{"UserReadsIgnoreSessions", testUserReadsIgnoreSessions},
 		{"SessionTouchDoesNotResurrect", testSessionTouchDoesNotResurrect},
 		{"SessionExpired", testSessionExpired},
 		{"DeleteUserSessions", testDeleteUserSessions},
@@ -228,10 +230,20 @@ func testUserConcurrentSignIn(t *testing.T, s sessionstore.Store) {
 	}
 }
 
-func newSession(userID string) sessionstore.Session {
+// newUser signs a new user in by email with the given roles.
+func newUser(t *testing.T, s sessionstore.Store, roles ...string) sessionstore.User {
+	t.Helper()
+	u, err := s.RecordSignIn(context.Background(), "email", id()+"@example.com", id(), roles, ms(time.Now()))
+	must(t, err)
+	return u
+}
+
+// newSession is a session of u, not yet stored, carrying u's identity as
+// Sessions.Create makes it.
+func newSession(u sessionstore.User) sessionstore.Session {
 	now := ms(time.Now())
 	return sessionstore.Session{
-		ID: id(), UserID: userID, Email: "c@example.com", Roles: []string{"a", "b"},
+		ID: id(), UserID: u.ID, Email: u.Email, Phone: u.Phone, Roles: u.Roles,
 		CreatedAt: now, ExpiresAt: now.Add(time.Hour), LastSeenAt: now,
 	}
 }
@@ -247,7 +259,7 @@ func testSessionRoundTrip(t *testing.T, s sessionstore.Store) {
 	_, err := s.Session(ctx, id())
 	wantNotFound(t, err)
 
-	sess := newSession(id())
+	sess := newSession(newUser(t, s, "a", "b"))
 	must(t, s.CreateSession(ctx, sess, sess.ExpiresAt))
 	got, err := s.Session(ctx, sess.ID)
 	must(t, err)
@@ -268,7 +280,7 @@ func testSessionRoundTrip(t *testing.T, s sessionstore.Store) {
 
 func testSessionTouchDoesNotResurrect(t *testing.T, s sessionstore.Store) {
 	ctx := context.Background()
-	sess := newSession(id())
+	sess := newSession(newUser(t, s))
 	must(t, s.CreateSession(ctx, sess, sess.ExpiresAt))
 	must(t, s.DeleteSession(ctx, sess.ID, sess.UserID))
 	err := s.TouchSession(ctx, sess, sess.ExpiresAt)
@@ -281,18 +293,125 @@ func testSessionTouchDoesNotResurrect(t *testing.T, s sessionstore.Store) {
 
 func testSessionExpired(t *testing.T, s sessionstore.Store) {
 	ctx := context.Background()
-	sess := newSession(id())
+	sess := newSession(newUser(t, s))
 	must(t, s.CreateSession(ctx, sess, time.Now().Add(-time.Millisecond)))
 	_, err := s.Session(ctx, sess.ID)
 	wantNotFound(t, err)
 }
 
+// A session's identity and roles are its user's, as of the user's last
+// sign-in, whatever the session was created with; a session whose user is
+// unknown is none.
+func testSessionIdentityIsTheUsers(t *testing.T, s sessionstore.Store) {
+	ctx := context.Background()
+	u := newUser(t, s, "a", "b")
+	sess := newSession(u)
+	sess.Email, sess.Roles = "forged@example.com", []string{"forged"}
+	must(t, s.CreateSession(ctx, sess, sess.ExpiresAt))
+	got, err := s.Session(ctx, sess.ID)
+	must(t, err)
+	if got.UserID != u.ID || got.Email != u.Email || got.Phone != "" || !slices.Equal(got.Roles, []string{"a", "b"}) {
+		t.Fatalf("session reads %+v, want the identity and roles of %+v", got, u)
+	}
+
+	// Signing in again with other roles changes them for every session of
+	// the user: at once for a new one, and within a second for one read
+	// before (a store may cache sessions that long).
+	_, err = s.RecordSignIn(ctx, "email", u.Email, id(), []string{"c"}, ms(time.Now()))
+	must(t, err)
+	fresh := newSession(u)
+	must(t, s.CreateSession(ctx, fresh, fresh.ExpiresAt))
+	got, err = s.Session(ctx, fresh.ID)
+	must(t, err)
+	if !slices.Equal(got.Roles, []string{"c"}) {
+		t.Fatalf("a session made after a new sign-in has roles %v, want [c]", got.Roles)
+	}
+	waitRoles(t, s, sess.ID, u.Email, []string{"c"})
+	// Touching stores the times, not the identity the touch carried.
+	touched, err := s.Session(ctx, sess.ID)
+	must(t, err)
+	touched.LastSeenAt = touched.LastSeenAt.Add(time.Minute)
+	touched.Email, touched.Roles = "forged@example.com", []string{"forged"}
+	must(t, s.TouchSession(ctx, touched, touched.ExpiresAt))
+	_, err = s.RecordSignIn(ctx, "email", u.Email, id(), []string{"d"}, ms(time.Now()))
+	must(t, err)
+	waitRoles(t, s, sess.ID, u.Email, []string{"d"})
+
+	// A phone user's session has the phone number and no email.
+	p, err := s.RecordSignIn(ctx, "phone", "+4930"+id()[:8], id(), nil, ms(time.Now()))
+	must(t, err)
+	ps := newSession(p)
+	must(t, s.CreateSession(ctx, ps, ps.ExpiresAt))
+	got, err = s.Session(ctx, ps.ID)
+	must(t, err)
+	if got.Phone != p.Phone || got.Email != "" || len(got.Roles) != 0 {
+		t.Fatalf("phone session reads %+v, want phone %s, no email, no roles", got, p.Phone)
+	}
+
+	// A session of a user that does not exist is not found.
+	orphan := newSession(sessionstore.User{ID: id(), Email: "ghost@example.com", Roles: []string{"a"}})
+	must(t, s.CreateSession(ctx, orphan, orphan.ExpiresAt))
+	_, err = s.Session(ctx, orphan.ID)
+	wantNotFound(t, err)
+}
+
+// waitRoles waits until the session reads email and roles: at once in a
+// store without a cache, within a second (its cache's TTL) in one with.
+func waitRoles(t *testing.T, s sessionstore.Store, sessionID, email string, roles []string) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		got, err := s.Session(context.Background(), sessionID)
+		must(t, err)
+		if got.Email == email && slices.Equal(got.Roles, roles) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("session reads %+v, want email %s and roles %v", got, email, roles)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Reading a user gives the user's record and nothing else, however many
+// sessions the user has; sessions of an unknown user make no user.
+func testUserReadsIgnoreSessions(t *testing.T, s sessionstore.Store) {
+	ctx := context.Background()
+	u := newUser(t, s, "staff")
+	for range 20 {
+		sess := newSession(u)
+		must(t, s.CreateSession(ctx, sess, sess.ExpiresAt))
+	}
+	sameUser := func(what string, got sessionstore.User) {
+		t.Helper()
+		if got.ID != u.ID || got.Email != u.Email || got.Phone != u.Phone || !slices.Equal(got.Roles, u.Roles) ||
+			!got.CreatedAt.Equal(u.CreatedAt) || !got.LastSignInAt.Equal(u.LastSignInAt) {
+			t.Fatalf("%s gave %+v, want %+v", what, got, u)
+		}
+	}
+	got, err := s.User(ctx, u.ID)
+	must(t, err)
+	sameUser("User", got)
+	got, err = s.UserByIdentifier(ctx, "email", u.Email)
+	must(t, err)
+	sameUser("UserByIdentifier", got)
+	again, err := s.RecordSignIn(ctx, "email", u.Email, id(), u.Roles, u.LastSignInAt)
+	must(t, err)
+	sameUser("RecordSignIn", again)
+
+	ghost := newSession(sessionstore.User{ID: id()})
+	must(t, s.CreateSession(ctx, ghost, ghost.ExpiresAt))
+	_, err = s.User(ctx, ghost.UserID)
+	wantNotFound(t, err)
+}
+
 func testDeleteUserSessions(t *testing.T, s sessionstore.Store) {
 	ctx := context.Background()
-	uid, other := id(), id()
+	me, other := newUser(t, s), newUser(t, s)
+	uid := me.ID
 	var mine []sessionstore.Session
 	for range 3 {
-		sess := newSession(uid)
+		sess := newSession(me)
 		must(t, s.CreateSession(ctx, sess, sess.ExpiresAt))
 		mine = append(mine, sess)
 	}
@@ -327,7 +446,8 @@ func testSessionsManagerTimeouts(t *testing.T, s sessionstore.Store) {
 		Store: s, Idle: time.Hour, Lifetime: 3 * time.Hour, TouchEvery: time.Minute,
 		Now: func() time.Time { return time.Now().Add(time.Duration(offset.Load())) },
 	}
-	u := sessionstore.User{ID: id(), Email: "d@example.com", Roles: []string{"r"}}
+	u, err := s.RecordSignIn(ctx, "email", "d-"+id()+"@example.com", id(), []string{"r"}, ms(time.Now()))
+	must(t, err)
 	secret, sess, err := m.Create(ctx, u)
 	must(t, err)
 	if len(secret) < 43 || sess.ID == secret || sess.ID != sessionstore.SessionID(secret) {
