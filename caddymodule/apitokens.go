@@ -262,17 +262,17 @@ func (p *Passgate) sessionOf(r *http.Request) (sessionstore.Session, error) {
 	if !ok {
 		return p.sessions.LookupID(r.Context(), p.cookie.sessionID(r))
 	}
-	claims, err := p.tokens.VerifyAccess(tok)
+	sid, subject, err := p.tokens.VerifySession(tok)
 	if err != nil {
 		return sessionstore.Session{}, errBadBearer
 	}
-	sess, err := p.sessionAlive(r.Context(), claims.SessionID)
+	sess, err := p.sessionAlive(r.Context(), sid)
 	switch {
 	case errors.Is(err, sessionstore.ErrNotFound):
 		return sessionstore.Session{}, errBadBearer
 	case err != nil:
 		return sessionstore.Session{}, err
-	case sess.UserID != claims.Subject:
+	case sess.UserID != subject:
 		return sessionstore.Session{}, errBadBearer
 	}
 	return sess, nil

@@ -6,6 +6,7 @@ import (
 	"net/textproto"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -68,14 +69,43 @@ func (p *Passgate) authenticate(r *http.Request) (sessionstore.Session, error) {
 
 // applyPolicy refuses a session whose user the current policy does not
 // allow (as ErrNotFound) and gives it the roles the policy gives now.
+//
+// The policy's answer for an identifier is remembered (p.decisions): its
+// globs cost more than the rest of a request's authentication, and the
+// answer cannot go stale, since a changed policy comes with a reload and
+// so with a new Passgate and an empty memory. The roles slice is shared
+// between requests: read it, never write to it.
 func (p *Passgate) applyPolicy(sess sessionstore.Session) (sessionstore.Session, error) {
 	channel, identifier := sessionIdentity(sess)
-	if !p.verifier.Policy.Allowed(channel, identifier) {
+	key := policyKey{channel, identifier}
+	d, ok := p.decisions.Get(key)
+	if !ok {
+		d.allowed = p.verifier.Policy.Allowed(channel, identifier)
+		roles := p.verifier.Policy.RolesFor(channel, identifier)
+		d.roles = roles[:len(roles):len(roles)] // an append copies
+		p.decisions.Put(key, d)
+	}
+	if !d.allowed {
 		return sessionstore.Session{}, sessionstore.ErrNotFound
 	}
-	sess.Roles = p.verifier.Policy.RolesFor(channel, identifier)
+	sess.Roles = d.roles
 	return sess, nil
 }
+
+type policyKey struct{ channel, identifier string }
+
+// policyDecision is what the policy says of one identifier.
+type policyDecision struct {
+	allowed bool
+	roles   []string
+}
+
+// Bounds of the remembered policy answers: about 100 bytes each, so 1 MB
+// at most; the TTL only lets unused entries go.
+const (
+	policyDecisionEntries = 10000
+	policyDecisionTTL     = 10 * time.Minute
+)
 
 func sessionIdentity(s sessionstore.Session) (channel, identifier string) {
 	if s.Email != "" {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/passgate/caddy-passgate/caddymodule/tokens"
 	"github.com/passgate/caddy-passgate/sessionstore"
+	"github.com/passgate/caddy-passgate/sessionstore/boundedcache"
 	"github.com/passgate/caddy-passgate/verify"
 )
 
@@ -133,6 +134,7 @@ type Passgate struct {
 	redirects    redirectPolicy
 	magicPages   *magicPages
 	tokens       *tokens.Issuer
+	decisions    *boundedcache.Cache[policyKey, policyDecision] // see applyPolicy
 }
 
 // StoreConfig selects the state backend.
@@ -354,6 +356,7 @@ func (p *Passgate) Provision(ctx caddy.Context) error {
 		MaxAttempts: p.Code.MaxAttempts,
 		Now:         now,
 	}
+	p.decisions = boundedcache.New[policyKey, policyDecision](policyDecisionEntries, policyDecisionTTL, nil)
 	idle := time.Duration(p.Session.Idle)
 	p.sessions = &sessionstore.Sessions{
 		Store:      p.store,

@@ -225,12 +225,33 @@ func (i *Issuer) sign(typ string, claims jwt.Claims) (string, error) {
 // names, in that key's algorithm only), type, issuer, audience and times,
 // and returns its claims. Every failure wraps ErrInvalidToken.
 func (i *Issuer) VerifyAccess(token string) (*AccessClaims, error) {
+	c, err := i.verifyAccess(token)
+	if err != nil {
+		return nil, err
+	}
+	return c.clone(), nil
+}
+
+// VerifySession checks an access token as VerifyAccess does and returns
+// only the session it names and its subject: all a request needs, without
+// copying the claims.
+func (i *Issuer) VerifySession(token string) (sessionID, subject string, err error) {
+	c, err := i.verifyAccess(token)
+	if err != nil {
+		return "", "", err
+	}
+	return c.SessionID, c.Subject, nil
+}
+
+// verifyAccess returns the claims of a valid access token; their slices
+// may be the cache's own, so the caller must not change them.
+func (i *Issuer) verifyAccess(token string) (AccessClaims, error) {
 	if len(token) > MaxTokenLen {
-		return nil, fmt.Errorf("%w: too long", ErrInvalidToken)
+		return AccessClaims{}, fmt.Errorf("%w: too long", ErrInvalidToken)
 	}
 	sum := sha256.Sum256([]byte(token))
 	if c, ok := i.verified.Get(sum); ok {
-		return c.clone(), nil
+		return c, nil
 	}
 	claims := new(AccessClaims)
 	_, err := i.parser.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
@@ -248,15 +269,15 @@ func (i *Issuer) VerifyAccess(token string) (*AccessClaims, error) {
 		return k.public, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+		return AccessClaims{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
 	if claims.Subject == "" || claims.SessionID == "" || claims.ID == "" {
-		return nil, fmt.Errorf("%w: sub, sid and jti are required", ErrInvalidToken)
+		return AccessClaims{}, fmt.Errorf("%w: sub, sid and jti are required", ErrInvalidToken)
 	}
 	// Only until exp: past it the parser would refuse the token (the
 	// leeway is not extended to cached tokens).
-	i.verified.PutUntil(sum, *claims.clone(), claims.ExpiresAt.Time)
-	return claims, nil
+	i.verified.PutUntil(sum, *claims, claims.ExpiresAt.Time)
+	return *claims, nil
 }
 
 // clone copies the claims with their slices, so that what a caller does
