@@ -183,6 +183,14 @@ type tokenRequest struct {
 
 // serveToken rotates a refresh token: the old one is spent, a new pair is
 // returned. A spent token presented again revokes its whole session.
+//
+// Rotation is the last store operation: the token is read (not spent),
+// its session checked and the policy applied first, and only then is the
+// token spent, so a store failure before the rotation (503) leaves it
+// usable for a retry. Signing the access token, after it, touches no
+// store. A spent token is told from a live one by the rotation, so a
+// reused token is caught only once its session and the policy have
+// passed; otherwise it is refused all the same.
 func (p *Passgate) serveToken(w http.ResponseWriter, r *http.Request) {
 	var req tokenRequest
 	isForm, apiErr := readBody(w, r, &req)
@@ -198,8 +206,8 @@ func (p *Passgate) serveToken(w http.ResponseWriter, r *http.Request) {
 	}
 	invalidGrant := newAPIError(http.StatusUnauthorized, errInvalidGrant, "the refresh token is invalid, expired or revoked; sign in again")
 	ctx := r.Context()
-	next, nextHash := sessionstore.NewRefreshToken()
-	rt, err := p.store.RotateRefresh(ctx, sessionstore.RefreshHash(req.RefreshToken), nextHash)
+	hash := sessionstore.RefreshHash(req.RefreshToken)
+	rt, err := p.store.Refresh(ctx, hash)
 	var sess sessionstore.Session
 	if err == nil {
 		sess, err = p.sessionAlive(ctx, rt.SessionID)
@@ -211,7 +219,18 @@ func (p *Passgate) serveToken(w http.ResponseWriter, r *http.Request) {
 	}
 	var resp tokenResponse
 	if err == nil {
-		resp, err = p.accessFor(sess, rt.AMR, next)
+		// The last store operation: it spends the token, or finds it
+		// spent already and revokes the session.
+		next, nextHash := sessionstore.NewRefreshToken()
+		var rotated sessionstore.RefreshToken
+		rotated, err = p.store.RotateRefresh(ctx, hash, nextHash)
+		if err == nil && rotated.SessionID != rt.SessionID {
+			// A token keeps its session; this cannot normally happen.
+			err = sessionstore.ErrNotFound
+		}
+		if err == nil {
+			resp, err = p.accessFor(sess, rt.AMR, next)
+		}
 	}
 	switch {
 	case err == nil:

@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -385,4 +386,118 @@ func echoed(t *testing.T, r response) http.Header {
 		t.Fatalf("upstream echo: %v: %s", err, r.body)
 	}
 	return e.Headers
+}
+
+// stallProxy relays TCP between passgate and a redis-server and can make
+// Redis hang for one chosen call: while armed with a key, a connection
+// that sends a command naming the key is stalled. That command and all
+// that follows on the connection are held back from Redis (never run
+// there) and nothing comes back, so the client meets a hung server on
+// exactly that call and its store timeout turns it into ErrUnavailable.
+// Other connections, and other calls before it, go through.
+type stallProxy struct {
+	ln      net.Listener
+	target  string
+	stalled atomic.Int32 // connections stalled so far
+
+	mu     sync.Mutex
+	needle []byte
+	conns  map[net.Conn]struct{}
+	wg     sync.WaitGroup
+}
+
+func startStallProxy(t *testing.T, rs *redisServer) *stallProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &stallProxy{ln: ln, target: fmt.Sprintf("127.0.0.1:%d", rs.port), conns: map[net.Conn]struct{}{}}
+	p.wg.Go(p.accept)
+	t.Cleanup(p.close)
+	return p
+}
+
+func (p *stallProxy) url() string { return "redis://" + p.ln.Addr().String() + "/0" }
+
+// stallOn arms the proxy with a key; release disarms it (connections
+// already stalled stay so until the client closes them).
+func (p *stallProxy) stallOn(key string) { p.mu.Lock(); p.needle = []byte(key); p.mu.Unlock() }
+func (p *stallProxy) release()           { p.mu.Lock(); p.needle = nil; p.mu.Unlock() }
+
+func (p *stallProxy) armed() []byte { p.mu.Lock(); defer p.mu.Unlock(); return p.needle }
+
+// track registers conns for close; false once the proxy is closed.
+func (p *stallProxy) track(conns ...net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.conns == nil {
+		return false
+	}
+	for _, c := range conns {
+		p.conns[c] = struct{}{}
+	}
+	return true
+}
+
+func (p *stallProxy) accept() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		u, err := net.Dial("tcp", p.target)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		if !p.track(c, u) {
+			c.Close()
+			u.Close()
+			return
+		}
+		p.wg.Go(func() {
+			io.Copy(c, u)
+			c.Close()
+		})
+		p.wg.Go(func() { p.relay(c, u) })
+	}
+}
+
+// relay copies what the client sends to Redis until it sends the armed
+// key; from then on it reads and drops, until the client goes away.
+func (p *stallProxy) relay(c, u net.Conn) {
+	defer u.Close()
+	defer c.Close()
+	buf := make([]byte, 64<<10)
+	var tail []byte // the end of what went before, for a key split across reads
+	stalled := false
+	for {
+		n, err := c.Read(buf)
+		if n > 0 && !stalled {
+			seen := append(tail, buf[:n]...)
+			if needle := p.armed(); needle != nil && bytes.Contains(seen, needle) {
+				stalled = true
+				p.stalled.Add(1)
+			} else if _, werr := u.Write(buf[:n]); werr != nil {
+				return
+			} else {
+				tail = append([]byte(nil), seen[max(0, len(seen)-256):]...)
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (p *stallProxy) close() {
+	p.ln.Close()
+	p.mu.Lock()
+	for c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+	p.mu.Unlock()
+	p.wg.Wait()
 }

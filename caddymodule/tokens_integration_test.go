@@ -1,6 +1,7 @@
 package caddymodule_test
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -382,4 +383,65 @@ func TestMagicLinkWithTokens(t *testing.T) {
 	if err := json.Unmarshal(claims, &c2); err != nil || !slices.Equal(c2.AMR, []string{"email"}) {
 		t.Fatalf("amr %v (%v), want [email]", c2.AMR, err)
 	}
+}
+
+// A store hiccup during /token must not cost the client its refresh
+// token. Redis hangs for exactly the read of the session (the proxy
+// stalls the call naming its key), so /token answers 503; once Redis is
+// back, the same refresh token still works and the session lives. The
+// token is spent by that successful rotation only: presenting it once
+// more is reuse, which revokes the session.
+func TestTokenRetryAfterStoreHiccup(t *testing.T) {
+	rs := startRedis(t)
+	px := startStallProxy(t, rs)
+	g := startGateway(t, func(g *gateway) {
+		g.store = "store redis " + px.url() + " {\n prefix pgtest:\n timeout 1s\n}"
+	})
+	out := g.newClient().signInTokens("wes@example.com")
+	sessID := out["session"].(map[string]any)["id"].(string)
+	sessKey := "pgtest:s:" + sessID
+	api := g.newClient()
+	admin := rs.client()
+	defer admin.Close()
+	sessionStored := func() bool {
+		n, err := admin.Exists(context.Background(), sessKey).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n == 1
+	}
+
+	px.stallOn(sessKey)
+	r := api.refresh(out["refresh_token"])
+	if r.status != 503 || r.json(t)["error"] != "store_unavailable" {
+		t.Fatalf("refresh with Redis hung on the session read: %d %s, want 503 store_unavailable", r.status, r.body)
+	}
+	if px.stalled.Load() == 0 {
+		t.Fatal("the 503 did not come from the stalled session read")
+	}
+	px.release()
+
+	r = api.refresh(out["refresh_token"])
+	if r.status != 200 {
+		t.Fatalf("the same refresh token after Redis is back: %d %s, want 200", r.status, r.body)
+	}
+	second := r.json(t)
+	if second["refresh_token"] == out["refresh_token"] || second["access_token"] == nil {
+		t.Fatalf("refresh after the hiccup answered %v", second)
+	}
+	if r := api.do("GET", "/auth/session", nil, bearer(second["access_token"])...); r.status != 200 ||
+		r.json(t)["session"].(map[string]any)["id"] != sessID {
+		t.Fatalf("session via the new access token: %d %s", r.status, r.body)
+	}
+	if !sessionStored() {
+		t.Fatal("session gone after the retry")
+	}
+
+	// The retry spent the token; now it is reuse.
+	wantInvalidGrant(t, "the original refresh token again", api.refresh(out["refresh_token"]))
+	if sessionStored() {
+		t.Fatal("reuse did not revoke the session")
+	}
+	wantRefused(t, "access after reuse", api.do("GET", "/app", nil, bearer(second["access_token"])...))
+	wantInvalidGrant(t, "latest refresh after reuse", api.refresh(second["refresh_token"]))
 }

@@ -20,6 +20,20 @@ func (m *Memory) CreateRefresh(_ context.Context, rt RefreshToken) error {
 	return nil
 }
 
+// Refresh implements RefreshStore.
+func (m *Memory) Refresh(_ context.Context, hash string) (RefreshToken, error) {
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rec, ok := m.refresh[hash]
+	if !ok || !now.Before(rec.rt.ExpiresAt) {
+		return RefreshToken{}, ErrNotFound
+	}
+	rt := rec.rt
+	rt.AMR = slices.Clone(rt.AMR)
+	return rt, nil
+}
+
 // RotateRefresh implements RefreshStore.
 func (m *Memory) RotateRefresh(_ context.Context, oldHash, newHash string) (RefreshToken, error) {
 	now := m.now()

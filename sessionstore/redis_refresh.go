@@ -28,6 +28,25 @@ func (r *Redis) CreateRefresh(ctx context.Context, rt RefreshToken) error {
 	return storeErr(err)
 }
 
+// Refresh implements RefreshStore.
+func (r *Redis) Refresh(ctx context.Context, hash string) (RefreshToken, error) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	f, err := r.client.HMGet(ctx, r.refreshKey(hash), "sid", "uid", "amr", "x").Result()
+	if err != nil {
+		return RefreshToken{}, storeErr(err)
+	}
+	str := func(v any) string { s, _ := v.(string); return s }
+	if len(f) != 4 || str(f[0]) == "" {
+		return RefreshToken{}, ErrNotFound
+	}
+	rt := RefreshToken{Hash: hash, SessionID: str(f[0]), UserID: str(f[1]), ExpiresAt: millis(str(f[3]))}
+	if err := json.Unmarshal([]byte(str(f[2])), &rt.AMR); err != nil {
+		return RefreshToken{}, fmt.Errorf("%w: corrupt refresh record: %v", ErrUnavailable, err)
+	}
+	return rt, nil
+}
+
 // rotateRefreshScript: KEYS[1] old token, KEYS[2] new token; ARGV: session
 // key prefix, user key prefix, invalidation channel. Returns {0} unknown or session
 // gone, {1, sid, uid, amr, x} rotated, {2, sid, uid, amr, x} reused (the

@@ -34,6 +34,12 @@ type RefreshToken struct {
 type RefreshStore interface {
 	// CreateRefresh stores a fresh token until rt.ExpiresAt.
 	CreateRefresh(ctx context.Context, rt RefreshToken) error
+	// Refresh returns the token stored under hash without spending it, so
+	// a caller can check everything else before rotating. ErrNotFound if
+	// the token is unknown or expired. A token already rotated is returned
+	// as is: telling it apart, and revoking its session, is RotateRefresh's
+	// job. Nor does Refresh check that the session is still there.
+	Refresh(ctx context.Context, hash string) (RefreshToken, error)
 	// RotateRefresh consumes the token stored under oldHash and stores a
 	// token under newHash in its place, atomically, and returns the new
 	// record (which inherits session, user, AMR and end). ErrNotFound if

@@ -46,6 +46,50 @@ func testRefreshRotates(t *testing.T, s sessionstore.Store) {
 	}
 }
 
+// Refresh reads a token without spending it: however often it is read,
+// the token rotates once, and only the second rotation counts as reuse.
+func testRefreshReadDoesNotSpend(t *testing.T, s sessionstore.Store) {
+	ctx := context.Background()
+	sess, rt := liveRefresh(t, s)
+	for i := range 2 {
+		got, err := s.Refresh(ctx, rt.Hash)
+		must(t, err)
+		if got.Hash != rt.Hash || got.SessionID != sess.ID || got.UserID != sess.UserID ||
+			!slices.Equal(got.AMR, rt.AMR) || !got.ExpiresAt.Equal(rt.ExpiresAt) {
+			t.Fatalf("read %d gave %+v, want %+v", i, got, rt)
+		}
+	}
+	_, next := sessionstore.NewRefreshToken()
+	got, err := s.RotateRefresh(ctx, rt.Hash, next)
+	must(t, err)
+	if got.Hash != next || got.SessionID != sess.ID {
+		t.Fatalf("rotation after reads gave %+v", got)
+	}
+	// The new token reads as such; the spent one is still returned as is
+	// (RotateRefresh is what tells reuse), and reading it revokes nothing.
+	if got, err := s.Refresh(ctx, next); err != nil || got.Hash != next || got.SessionID != sess.ID {
+		t.Fatalf("reading the new token: %+v, %v", got, err)
+	}
+	if got, err := s.Refresh(ctx, rt.Hash); err != nil || got.SessionID != sess.ID {
+		t.Fatalf("reading the spent token: %+v, %v", got, err)
+	}
+	if _, err := s.Session(ctx, sess.ID); err != nil {
+		t.Fatalf("session gone after reading a spent token: %v", err)
+	}
+	_, third := sessionstore.NewRefreshToken()
+	if _, err := s.RotateRefresh(ctx, rt.Hash, third); !errors.Is(err, sessionstore.ErrRefreshReused) {
+		t.Fatalf("rotating the spent token after reads: %v, want ErrRefreshReused", err)
+	}
+
+	_, err = s.Refresh(ctx, id())
+	wantNotFound(t, err)
+	_, expired := sessionstore.NewRefreshToken()
+	must(t, s.CreateRefresh(ctx, sessionstore.RefreshToken{Hash: expired, SessionID: sess.ID, UserID: sess.UserID,
+		ExpiresAt: time.Now().Add(-time.Millisecond)}))
+	_, err = s.Refresh(ctx, expired)
+	wantNotFound(t, err)
+}
+
 func testRefreshReuseRevokesSession(t *testing.T, s sessionstore.Store) {
 	ctx := context.Background()
 	sess, rt := liveRefresh(t, s)

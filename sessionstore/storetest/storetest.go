@@ -42,6 +42,7 @@ func Run(t *testing.T, newStore func(t *testing.T) sessionstore.Store) {
 		{"LimitAtomic", testLimitAtomic},
 		{"LimitEventsOutOfOrder", testLimitEventsOutOfOrder},
 		{"RefreshRotates", testRefreshRotates},
+		{"RefreshReadDoesNotSpend", testRefreshReadDoesNotSpend},
 		{"RefreshReuseRevokesSession", testRefreshReuseRevokesSession},
 		{"RefreshDiesWithSession", testRefreshDiesWithSession},
 		{"RefreshExpired", testRefreshExpired},
