@@ -2,7 +2,7 @@
 # The hot-path benchmark: plain reverse_proxy against passgate with a cookie
 # session and with a bearer token, in interleaved rounds, on this machine.
 #
-#   ./xcaddy.sh bench [rounds] [seconds per run]     (defaults: 9 rounds, 5 s)
+#   ./xcaddy.sh bench [rounds] [seconds per run]     (defaults: 15 rounds, 3 s)
 #
 # It builds Caddy with the plugin (go build of caddymodule/internal/caddybin,
 # the same as xcaddy), starts a private redis-server, an upstream and the
@@ -13,11 +13,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 
-# Many short rounds rather than a few long ones: on a shared machine one
-# run's ratio to plain moves by 10 % or more, and the median of nine
-# steadies far better than that of three.
-ROUNDS=${1:-9}
-SECS=${2:-5}
+# Many short rounds rather than a few long ones: on a shared machine the
+# speed drifts by tens of percent within a minute, so one round's ratio to
+# plain moves by 10 % or more; short runs keep a round's three runs close
+# in time, and the median of fifteen steadies far better than that of three.
+ROUNDS=${1:-15}
+SECS=${2:-3}
 CONNS=${BENCH_CONNECTIONS:-32}
 THREADS=${BENCH_THREADS:-2}
 
