@@ -49,10 +49,11 @@ func freePort(t *testing.T) int {
 
 // redisServer is a private redis-server that a test may stop and start.
 type redisServer struct {
-	t    *testing.T
-	port int
-	dir  string
-	cmd  *exec.Cmd
+	t      *testing.T
+	port   int
+	dir    string
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when cmd has exited
 }
 
 func startRedis(t *testing.T) *redisServer {
@@ -60,30 +61,67 @@ func startRedis(t *testing.T) *redisServer {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatal("redis-server not found: install it (apt-get install redis-server); the integration tests start their own")
 	}
-	rs := &redisServer{t: t, port: freePort(t), dir: t.TempDir()}
-	rs.start()
+	rs := &redisServer{t: t, dir: t.TempDir()}
+	// A free port can be taken by another process between freePort and
+	// the server's bind; then the server exits, and another port is tried.
+	for attempt := 1; ; attempt++ {
+		rs.port = freePort(t)
+		err := rs.tryStart()
+		if err == nil {
+			break
+		}
+		if attempt == 3 {
+			t.Fatal(err)
+		}
+		t.Logf("redis-server on port %d: %v; trying another port", rs.port, err)
+	}
 	t.Cleanup(rs.stop)
 	return rs
 }
 
 func (rs *redisServer) url() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", rs.port) }
 
-// start runs the server with an append-only file, so that data survives a
-// stop and start as it would in production.
+// start runs the server again on its port, after stop.
 func (rs *redisServer) start() {
 	rs.t.Helper()
+	if err := rs.tryStart(); err != nil {
+		rs.t.Fatal(err)
+	}
+}
+
+// tryStart runs the server with an append-only file, so that data survives
+// a stop and start as it would in production, and waits until it is this
+// server, not whatever else listens on the port, that answers.
+func (rs *redisServer) tryStart() error {
 	rs.cmd = exec.Command("redis-server",
 		"--port", strconv.Itoa(rs.port), "--bind", "127.0.0.1",
 		"--dir", rs.dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always")
 	if err := rs.cmd.Start(); err != nil {
-		rs.t.Fatal(err)
+		return err
 	}
+	cmd, exited := rs.cmd, make(chan struct{})
+	rs.exited = exited
+	go func() { cmd.Wait(); close(exited) }()
 	c := rs.client()
 	defer c.Close()
 	deadline := time.Now().Add(10 * time.Second)
-	for c.Ping(context.Background()).Err() != nil {
+	for {
+		select {
+		case <-exited:
+			rs.cmd = nil
+			return fmt.Errorf("redis-server exited at start (port taken?)")
+		default:
+		}
+		if info, err := c.Info(context.Background(), "server").Result(); err == nil {
+			if !strings.Contains(info, fmt.Sprintf("process_id:%d\r", cmd.Process.Pid)) {
+				rs.stopProcess()
+				return fmt.Errorf("another server answers on port %d", rs.port)
+			}
+			return nil
+		}
 		if time.Now().After(deadline) {
-			rs.t.Fatal("redis-server did not answer within 10s")
+			rs.stopProcess()
+			return fmt.Errorf("redis-server did not answer within 10s")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -97,7 +135,14 @@ func (rs *redisServer) stop() {
 	c := rs.client()
 	c.ShutdownSave(context.Background())
 	c.Close()
-	rs.cmd.Wait()
+	<-rs.exited
+	rs.cmd = nil
+}
+
+// stopProcess kills a server that never became ours to talk to.
+func (rs *redisServer) stopProcess() {
+	rs.cmd.Process.Kill()
+	<-rs.exited
 	rs.cmd = nil
 }
 
@@ -176,7 +221,19 @@ func startGateway(t *testing.T, opts ...gatewayOption) *gateway {
 		caddymodule.ResetClock()
 		caddyMu.Unlock()
 	})
-	g.load()
+	// As with Redis, the free port may be taken before Caddy binds it.
+	for attempt := 1; ; attempt++ {
+		err := g.tryLoad()
+		if err == nil {
+			break
+		}
+		if attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatalf("load: %v", err)
+		}
+		t.Logf("port %d: %v; trying another port", g.port, err)
+		g.port = freePort(t)
+		g.base = fmt.Sprintf("http://127.0.0.1:%d", g.port)
+	}
 	return g
 }
 
@@ -225,6 +282,13 @@ func (g *gateway) allowLine() string {
 // load (re)loads the configuration, as `caddy reload` does.
 func (g *gateway) load() {
 	g.t.Helper()
+	if err := g.tryLoad(); err != nil {
+		g.t.Fatalf("load: %v", err)
+	}
+}
+
+func (g *gateway) tryLoad() error {
+	g.t.Helper()
 	cfg, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt(caddyfile.Format([]byte(g.caddyfile())), nil)
 	if err != nil {
 		g.t.Fatalf("adapt: %v", err)
@@ -232,9 +296,7 @@ func (g *gateway) load() {
 	for _, w := range warnings {
 		g.t.Logf("adapt warning: %v", w)
 	}
-	if err := caddy.Load(cfg, true); err != nil {
-		g.t.Fatalf("load: %v", err)
-	}
+	return caddy.Load(cfg, true)
 }
 
 // restart stops Caddy entirely and starts it again on the same config.
