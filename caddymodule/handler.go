@@ -58,13 +58,18 @@ func (p *Passgate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 // cookie, with the user's roles under the current policy. A session whose
 // user the policy no longer allows counts as none: removing someone from
 // `allow` locks them out at once, and a session from another site sharing
-// the store gets nowhere.
+// the store gets nowhere. A bearer token so refused is refused like any
+// other bad token (errBadBearer).
 func (p *Passgate) authenticate(r *http.Request) (sessionstore.Session, error) {
 	sess, err := p.sessionOf(r)
 	if err != nil {
 		return sessionstore.Session{}, err
 	}
-	return p.applyPolicy(sess)
+	sess, err = p.applyPolicy(sess)
+	if _, byBearer := bearerToken(r); byBearer && errors.Is(err, sessionstore.ErrNotFound) {
+		return sessionstore.Session{}, errBadBearer
+	}
+	return sess, err
 }
 
 // applyPolicy refuses a session whose user the current policy does not
@@ -130,15 +135,16 @@ func (p *Passgate) isPublic(r *http.Request) bool {
 }
 
 // dropCredentials removes passgate's session cookie from a request about
-// to be passed on, and its Authorization header if the request was
-// accepted (by bearer token: the only way an Authorization header gets
-// that far). An unverified Authorization header on a public path is the
-// client's own business and stays.
-func (p *Passgate) dropCredentials(r *http.Request, accepted bool) {
+// to be passed on, and, on an authenticated one, the Authorization header
+// if it carried the bearer token passgate accepted. Any other
+// Authorization (Basic or the app's own scheme beside a cookie session, or
+// anything on a public path, which passgate never judged) is the client's
+// business and stays.
+func (p *Passgate) dropCredentials(r *http.Request, authenticated bool) {
 	if p.Headers.PassCredentials {
 		return
 	}
-	if accepted {
+	if _, byBearer := bearerToken(r); authenticated && byBearer {
 		delete(r.Header, "Authorization")
 	}
 	removeCookie(r.Header, p.cookie.name)

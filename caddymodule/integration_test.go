@@ -533,14 +533,12 @@ func TestPolicyAppliesToLiveSessions(t *testing.T) {
 
 	g.allow = "allow email *@other.example"
 	g.load()
-	for name, r := range map[string]response{
-		"cookie": c.do("GET", "/app", nil),
-		"bearer": api.do("GET", "/app", nil, bearer...),
-	} {
-		if r.status != 401 {
-			t.Fatalf("%s session of someone no longer allowed: %d %s, want 401", name, r.status, r.body)
-		}
+	if r := c.do("GET", "/app", nil); r.status != 401 {
+		t.Fatalf("cookie session of someone no longer allowed: %d %s, want 401", r.status, r.body)
 	}
+	// A refused bearer token is refused as such, a browser's too.
+	wantRefused(t, "bearer of someone no longer allowed", api.do("GET", "/app", nil, append(bearer, "Accept", "text/html")...))
+	wantRefused(t, "/session by bearer of someone no longer allowed", api.do("GET", "/auth/session", nil, bearer...))
 	if r := api.refresh(out["refresh_token"]); r.status != 401 || r.json(t)["error"] != "invalid_grant" {
 		t.Fatalf("refresh by someone no longer allowed: %d %s, want 401 invalid_grant", r.status, r.body)
 	}
@@ -619,6 +617,9 @@ func TestCredentialsNotPassedUpstream(t *testing.T) {
 			// A bearer request, with the cookie as well.
 			h = echoed(t, c.do("GET", "/app", nil, "Authorization", "Bearer "+access, "Cookie", "a=1"))
 			check("bearer", h, []string{"a=1"}, ifPassed("Bearer "+access))
+			// A cookie session beside the app's own Authorization: that stays.
+			h = echoed(t, c.do("GET", "/app", nil, "Authorization", "Basic dTpw", "Cookie", "a=1"))
+			check("cookie with Basic", h, []string{"a=1"}, "Basic dTpw")
 			// A public path: the cookie goes, someone else's token stays.
 			h = echoed(t, c.do("GET", "/public/file", nil, "Authorization", "Basic dTpw", "Cookie", "a=1"))
 			check("public", h, []string{"a=1"}, "Basic dTpw")
