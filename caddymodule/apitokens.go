@@ -129,14 +129,6 @@ type tokenResponse struct {
 	RefreshToken string    `json:"refresh_token"`
 }
 
-func (t tokenResponse) fields(m map[string]any) {
-	m["access_token"] = t.AccessToken
-	m["token_type"] = t.TokenType
-	m["expires_in"] = t.ExpiresIn
-	m["expires_at"] = t.ExpiresAt
-	m["refresh_token"] = t.RefreshToken
-}
-
 // AMR values for how a user signed in: "otp" is RFC 8176's; RFC 8176
 // registers nothing for a link sent by email, hence the plain name.
 var (

@@ -42,6 +42,15 @@ func (p *Passgate) signIn(w http.ResponseWriter, r *http.Request, attempt sessio
 	if err != nil {
 		return p.verifyError(err)
 	}
+	// Tokens before the cookie: an error answer must not sign the browser in.
+	var toks *tokenResponse
+	if wantTokens && !isForm {
+		t, err := p.issueTokens(ctx, sess, m.amr)
+		if err != nil {
+			return p.verifyError(err)
+		}
+		toks = &t
+	}
 	if err := p.cookie.set(w, secret); err != nil {
 		return p.verifyError(err)
 	}
@@ -53,18 +62,21 @@ func (p *Passgate) signIn(w http.ResponseWriter, r *http.Request, attempt sessio
 		http.Redirect(w, r, redirectTo, http.StatusSeeOther)
 		return nil
 	}
-	out := map[string]any{
-		"user":        userJSON(user),
-		"session":     sessionJSON(sess),
-		"redirect_to": redirectTo,
-	}
-	if wantTokens {
-		toks, err := p.issueTokens(ctx, sess, m.amr)
-		if err != nil {
-			return p.verifyError(err)
-		}
-		toks.fields(out)
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, signInResponse{
+		User:          userJSON(user),
+		Session:       sessionJSON(sess),
+		RedirectTo:    redirectTo,
+		tokenResponse: toks,
+	})
 	return nil
+}
+
+// signInResponse is a JSON client's answer to a sign-in; the token fields
+// are there only when tokens were asked for (a nil embedded pointer adds
+// none).
+type signInResponse struct {
+	User       userBody       `json:"user"`
+	Session    map[string]any `json:"session"`
+	RedirectTo string         `json:"redirect_to"`
+	*tokenResponse
 }
