@@ -63,6 +63,9 @@ func (p *Passgate) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
+	// Checks that need the whole block (a later `code` changes what a
+	// `limits` value may be), each reporting the line it is about.
+	var whole []func() error
 	for d.NextBlock(0) {
 		var err error
 		switch d.Val() {
@@ -147,7 +150,10 @@ func (p *Passgate) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "session":
 			err = p.parseSession(d)
 		case "limits":
-			err = p.parseLimits(d)
+			var check func() error
+			if check, err = p.parseLimits(d); check != nil {
+				whole = append(whole, check)
+			}
 		case "cookie":
 			err = p.parseCookie(d)
 		case "headers":
@@ -158,6 +164,11 @@ func (p *Passgate) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return d.Errf("unknown subdirective %q", d.Val())
 		}
 		if err != nil {
+			return err
+		}
+	}
+	for _, check := range whole {
+		if err := check(); err != nil {
 			return err
 		}
 	}
@@ -319,9 +330,11 @@ func (p *Passgate) parseSession(d *caddyfile.Dispenser) error {
 	return nil
 }
 
-func (p *Passgate) parseLimits(d *caddyfile.Dispenser) error {
+// parseLimits parses the limits block and returns the check of
+// wrong_codes_per_day, if set, to run once the code settings are known.
+func (p *Passgate) parseLimits(d *caddyfile.Dispenser) (wholeBlockCheck func() error, err error) {
 	if d.NextArg() {
-		return d.ArgErr()
+		return nil, d.ArgErr()
 	}
 	rate := func() (*Rate, error) {
 		args := d.RemainingArgs()
@@ -344,7 +357,7 @@ func (p *Passgate) parseLimits(d *caddyfile.Dispenser) error {
 		case "resend_cooldown":
 			p.Limits.ResendCooldown, err = durationArg(d)
 			if err == nil && time.Duration(p.Limits.ResendCooldown) < minResendCooldown {
-				return d.Errf("resend_cooldown: at least %v", minResendCooldown)
+				return nil, d.Errf("resend_cooldown: at least %v", minResendCooldown)
 			}
 		case "sends_per_hour":
 			p.Limits.SendsPerHour, err = intArg(d, "sends_per_hour", 1, maxSendsPerHour)
@@ -354,7 +367,8 @@ func (p *Passgate) parseLimits(d *caddyfile.Dispenser) error {
 			p.Limits.VerifiesPerIP, err = rate()
 		case "wrong_codes_per_day":
 			p.Limits.WrongCodesPerDay, err = intArg(d, "wrong_codes_per_day", 1, math.MaxInt32)
-			if err == nil {
+			at := *d // the line to report
+			wholeBlockCheck = func() error {
 				code := p.Code
 				if code.Length == 0 {
 					code.Length = verify.DefaultCodeLength
@@ -363,17 +377,18 @@ func (p *Passgate) parseLimits(d *caddyfile.Dispenser) error {
 					code.MaxAttempts = verify.DefaultMaxAttempts
 				}
 				if verr := p.Limits.validate(code); verr != nil {
-					return d.Errf("%v", verr)
+					return at.Errf("%v", verr)
 				}
+				return nil
 			}
 		default:
-			return d.Errf("unknown limits option %q", d.Val())
+			return nil, d.Errf("unknown limits option %q", d.Val())
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return wholeBlockCheck, nil
 }
 
 func (p *Passgate) parseCookie(d *caddyfile.Dispenser) error {

@@ -107,6 +107,7 @@ func TestCaddyfileErrorsNameTheLine(t *testing.T) {
 		{"base path not absolute", "passgate {\n\tbase_path auth\n}", 2, "base_path"},
 		{"guessing bound", "passgate {\n\tlimits {\n\t\twrong_codes_per_day 200\n\t}\n}", 3, "at most 99 keeps it"},
 		{"guessing bound with short codes", "passgate {\n\tcode {\n\t\tlength 8\n\t}\n\tlimits {\n\t\twrong_codes_per_day 20000\n\t}\n}", 6, "at most 9999 keeps it"},
+		{"guessing bound, code block after", "passgate {\n\tlimits {\n\t\twrong_codes_per_day 20000\n\t}\n\tcode {\n\t\tlength 8\n\t}\n}", 3, "at most 9999 keeps it"},
 		{"short cooldown", "passgate {\n\tlimits {\n\t\tresend_cooldown 1s\n\t}\n}", 3, "at least 10s"},
 		{"rate without window", "passgate {\n\tlimits {\n\t\tstarts_per_ip 5\n\t}\n}", 3, "<count> <window>"},
 		{"sends per hour", "passgate {\n\tlimits {\n\t\tsends_per_hour 500\n\t}\n}", 3, "sends_per_hour"},
@@ -150,6 +151,19 @@ func TestSafeRedirect(t *testing.T) {
 	} {
 		if got := safeRedirect(in); got != want {
 			t.Errorf("safeRedirect(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// The bound on wrong_codes_per_day follows the code settings wherever the
+// code block stands: 500 is too many for 6-digit codes, not for 8.
+func TestCaddyfileLimitsCheckedAgainstTheWholeBlock(t *testing.T) {
+	for _, in := range []string{
+		"passgate {\n\tlimits {\n\t\twrong_codes_per_day 500\n\t}\n\tcode {\n\t\tlength 8\n\t}\n}",
+		"passgate {\n\tcode {\n\t\tlength 8\n\t}\n\tlimits {\n\t\twrong_codes_per_day 500\n\t}\n}",
+	} {
+		if _, err := parse(in); err != nil {
+			t.Fatalf("refused:\n%s\n%v", in, err)
 		}
 	}
 }
