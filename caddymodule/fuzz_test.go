@@ -119,6 +119,7 @@ func FuzzCookieDecode(f *testing.F) {
 func FuzzRemoveCookie(f *testing.F) {
 	for _, s := range []string{"sid=1", "a=1; sid=2; b=3", " sid=1 ;; sid=2;x", "sidx=1; x=sid", "=sid; sid", "a=\"sid=1\"; sid=\"x\""} {
 		f.Add(s, "b=2")
+		f.Add("b=2", s) // the session cookie on a second Cookie line
 	}
 	f.Fuzz(func(t *testing.T, line1, line2 string) {
 		h := http.Header{"Cookie": {line1, line2}}

@@ -201,6 +201,9 @@ var caddyMu sync.Mutex // one in-process Caddy at a time
 func startGateway(t *testing.T, opts ...gatewayOption) *gateway {
 	t.Helper()
 	caddyMu.Lock()
+	// Registered first, so it runs last (after caddy.Stop below) and also
+	// when something in between fails the test.
+	t.Cleanup(caddyMu.Unlock)
 	dir := t.TempDir()
 	g := &gateway{
 		t:        t,
@@ -219,7 +222,6 @@ func startGateway(t *testing.T, opts ...gatewayOption) *gateway {
 			t.Error(err)
 		}
 		caddymodule.ResetClock()
-		caddyMu.Unlock()
 	})
 	// As with Redis, the free port may be taken before Caddy binds it.
 	for attempt := 1; ; attempt++ {

@@ -521,6 +521,11 @@ func TestPolicyAppliesToLiveSessions(t *testing.T) {
 	api := g.newClient()
 	out := api.signInTokens("wes@example.com")
 	bearer := []string{"Authorization", "Bearer " + out["access_token"].(string)}
+	// Answered once before the reload, so that the policy's answer is
+	// remembered and the reload must forget it.
+	if h := echoed(t, c.do("GET", "/app", nil)); h.Get("X-Auth-Roles") != "staff" {
+		t.Fatalf("roles before the reload: %q, want staff", h.Get("X-Auth-Roles"))
+	}
 
 	g.extra = "role ops email wes@example.com"
 	g.load()
@@ -591,8 +596,14 @@ func TestCredentialsNotPassedUpstream(t *testing.T) {
 			}
 			check := func(what string, h http.Header, wantCookie []string, wantAuth string) {
 				t.Helper()
-				if got := h.Values("Cookie"); pass && !hasSession(h) || !pass && !slices.Equal(got, wantCookie) {
-					t.Fatalf("%s: upstream Cookie = %q, want %q", what, got, wantCookie)
+				got := h.Values("Cookie")
+				if hasSession(h) != pass {
+					t.Fatalf("%s: upstream Cookie = %q: session cookie there %v, want %v", what, got, !pass, pass)
+				}
+				// The app's own cookies arrive either way; without
+				// pass_credentials, in the very lines sent.
+				if others := otherCookies(got); !slices.Equal(others, otherCookies(wantCookie)) || !pass && !slices.Equal(got, wantCookie) {
+					t.Fatalf("%s: upstream Cookie = %q, want %q besides the session cookie", what, got, wantCookie)
 				}
 				if got := h.Get("Authorization"); got != wantAuth {
 					t.Fatalf("%s: upstream Authorization = %q, want %q", what, got, wantAuth)
@@ -625,4 +636,16 @@ func TestCredentialsNotPassedUpstream(t *testing.T) {
 			check("public", h, []string{"a=1"}, "Basic dTpw")
 		})
 	}
+}
+
+// otherCookies lists, as name=value, the cookies in Cookie lines other
+// than the session cookie, as net/http reads them.
+func otherCookies(lines []string) []string {
+	var out []string
+	for _, c := range (&http.Request{Header: http.Header{"Cookie": lines}}).Cookies() {
+		if c.Name != "passgate_session" {
+			out = append(out, c.Name+"="+c.Value)
+		}
+	}
+	return out
 }

@@ -39,12 +39,16 @@ func TestRedisSessionMemory(t *testing.T) {
 				users[i] = u
 				return err
 			})
-			before := usedMemory(t, client)
+			before, keysBefore := usedMemory(t, client), client.DBSize(ctx).Val()
 			parallel(t, n, func(i int) error {
 				_, _, err := m.Create(ctx, users[i/perUser])
 				return err
 			})
 			after := usedMemory(t, client)
+			// One s:<id> key per session: a store that kept nothing would be cheap.
+			if keys := client.DBSize(ctx).Val() - keysBefore; keys != int64(n) {
+				t.Fatalf("%d sessions made %d keys, want one each", n, keys)
+			}
 			per := float64(after-before) / n
 			t.Logf("%d sessions, %d per user: %.0f bytes per session (used_memory %d -> %d)", n, perUser, per, before, after)
 			if per > maxSessionBytes {
