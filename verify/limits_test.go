@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/passgate/caddy-passgate/sessionstore"
 	"github.com/passgate/caddy-passgate/verify"
 )
 
@@ -119,6 +120,34 @@ func TestDeliveryFailureDoesNotCountAgainstTheAddress(t *testing.T) {
 	if _, err := startFrom(s, "cy@example.com", "192.0.2.1"); err != nil {
 		t.Fatalf("retry after a failed delivery: %v", err)
 	}
+}
+
+// A store failure after the limits were taken gives the address's slots
+// back too: the retry is not told to wait for a code that never went.
+func TestStoreFailureDoesNotCountAgainstTheAddress(t *testing.T) {
+	s, _, _ := limitedService(t, verify.Limits{ResendCooldown: time.Minute, SendsPerHour: 1})
+	attempts := &failingAttempts{AttemptStore: s.Store, fail: sessionstore.ErrUnavailable}
+	s.Store = attempts
+	if _, err := startFrom(s, "cy@example.com", "192.0.2.1"); !errors.Is(err, sessionstore.ErrUnavailable) {
+		t.Fatalf("got %v, want ErrUnavailable", err)
+	}
+	attempts.fail = nil
+	if _, err := startFrom(s, "cy@example.com", "192.0.2.1"); err != nil {
+		t.Fatalf("retry after a store failure: %v", err)
+	}
+}
+
+// failingAttempts fails CreateAttempt while fail is set.
+type failingAttempts struct {
+	sessionstore.AttemptStore
+	fail error
+}
+
+func (f *failingAttempts) CreateAttempt(ctx context.Context, a sessionstore.Attempt) error {
+	if f.fail != nil {
+		return f.fail
+	}
+	return f.AttemptStore.CreateAttempt(ctx, a)
 }
 
 // A failed delivery gives back the address's slots, not the client's: a

@@ -150,19 +150,24 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (Started, error) 
 	}
 	now := s.now().Truncate(time.Millisecond)
 	// The client's slot stays taken whatever happens next; the address's
-	// slots are given back if nothing is sent to it.
+	// slots are given back if nothing is sent to it (a failed delivery, a
+	// store error), so a failure does not also cost a cooldown.
 	client := &limiter{store: s.Limiter, now: now}
 	if err := client.take(ctx, "starts per client", "ips:"+ClientKey(req.ClientIP), s.Limits.StartsPerIP, s.Limits.StartsPerIPWindow); err != nil {
 		return Started{}, err
 	}
 	lim := &limiter{store: s.Limiter, now: now}
+	kept := false // set once a code is sent, or a decoy stands in for one
+	defer func() {
+		if !kept {
+			lim.releaseAll(ctx)
+		}
+	}()
 	who := req.Channel + ":" + req.Identifier
 	if err := lim.take(ctx, "resend cooldown", "cd:"+who, 1, s.Limits.ResendCooldown); err != nil {
-		lim.releaseAll(ctx)
 		return Started{}, err
 	}
 	if err := lim.take(ctx, "sends per hour", "sh:"+who, s.Limits.SendsPerHour, time.Hour); err != nil {
-		lim.releaseAll(ctx)
 		return Started{}, err
 	}
 
@@ -213,6 +218,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (Started, error) 
 		return Started{}, err
 	}
 	if !send {
+		kept = true
 		s.latency.imitate(ctx, s.sleep)
 		return started, nil
 	}
@@ -224,9 +230,9 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (Started, error) 
 		// the address. If even this delete fails, both expire with the
 		// attempt's TTL.
 		_, _ = s.Store.DeleteAttempt(context.WithoutCancel(ctx), a.ID)
-		lim.releaseAll(ctx)
 		return Started{}, fmt.Errorf("%w: %v", ErrDeliveryFailed, err)
 	}
+	kept = true
 	s.latency.observe(s.now().Sub(began))
 	started.Delivered = true
 	return started, nil
