@@ -232,16 +232,14 @@ func (r *Redis) user(ctx context.Context, id string) (User, error) {
 	if err != nil {
 		return User{}, storeErr(err)
 	}
-	f := make(map[string]string, len(userFields))
-	for i, v := range vals {
-		if s, ok := v.(string); ok {
-			f[userFields[i]] = s
-		}
-	}
-	if f["id"] == "" {
+	if vals[0] == nil {
 		return User{}, ErrNotFound
 	}
-	return decodeUser(f)
+	f := make([]string, len(vals))
+	for i, v := range vals {
+		f[i], _ = v.(string)
+	}
+	return decodeUserFields(f)
 }
 
 // recordSignInScript: KEYS[1] identity index; ARGV: new id, user key
@@ -278,9 +276,14 @@ func (r *Redis) RecordSignIn(ctx context.Context, channel, identifier, newID str
 	if len(res) != len(userFields) {
 		return User{}, fmt.Errorf("%w: sign-in script returned %d fields", ErrUnavailable, len(res))
 	}
+	return decodeUserFields(res)
+}
+
+// decodeUserFields decodes the values of userFields, in that order.
+func decodeUserFields(vals []string) (User, error) {
 	f := make(map[string]string, len(userFields))
 	for i, name := range userFields {
-		f[name] = res[i]
+		f[name] = vals[i]
 	}
 	return decodeUser(f)
 }
@@ -397,14 +400,11 @@ func (r *Redis) readSession(ctx context.Context, id string) (Session, error) {
 		ExpiresAt:  time.UnixMilli(rs.Expires),
 		LastSeenAt: time.UnixMilli(rs.LastSeen),
 	}
-	var u User
-	setIdentifier(&u, res[1], res[2])
-	s.Email, s.Phone = u.Email, u.Phone
-	if res[3] != "" {
-		if err := json.Unmarshal([]byte(res[3]), &s.Roles); err != nil {
-			return Session{}, fmt.Errorf("%w: corrupt user record: %v", ErrUnavailable, err)
-		}
+	u, err := decodeUser(map[string]string{"ch": res[1], "idf": res[2], "r": res[3]})
+	if err != nil {
+		return Session{}, err
 	}
+	s.Email, s.Phone, s.Roles = u.Email, u.Phone, u.Roles
 	return s, nil
 }
 

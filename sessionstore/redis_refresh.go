@@ -36,10 +36,15 @@ func (r *Redis) Refresh(ctx context.Context, hash string) (RefreshToken, error) 
 	if err != nil {
 		return RefreshToken{}, storeErr(err)
 	}
-	str := func(v any) string { s, _ := v.(string); return s }
-	if len(f) != 4 || str(f[0]) == "" {
+	if f[0] == nil {
 		return RefreshToken{}, ErrNotFound
 	}
+	return refreshFrom(hash, f)
+}
+
+// refreshFrom decodes a refresh record's fields sid, uid, amr and x.
+func refreshFrom(hash string, f []any) (RefreshToken, error) {
+	str := func(v any) string { s, _ := v.(string); return s }
 	rt := RefreshToken{Hash: hash, SessionID: str(f[0]), UserID: str(f[1]), ExpiresAt: millis(str(f[3]))}
 	if err := json.Unmarshal([]byte(str(f[2])), &rt.AMR); err != nil {
 		return RefreshToken{}, fmt.Errorf("%w: corrupt refresh record: %v", ErrUnavailable, err)
@@ -79,21 +84,21 @@ func (r *Redis) RotateRefresh(ctx context.Context, oldHash, newHash string) (Ref
 		return RefreshToken{}, storeErr(err)
 	}
 	status, _ := res[0].(int64)
-	if status == 0 || len(res) != 5 {
+	if status == 0 {
 		return RefreshToken{}, ErrNotFound
 	}
-	str := func(v any) string { s, _ := v.(string); return s }
-	rt := RefreshToken{SessionID: str(res[1]), UserID: str(res[2]), ExpiresAt: millis(str(res[4]))}
-	if err := json.Unmarshal([]byte(str(res[3])), &rt.AMR); err != nil {
-		return RefreshToken{}, fmt.Errorf("%w: corrupt refresh record: %v", ErrUnavailable, err)
+	if len(res) != 5 {
+		return RefreshToken{}, fmt.Errorf("%w: rotation script returned %d values", ErrUnavailable, len(res))
 	}
 	if status == 2 {
-		if r.cache != nil {
-			r.cache.forget(r.sessionKey(rt.SessionID))
+		rt, err := refreshFrom(oldHash, res[1:])
+		if err == nil {
+			err = ErrRefreshReused
+			if r.cache != nil {
+				r.cache.forget(r.sessionKey(rt.SessionID))
+			}
 		}
-		rt.Hash = oldHash
-		return rt, ErrRefreshReused
+		return rt, err
 	}
-	rt.Hash = newHash
-	return rt, nil
+	return refreshFrom(newHash, res[1:])
 }
