@@ -46,9 +46,6 @@ func New(cfg Config) (*Sender, error) {
 	return &Sender{cfg: cfg, from: from, host: host, tmpl: tmpl}, nil
 }
 
-// Config returns the validated configuration, defaults filled in.
-func (s *Sender) Config() Config { return s.cfg }
-
 func (s *Sender) now() time.Time {
 	if s.Now != nil {
 		return s.Now()
