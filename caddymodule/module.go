@@ -438,45 +438,39 @@ func (p *Passgate) provisionSecrets() ([]keySet, error) {
 
 func (p *Passgate) policy() (verify.Policy, error) {
 	var pol verify.Policy
-	patterns := func(channel string, globs []string) ([]verify.Pattern, error) {
-		out := make([]verify.Pattern, 0, len(globs))
-		for _, g := range globs {
-			pat, err := verify.NewPattern(channel, g)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, pat)
-		}
-		return out, nil
-	}
-	for _, ch := range []struct {
-		name  string
-		globs []string
-	}{{verify.ChannelEmail, p.Allow.Email}, {verify.ChannelPhone, p.Allow.Phone}} {
-		ps, err := patterns(ch.name, ch.globs)
-		if err != nil {
-			return pol, fmt.Errorf("allow: %v", err)
-		}
-		pol.Allow = append(pol.Allow, ps...)
+	var err error
+	if pol.Allow, err = channelPatterns(p.Allow.Email, p.Allow.Phone); err != nil {
+		return pol, fmt.Errorf("allow: %v", err)
 	}
 	for _, rc := range p.Roles {
 		if !validRoleName(rc.Name) {
 			return pol, fmt.Errorf("role: bad name %q (no commas or spaces)", rc.Name)
 		}
 		role := verify.Role{Name: rc.Name}
-		for _, ch := range []struct {
-			name  string
-			globs []string
-		}{{verify.ChannelEmail, rc.Email}, {verify.ChannelPhone, rc.Phone}} {
-			ps, err := patterns(ch.name, ch.globs)
-			if err != nil {
-				return pol, fmt.Errorf("role %s: %v", rc.Name, err)
-			}
-			role.Patterns = append(role.Patterns, ps...)
+		if role.Patterns, err = channelPatterns(rc.Email, rc.Phone); err != nil {
+			return pol, fmt.Errorf("role %s: %v", rc.Name, err)
 		}
 		pol.Roles = append(pol.Roles, role)
 	}
 	return pol, nil
+}
+
+// channelPatterns checks and compiles email and phone globs.
+func channelPatterns(email, phone []string) ([]verify.Pattern, error) {
+	var out []verify.Pattern
+	for _, ch := range []struct {
+		name  string
+		globs []string
+	}{{verify.ChannelEmail, email}, {verify.ChannelPhone, phone}} {
+		for _, g := range ch.globs {
+			pat, err := verify.NewPattern(ch.name, g)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, pat)
+		}
+	}
+	return out, nil
 }
 
 // Validate checks that settings are within the security floor.
