@@ -2,8 +2,6 @@ package caddymodule
 
 import (
 	"encoding/json"
-	"fmt"
-	"strings"
 	"testing"
 )
 
@@ -37,11 +35,7 @@ func TestCaddyfileJWT(t *testing.T) {
 }
 
 func TestCaddyfileJWTErrorsNameTheLine(t *testing.T) {
-	tests := []struct {
-		name, input string
-		line        int
-		wantErr     string
-	}{
+	wantParseErrors(t, []parseErrorCase{
 		{"unknown option", "passgate {\n\tjwt {\n\t\talg HS256\n\t}\n}", 3, "unknown jwt option"},
 		{"ttl too long", "passgate {\n\tjwt {\n\t\taccess_ttl 2h\n\t}\n}", 3, "at most 1h"},
 		{"ttl not a duration", "passgate {\n\tjwt {\n\t\taccess_ttl soon\n\t}\n}", 3, "bad duration"},
@@ -52,16 +46,5 @@ func TestCaddyfileJWTErrorsNameTheLine(t *testing.T) {
 		{"arg on block", "passgate {\n\tjwt x {\n\t}\n}", 2, ""},
 		{"bad assertion header", "passgate {\n\theaders {\n\t\tassertion X:A\n\t}\n}", 3, "header name"},
 		{"pass_credentials takes no value", "passgate {\n\theaders {\n\t\tpass_credentials yes\n\t}\n}", 3, ""},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := parse(tc.input)
-			if err == nil {
-				t.Fatalf("accepted:\n%s", tc.input)
-			}
-			if !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), fmt.Sprintf("Testfile:%d", tc.line)) {
-				t.Fatalf("error %q: want %q at line %d", err, tc.wantErr, tc.line)
-			}
-		})
-	}
+	})
 }

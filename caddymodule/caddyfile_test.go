@@ -79,11 +79,7 @@ func TestCaddyfileFull(t *testing.T) {
 }
 
 func TestCaddyfileErrorsNameTheLine(t *testing.T) {
-	tests := []struct {
-		name, input string
-		line        int
-		wantErr     string
-	}{
+	wantParseErrors(t, []parseErrorCase{
 		{"unknown subdirective", "passgate {\n\tfoo bar\n}", 2, ""},
 		{"arg on directive", "passgate extra {\n}", 1, ""},
 		{"short literal secret", "passgate {\n\tsecret tooshort\n}", 2, "at least 32"},
@@ -112,18 +108,7 @@ func TestCaddyfileErrorsNameTheLine(t *testing.T) {
 		{"rate without window", "passgate {\n\tlimits {\n\t\tstarts_per_ip 5\n\t}\n}", 3, "<count> <window>"},
 		{"sends per hour", "passgate {\n\tlimits {\n\t\tsends_per_hour 500\n\t}\n}", 3, "sends_per_hour"},
 		{"public without paths", "passgate {\n\tpublic\n}", 2, ""},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := parse(tc.input)
-			if err == nil {
-				t.Fatalf("accepted:\n%s", tc.input)
-			}
-			if !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), fmt.Sprintf("Testfile:%d", tc.line)) {
-				t.Fatalf("error %q: want %q at line %d", err, tc.wantErr, tc.line)
-			}
-		})
-	}
+	})
 }
 
 func TestSafeRedirect(t *testing.T) {
@@ -165,5 +150,28 @@ func TestCaddyfileLimitsCheckedAgainstTheWholeBlock(t *testing.T) {
 		if _, err := parse(in); err != nil {
 			t.Fatalf("refused:\n%s\n%v", in, err)
 		}
+	}
+}
+
+// parseErrorCase is a Caddyfile that must be refused, with the line its
+// error must name and a part of its message ("" checks the line only).
+type parseErrorCase struct {
+	name, input string
+	line        int
+	wantErr     string
+}
+
+func wantParseErrors(t *testing.T, cases []parseErrorCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parse(tc.input)
+			if err == nil {
+				t.Fatalf("accepted:\n%s", tc.input)
+			}
+			if !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), fmt.Sprintf("Testfile:%d", tc.line)) {
+				t.Fatalf("error %q: want %q at line %d", err, tc.wantErr, tc.line)
+			}
+		})
 	}
 }

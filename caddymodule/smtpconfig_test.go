@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -51,11 +50,7 @@ func TestCaddyfileEmailSMTPErrorsNameTheLine(t *testing.T) {
 	smtp := func(lines ...string) string {
 		return "passgate {\n\temail smtp mail.example.com:465 {\n\t\t" + strings.Join(lines, "\n\t\t") + "\n\t}\n}"
 	}
-	tests := []struct {
-		name, input string
-		line        int
-		wantErr     string
-	}{
+	wantParseErrors(t, []parseErrorCase{
 		{"smtp without address", "passgate {\n\temail smtp\n}", 2, "host:port"},
 		{"smtp bad address", "passgate {\n\temail smtp mail.example.com {\n\t\tfrom a@example.com\n\t}\n}", 4, "host:port"},
 		{"smtp without from", smtp("tls implicit"), 4, "from"},
@@ -72,16 +67,5 @@ func TestCaddyfileEmailSMTPErrorsNameTheLine(t *testing.T) {
 		{"redirect origins empty", "passgate {\n\tredirect_origins\n}", 2, ""},
 		{"link origin wildcard", "passgate {\n\tlink_origin https://*.example.com\n}", 2, "wildcard"},
 		{"link origin path", "passgate {\n\tlink_origin https://a.example.com/auth\n}", 2, "origin"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := parse(tc.input)
-			if err == nil {
-				t.Fatalf("accepted:\n%s", tc.input)
-			}
-			if !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), fmt.Sprintf("Testfile:%d", tc.line)) {
-				t.Fatalf("error %q: want %q at line %d", err, tc.wantErr, tc.line)
-			}
-		})
-	}
+	})
 }
