@@ -425,29 +425,18 @@ func (p *Passgate) parseHeaders(d *caddyfile.Dispenser) error {
 		return d.ArgErr()
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		var field **string
+		var set func(name string)
 		switch d.Val() {
 		case "user_id":
-			field = &p.Headers.UserID
+			set = func(n string) { p.Headers.UserID = &n }
 		case "email":
-			field = &p.Headers.Email
+			set = func(n string) { p.Headers.Email = &n }
 		case "phone":
-			field = &p.Headers.Phone
+			set = func(n string) { p.Headers.Phone = &n }
 		case "roles":
-			field = &p.Headers.Roles
+			set = func(n string) { p.Headers.Roles = &n }
 		case "assertion":
-			name, err := oneArg(d)
-			if err != nil {
-				return err
-			}
-			if name == "off" {
-				name = ""
-			}
-			if name != "" && !validHeaderName(name) {
-				return d.Errf("header name %q: letters, digits and - only", name)
-			}
-			p.Headers.Assertion = name
-			continue
+			set = func(n string) { p.Headers.Assertion = n }
 		case "pass_credentials":
 			if d.NextArg() {
 				return d.ArgErr()
@@ -467,7 +456,7 @@ func (p *Passgate) parseHeaders(d *caddyfile.Dispenser) error {
 		if name != "" && !validHeaderName(name) {
 			return d.Errf("header name %q: letters, digits and - only, and not a header HTTP or sign-in needs", name)
 		}
-		*field = &name
+		set(name)
 	}
 	return nil
 }
