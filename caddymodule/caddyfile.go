@@ -242,24 +242,20 @@ func (p *Passgate) parseStore(d *caddyfile.Dispenser) error {
 		return d.Errf("unknown store %q (want memory or redis)", p.Store.Backend)
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
 		switch d.Val() {
 		case "prefix":
-			v, err := oneArg(d)
-			if err != nil {
-				return err
-			}
-			p.Store.Prefix = v
+			p.Store.Prefix, err = oneArg(d)
 		case "timeout":
 			if p.Store.Backend != "redis" {
 				return d.Errf("store %s has no timeout", p.Store.Backend)
 			}
-			dur, err := durationArg(d)
-			if err != nil {
-				return err
-			}
-			p.Store.Timeout = dur
+			p.Store.Timeout, err = durationArg(d)
 		default:
 			return d.Errf("unknown store option %q", d.Val())
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return nil
@@ -270,30 +266,22 @@ func (p *Passgate) parseCode(d *caddyfile.Dispenser) error {
 		return d.ArgErr()
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
 		switch d.Val() {
 		case "length":
-			n, err := intArg(d, "code length", verify.DefaultCodeLength, 10)
-			if err != nil {
-				return err
-			}
-			p.Code.Length = n
+			p.Code.Length, err = intArg(d, "code length", verify.DefaultCodeLength, 10)
 		case "ttl":
-			dur, err := durationArg(d)
-			if err != nil {
-				return err
-			}
-			if dur > caddy.Duration(verify.DefaultCodeTTL) {
+			p.Code.TTL, err = durationArg(d)
+			if err == nil && p.Code.TTL > caddy.Duration(verify.DefaultCodeTTL) {
 				return d.Errf("code ttl: at most %v", verify.DefaultCodeTTL)
 			}
-			p.Code.TTL = dur
 		case "max_attempts":
-			n, err := intArg(d, "code max_attempts", 1, verify.DefaultMaxAttempts)
-			if err != nil {
-				return err
-			}
-			p.Code.MaxAttempts = n
+			p.Code.MaxAttempts, err = intArg(d, "code max_attempts", 1, verify.DefaultMaxAttempts)
 		default:
 			return d.Errf("unknown code option %q", d.Val())
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return nil
