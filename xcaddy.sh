@@ -53,12 +53,13 @@ test)
 	go test -race -count=1 -timeout 30m "$@" ./...
 	;;
 fuzz)
-	for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' caddymodule/*_test.go verify/*_test.go | sed 's/^func //'); do
-		pkg=./verify
-		grep -q "^func $target(" caddymodule/*_test.go 2>/dev/null && pkg=./caddymodule
+	# Every package's targets, as go test lists them: the names come
+	# before the "ok <package>" line that closes each package's list.
+	targets=$(go test -list '^Fuzz' ./... | awk '/^Fuzz/ { t[n++] = $1 } /^ok/ { for (i = 0; i < n; i++) print t[i], $2; n = 0 }')
+	while read -r target pkg; do
 		echo "--- $target ($pkg)"
 		go test -run '^$' -fuzz "^${target}\$" -fuzztime "${1:-20000x}" "$pkg"
-	done
+	done <<<"$targets"
 	;;
 *)
 	sed -n '2,/^set /p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'
