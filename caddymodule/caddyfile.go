@@ -334,8 +334,8 @@ func (p *Passgate) parseLimits(d *caddyfile.Dispenser) (wholeBlockCheck func() e
 			return nil, d.Errf("%s count %q: a number of 1 or more", d.Val(), args[0])
 		}
 		w, err := caddy.ParseDuration(args[1])
-		if err != nil || w <= 0 {
-			return nil, d.Errf("%s window %q: a duration above 0", d.Val(), args[1])
+		if err != nil || w <= 0 || w > maxLimitWindow {
+			return nil, d.Errf("%s window %q: a duration above 0, at most %v", d.Val(), args[1], maxLimitWindow)
 		}
 		return &Rate{Count: n, Window: caddy.Duration(w)}, nil
 	}
@@ -344,8 +344,8 @@ func (p *Passgate) parseLimits(d *caddyfile.Dispenser) (wholeBlockCheck func() e
 		switch d.Val() {
 		case "resend_cooldown":
 			p.Limits.ResendCooldown, err = durationArg(d)
-			if err == nil && time.Duration(p.Limits.ResendCooldown) < minResendCooldown {
-				return nil, d.Errf("resend_cooldown: at least %v", minResendCooldown)
+			if cd := time.Duration(p.Limits.ResendCooldown); err == nil && (cd < minResendCooldown || cd > maxLimitWindow) {
+				return nil, d.Errf("resend_cooldown: %v to %v", minResendCooldown, maxLimitWindow)
 			}
 		case "sends_per_hour":
 			p.Limits.SendsPerHour, err = intArg(d, "sends_per_hour", 1, maxSendsPerHour)

@@ -13,6 +13,10 @@ import (
 const (
 	minResendCooldown = 10 * time.Second
 	maxSendsPerHour   = 20
+	// maxLimitWindow bounds the cooldown and the per-client windows: a
+	// day is as long as any limit needs, and the memory store keeps
+	// events for at most twice that.
+	maxLimitWindow = 24 * time.Hour
 )
 
 // limits resolves the configuration against the defaults.
@@ -38,8 +42,8 @@ func (lc LimitsConfig) limits() verify.Limits {
 
 func (lc LimitsConfig) validate(code CodeConfig) error {
 	l := lc.limits()
-	if l.ResendCooldown < minResendCooldown {
-		return fmt.Errorf("limits resend_cooldown %v: at least %v", l.ResendCooldown, minResendCooldown)
+	if l.ResendCooldown < minResendCooldown || l.ResendCooldown > maxLimitWindow {
+		return fmt.Errorf("limits resend_cooldown %v: %v to %v", l.ResendCooldown, minResendCooldown, maxLimitWindow)
 	}
 	if l.SendsPerHour < 1 || l.SendsPerHour > maxSendsPerHour {
 		return fmt.Errorf("limits sends_per_hour %d: 1 to %d", l.SendsPerHour, maxSendsPerHour)
@@ -49,8 +53,8 @@ func (lc LimitsConfig) validate(code CodeConfig) error {
 		n      int
 		window time.Duration
 	}{{"starts_per_ip", l.StartsPerIP, l.StartsPerIPWindow}, {"verifies_per_ip", l.VerifiesPerIP, l.VerifiesPerIPWindow}} {
-		if r.n < 1 || r.window <= 0 {
-			return fmt.Errorf("limits %s: a count of 1 or more and a window above 0", r.name)
+		if r.n < 1 || r.window <= 0 || r.window > maxLimitWindow {
+			return fmt.Errorf("limits %s: a count of 1 or more and a window above 0, at most %v", r.name, maxLimitWindow)
 		}
 	}
 	if l.WrongCodesPerDay < 1 {

@@ -115,7 +115,8 @@ func (m *Memory) sweep() {
 	m.sweepRefreshLocked(now)
 }
 
-// maxLimitWindow is the longest window the memory store keeps events for.
+// maxLimitWindow is the longest window the memory store keeps events for;
+// caddymodule accepts windows of at most a day.
 const maxLimitWindow = 48 * time.Hour
 
 // CreateAttempt implements AttemptStore.
