@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
@@ -65,6 +66,18 @@ func TestNoSecretWithRedisRefusesToStart(t *testing.T) {
 	}
 	if err := p.Cleanup(); err != nil {
 		t.Fatalf("cleanup after a failed provision: %v", err)
+	}
+}
+
+func TestStoreURLFromUnsetEnvPlaceholder(t *testing.T) {
+	t.Setenv("PASSGATE_TEST_REDIS_URL", "")
+	p := &Passgate{Secrets: []string{"0123456789abcdef0123456789abcdef"}, Store: StoreConfig{Backend: "redis", URL: "{env.PASSGATE_TEST_REDIS_URL}"}}
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	err := p.Provision(ctx)
+	p.Cleanup()
+	if err == nil || !strings.Contains(err.Error(), "store url") || !strings.Contains(err.Error(), "PASSGATE_TEST_REDIS_URL") {
+		t.Fatalf("an unset URL placeholder: %v, want an error naming it", err)
 	}
 }
 

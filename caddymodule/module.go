@@ -333,7 +333,11 @@ func (p *Passgate) Provision(ctx caddy.Context) error {
 	}
 
 	// Last, so that an error above leaves nothing to release.
-	p.Store.URL = caddy.NewReplacer().ReplaceKnown(p.Store.URL, "")
+	// An unset {env.X} is an error here, not an empty URL that the Redis
+	// client would refuse with a message naming nothing.
+	if p.Store.URL, err = caddy.NewReplacer().ReplaceOrErr(p.Store.URL, true, true); err != nil {
+		return fmt.Errorf("store url: %v", err)
+	}
 	p.store, p.storeKey, err = loadStore(p.Store)
 	if err != nil {
 		return fmt.Errorf("store: %v", err)
