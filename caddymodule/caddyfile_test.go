@@ -102,6 +102,7 @@ func TestCaddyfileErrorsNameTheLine(t *testing.T) {
 		{"unknown delivery", "passgate {\n\temail carrier-pigeon\n}", 2, "unknown delivery"},
 		{"base path not absolute", "passgate {\n\tbase_path auth\n}", 2, "base_path"},
 		{"guessing bound", "passgate {\n\tlimits {\n\t\twrong_codes_per_day 200\n\t}\n}", 3, "at most 99 keeps it"},
+		{"unknown page option without a value", "passgate {\n\tpage {\n\t\tfoo\n\t}\n}", 3, "unknown page option"},
 		{"cooldown over a day", "passgate {\n\tlimits {\n\t\tresend_cooldown 25h\n\t}\n}", 3, "10s to 24h0m0s"},
 		{"window over a day", "passgate {\n\tlimits {\n\t\tstarts_per_ip 5 48h\n\t}\n}", 3, "at most 24h0m0s"},
 		{"guessing bound with short codes", "passgate {\n\tcode {\n\t\tlength 8\n\t}\n\tlimits {\n\t\twrong_codes_per_day 20000\n\t}\n}", 6, "at most 9999 keeps it"},

@@ -64,6 +64,11 @@ func (p *Passgate) parsePage(d *caddyfile.Dispenser) error {
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		opt := d.Val()
+		switch opt {
+		case "title", "logo", "color", "colour", "template":
+		default:
+			return d.Errf("unknown page option %q", opt)
+		}
 		if (opt == "color" || opt == "colour") && !d.NextArg() {
 			// The usual mistake: an unquoted #hex is a comment.
 			return d.Errf("page color: a value is required (quote hex colours, \"#2d5bd7\": # starts a comment)")
@@ -95,8 +100,6 @@ func (p *Passgate) parsePage(d *caddyfile.Dispenser) error {
 				return d.Errf("page template: %v", err)
 			}
 			p.Page.Template = v
-		default:
-			return d.Errf("unknown page option %q", opt)
 		}
 	}
 	return nil

@@ -74,6 +74,10 @@ func (r *Redis) userSessionsKey(uid string) string { return r.prefix + "us:" + u
 // costs far less than a set of its own. The previous layout kept them in a
 // set at userSessionsKey; DeleteUserSessions still empties it, so sessions
 // made before an upgrade are covered by a global logout.
+//
+// The Lua scripts spell it out too ('s:', two bytes, as string.sub
+// assumes): createSessionScript, deleteUserSessionsScript and
+// rotateRefreshScript; change them together.
 const sessionField = "s:"
 
 // userFields are the user record's own fields, read by name so that the
