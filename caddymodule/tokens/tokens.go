@@ -6,7 +6,6 @@ package tokens
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -94,15 +93,17 @@ type Issuer struct {
 	parser *jwt.Parser
 	jwks   []byte
 	// verified remembers access tokens whose signature and claims were
-	// checked, by SHA-256 of the token, until they expire: a client sends
-	// the same token with every request, and an Ed25519 verification
-	// costs more than the rest of the request. Bounded, so new tokens
-	// cannot grow it.
-	verified *boundedcache.Cache[[sha256.Size]byte, AccessClaims]
+	// checked, until they expire: a client sends the same token with every
+	// request, and an Ed25519 verification costs more than the rest of the
+	// request. Keyed by the token itself: a lookup then neither copies nor
+	// hashes it, and the process holds the tokens it is sent anyway; only
+	// tokens that verified are kept, so only tokens passgate issued. Bounded,
+	// so new tokens cannot grow it.
+	verified *boundedcache.Cache[string, AccessClaims]
 }
 
-// Bounds of the verified-token cache: at about 500 bytes an entry, 10,000
-// entries are 5 MB at most.
+// Bounds of the verified-token cache: at about 1 KB an entry (the token
+// and its claims), 10,000 entries are 10 MB at most.
 const (
 	VerifiedCacheEntries = 10000
 	VerifiedCacheTTL     = 5 * time.Minute
@@ -129,7 +130,7 @@ func New(cfg Config) (*Issuer, error) {
 		cfg.Now = time.Now
 	}
 	i := &Issuer{cfg: cfg, byKid: make(map[string]Key),
-		verified: boundedcache.New[[sha256.Size]byte, AccessClaims](VerifiedCacheEntries, VerifiedCacheTTL, cfg.Now)}
+		verified: boundedcache.New[string, AccessClaims](VerifiedCacheEntries, VerifiedCacheTTL, cfg.Now)}
 	set := struct {
 		Keys []jwk `json:"keys"`
 	}{Keys: []jwk{}}
@@ -249,8 +250,7 @@ func (i *Issuer) verifyAccess(token string) (AccessClaims, error) {
 	if len(token) > MaxTokenLen {
 		return AccessClaims{}, fmt.Errorf("%w: too long", ErrInvalidToken)
 	}
-	sum := sha256.Sum256([]byte(token))
-	if c, ok := i.verified.Get(sum); ok {
+	if c, ok := i.verified.Get(token); ok {
 		return c, nil
 	}
 	claims := new(AccessClaims)
@@ -276,7 +276,7 @@ func (i *Issuer) verifyAccess(token string) (AccessClaims, error) {
 	}
 	// Only until exp: past it the parser would refuse the token (the
 	// leeway is not extended to cached tokens).
-	i.verified.PutUntil(sum, *claims, claims.ExpiresAt.Time)
+	i.verified.PutUntil(token, *claims, claims.ExpiresAt.Time)
 	return *claims, nil
 }
 
