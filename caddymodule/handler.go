@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -190,22 +191,51 @@ func removeCookie(h http.Header, name string) {
 // passIdentity sets the identity headers and placeholders for the next
 // handler.
 func (p *Passgate) passIdentity(r *http.Request, sess sessionstore.Session) {
-	roles := strings.Join(sess.Roles, ",")
-	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	repl.Set("http.auth.user.id", sess.UserID)
-	repl.Set("http.auth.user.email", sess.Email)
-	repl.Set("http.auth.user.phone", sess.Phone)
-	repl.Set("http.auth.user.roles", roles)
-	// The header values share one array (one allocation on every request,
-	// not four); each slice is capped at its own element, so appending to
-	// one header cannot overwrite the next.
-	values := [...]string{sess.UserID, sess.Email, sess.Phone, roles}
+	// One array holds the values of both the headers and the placeholders:
+	// one allocation on every request rather than one per value. Each
+	// header's slice is capped at its own element, so appending to one
+	// header cannot overwrite the next.
+	values := &[identityFields]string{sess.UserID, sess.Email, sess.Phone, strings.Join(sess.Roles, ",")}
 	for i, name := range [...]string{p.names.userID, p.names.email, p.names.phone, p.names.roles} {
 		if name != "" && values[i] != "" {
 			r.Header[name] = values[i : i+1 : i+1]
 		}
 	}
+	// The placeholders are answered from the array when asked for, rather
+	// than copied into the replacer's map, which boxed each value (and
+	// grew the map) on every request. The array is kept under a key of its
+	// own, so that a second passgate on the same request (a stricter one
+	// under `handle`) replaces it as it replaces the headers; values an
+	// earlier handler set are removed, since the replacer reads them first.
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	_, mapped := repl.Get(identityValuesKey)
+	repl.Set(identityValuesKey, values) // a pointer: stored without boxing
+	for _, key := range identityPlaceholders {
+		repl.Delete(key)
+	}
+	if !mapped {
+		repl.Map(func(key string) (any, bool) {
+			i := slices.Index(identityPlaceholders[:], key)
+			if i < 0 {
+				return nil, false
+			}
+			v, _ := repl.Get(identityValuesKey)
+			return v.(*[identityFields]string)[i], true
+		})
+	}
 }
+
+// identityPlaceholders name the identity's values in passIdentity's order.
+var identityPlaceholders = [identityFields]string{
+	"http.auth.user.id", "http.auth.user.email", "http.auth.user.phone", "http.auth.user.roles",
+}
+
+const (
+	identityFields = 4
+	// identityValuesKey holds passIdentity's array in the replacer; not a
+	// placeholder anyone should use.
+	identityValuesKey = "passgate.identity"
+)
 
 // stripIdentity removes identity headers a client sent. Names with
 // underscores count too: CGI-style upstreams (PHP, Python WSGI) read

@@ -9,6 +9,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/passgate/caddy-passgate/sessionstore"
 )
 
 func provisioned(t *testing.T, p *Passgate) *Passgate {
@@ -100,4 +102,32 @@ func TestSecretFromEnvPlaceholder(t *testing.T) {
 	}
 	t.Setenv("PASSGATE_TEST_SECRET", "0123456789abcdef0123456789abcdef")
 	provisioned(t, &Passgate{Secrets: []string{"{env.PASSGATE_TEST_SECRET}"}})
+}
+
+// The identity placeholders hold the session's values, whatever an earlier
+// handler set under their names, and a second passgate on the same request
+// (a stricter one under `handle`) replaces them, as it replaces the headers.
+func TestIdentityPlaceholders(t *testing.T) {
+	p := provisioned(t, &Passgate{Secrets: []string{"0123456789abcdef0123456789abcdef"}})
+	r := withReplacer(httptest.NewRequest("GET", "/app", nil))
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	repl.Set("http.auth.user.id", "set earlier")
+	const all = "{http.auth.user.id}|{http.auth.user.email}|{http.auth.user.phone}|{http.auth.user.roles}"
+
+	p.passIdentity(r, sessionstore.Session{UserID: "u-1", Email: "ann@example.com", Roles: []string{"a", "b"}})
+	if got, want := repl.ReplaceKnown(all, ""), "u-1|ann@example.com||a,b"; got != want {
+		t.Fatalf("placeholders %q, want %q", got, want)
+	}
+	if got := r.Header.Get("X-Auth-Roles"); got != "a,b" {
+		t.Fatalf("X-Auth-Roles %q", got)
+	}
+
+	p.passIdentity(r, sessionstore.Session{UserID: "u-2", Phone: "+15550100"})
+	if got, want := repl.ReplaceKnown(all, ""), "u-2||+15550100|"; got != want {
+		t.Fatalf("after a second passgate: placeholders %q, want %q", got, want)
+	}
+	if got, _ := repl.GetString("http.request.method"); got != "" {
+		// Other placeholders are not answered by passgate's provider.
+		t.Fatalf("http.request.method answered %q by a replacer without the HTTP provider", got)
+	}
 }

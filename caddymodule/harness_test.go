@@ -269,6 +269,8 @@ http://127.0.0.1:%d {
 		%s
 	}
 	request_header X-Seen-Placeholder-Id {http.auth.user.id}
+	request_header X-Seen-Placeholder-Email {http.auth.user.email}
+	request_header X-Seen-Placeholder-Roles {http.auth.user.roles}
 	reverse_proxy %s
 }
 `, g.logPath, g.port, g.access, testSecret, g.store, g.allowLine(), g.extra, strings.TrimPrefix(g.upstream.URL, "http://"))

@@ -60,8 +60,10 @@ func TestWholeFlow(t *testing.T) {
 			h.Get("X-Auth-Roles") != "staff" || h.Get("X-Auth-Phone") != "" {
 			t.Fatalf("identity headers upstream: %v", h)
 		}
-		if h.Get("X-Seen-Placeholder-Id") != userID {
-			t.Fatalf("{http.auth.user.id} = %q, want %q", h.Get("X-Seen-Placeholder-Id"), userID)
+		if h.Get("X-Seen-Placeholder-Id") != userID || h.Get("X-Seen-Placeholder-Email") != "ann@example.com" ||
+			h.Get("X-Seen-Placeholder-Roles") != "staff" {
+			t.Fatalf("placeholders seen by a later handler: id %q email %q roles %q, want %q, ann@example.com, staff",
+				h.Get("X-Seen-Placeholder-Id"), h.Get("X-Seen-Placeholder-Email"), h.Get("X-Seen-Placeholder-Roles"), userID)
 		}
 
 		r = c.do("GET", "/auth/session", nil)
