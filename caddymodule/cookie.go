@@ -2,6 +2,8 @@ package caddymodule
 
 import (
 	"net/http"
+	"net/textproto"
+	"strings"
 	"time"
 
 	"github.com/gorilla/securecookie"
@@ -64,20 +66,65 @@ func (c sessionCookie) decode(value string) string {
 // sessionID returns the public ID of the session whose secret the
 // request's cookie carries, or "".
 func (c sessionCookie) sessionID(r *http.Request) string {
-	ck, err := r.Cookie(c.name)
-	if err != nil || ck.Value == "" {
+	value := cookieValue(r.Header, c.name)
+	if value == "" {
 		return ""
 	}
-	if id, ok := c.decoded.Get(ck.Value); ok {
+	if id, ok := c.decoded.Get(value); ok {
 		return id
 	}
-	secret := c.decode(ck.Value)
+	secret := c.decode(value)
 	if secret == "" {
 		return ""
 	}
 	id := sessionstore.SessionID(secret)
-	c.decoded.Put(ck.Value, id)
+	c.decoded.Put(value, id)
 	return id
+}
+
+// cookieValue returns the value of the first cookie called name in h, or
+// "", as (*http.Request).Cookie reads it (FuzzCookieValue holds the two to
+// the same answer), but without building a Cookie for every one sent: it
+// runs on every request. name must be a valid cookie name.
+func cookieValue(h http.Header, name string) string {
+	lines := h["Cookie"]
+	count := 0
+	for _, line := range lines {
+		count += strings.Count(line, ";") + 1
+	}
+	if count > maxCookies {
+		return ""
+	}
+	for _, line := range lines {
+		for rest := textproto.TrimString(line); rest != ""; {
+			var part string
+			part, rest, _ = strings.Cut(rest, ";")
+			n, v, _ := strings.Cut(textproto.TrimString(part), "=")
+			if textproto.TrimString(n) != name {
+				continue
+			}
+			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			if validCookieValue(v) {
+				return v
+			}
+		}
+	}
+	return ""
+}
+
+// maxCookies is net/http's limit (its GODEBUG httpcookiemaxnum default):
+// a request with more cookies has none.
+const maxCookies = 3000
+
+func validCookieValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if b := v[i]; b < 0x20 || b >= 0x7f || b == '"' || b == ';' || b == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 func (c sessionCookie) set(w http.ResponseWriter, secret string) error {

@@ -141,6 +141,26 @@ func FuzzRemoveCookie(f *testing.F) {
 	})
 }
 
+// The session cookie is read as net/http reads it: the same value from
+// the same Cookie lines, or none where it finds none.
+func FuzzCookieValue(f *testing.F) {
+	for _, s := range []string{"sid=1", "a=1; sid=2; b=3", " sid=1 ;; sid=2;x", "sidx=1; x=sid", "=sid; sid",
+		"a=\"sid=1\"; sid=\"x\"", "sid=\"", "sid=a\\b; sid=ok", "sid =v", "sid=\"\"", "sid=1" + strings.Repeat(";", 3000)} {
+		f.Add(s, "b=2")
+		f.Add("b=2", s)
+	}
+	f.Fuzz(func(t *testing.T, line1, line2 string) {
+		h := http.Header{"Cookie": {line1, line2}}
+		want := ""
+		if c, err := (&http.Request{Header: h}).Cookie("sid"); err == nil {
+			want = c.Value
+		}
+		if got := cookieValue(h, "sid"); got != want {
+			t.Fatalf("%q, %q: read %q, net/http reads %q", line1, line2, got, want)
+		}
+	})
+}
+
 func emptyLines(lines []string) int {
 	n := 0
 	for _, l := range lines {
