@@ -2,7 +2,7 @@
 # The hot-path benchmark: plain reverse_proxy against passgate with a cookie
 # session and with a bearer token, in interleaved rounds, on this machine.
 #
-#   ./xcaddy.sh bench [rounds] [seconds per run]     (defaults: 15 rounds, 3 s)
+#   ./xcaddy.sh bench [rounds] [seconds per run]     (defaults: 45 rounds, 1 s)
 #
 # It builds Caddy with the plugin (go build of caddymodule/internal/caddybin,
 # the same as xcaddy), starts a private redis-server, an upstream and the
@@ -13,12 +13,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 
-# Many short rounds rather than a few long ones: on a shared machine the
-# speed drifts by tens of percent within a minute, so one round's ratio to
-# plain moves by 10 % or more; short runs keep a round's three runs close
-# in time, and the median of fifteen steadies far better than that of three.
-ROUNDS=${1:-15}
-SECS=${2:-3}
+# Many short rounds rather than a few long ones: on a shared machine one
+# round's ratio to plain moves by 10-15 % whether its runs last 1 s or 3 s,
+# so for the same time, three times as many 1 s rounds narrow the median
+# about 1.7 times as much. The summary gives each median ratio with its
+# 95 % confidence interval, so a run says how far it can be trusted.
+ROUNDS=${1:-45}
+SECS=${2:-1}
+# BENCH_TARGETS adds targets that tell where the cost goes: plain+c and
+# plain+b (plain reverse_proxy sent the same cookie or token, which it
+# forwards), bearer-nh (the bearer token on a passgate that passes no
+# identity headers), public (a public path through passgate).
+read -r -a targets <<<"${BENCH_TARGETS:-plain cookie bearer}"
+[ "${targets[0]:-}" = plain ] || { echo "BENCH_TARGETS must start with plain, the base of every ratio" >&2; exit 1; }
+for t in "${targets[@]}"; do
+	case $t in
+	plain | cookie | bearer | plain+c | plain+b | bearer-nh | public) ;;
+	*) echo "unknown target $t (known: plain cookie bearer plain+c plain+b bearer-nh public)" >&2; exit 1 ;;
+	esac
+done
 CONNS=${BENCH_CONNECTIONS:-32}
 THREADS=${BENCH_THREADS:-2}
 
@@ -62,6 +75,7 @@ REDIS=$(free_port)
 UP=$(free_port)
 PLAIN=$(free_port)
 GATE=$(free_port)
+GATE2=$(free_port)
 ADMIN=$(free_port)
 UPADMIN=$(free_port)
 
@@ -113,6 +127,26 @@ http://127.0.0.1:$GATE {
 	}
 	reverse_proxy 127.0.0.1:$UP
 }
+http://127.0.0.1:$GATE2 {
+	bind 127.0.0.1
+	passgate {
+		secret bench-secret-0123456789abcdefghijklmnopqrstuvwxyz
+		store redis redis://127.0.0.1:$REDIS/0
+		email log
+		allow email *@example.com
+		role admin email bench@example.com
+		public /public
+		headers {
+			user_id ""
+			email ""
+			roles ""
+		}
+		cookie {
+			insecure
+		}
+	}
+	reverse_proxy 127.0.0.1:$UP
+}
 CADDY
 "$work/caddy" run --adapter caddyfile --config "$work/Caddyfile" 2>"$work/caddy.log" &
 pids+=($!)
@@ -122,6 +156,7 @@ wait_port "$REDIS"
 wait_port "$UP"
 wait_port "$PLAIN"
 wait_port "$GATE"
+wait_port "$GATE2"
 
 echo "--- signing in once (log delivery)"
 base="http://127.0.0.1:$GATE"
@@ -142,7 +177,8 @@ if [ -z "$token" ] || [ -z "$cookie" ]; then
 	exit 1
 fi
 # Each target must answer 200 from the upstream before it is measured.
-for args in "http://127.0.0.1:$PLAIN/" "-H Cookie:$cookie $base/" "-H Authorization:Bearer\ $token $base/"; do
+for args in "http://127.0.0.1:$PLAIN/" "-H Cookie:$cookie $base/" "-H Authorization:Bearer\ $token $base/" \
+	"-H Authorization:Bearer\ $token http://127.0.0.1:$GATE2/" "http://127.0.0.1:$GATE2/public"; do
 	st=$(eval curl -s -o /dev/null -w '%{http_code}' $args)
 	[ "$st" = 200 ] || { echo "warm-up $args: HTTP $st" >&2; exit 1; }
 done
@@ -157,6 +193,16 @@ child_ticks() {
 	child=$(awk -v hz="$HZ" 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%d", (u[1] * 60 + u[2] + s[1] * 60 + s[2]) * hz }' "$work/times")
 }
 HZ=$(getconf CLK_TCK)
+# Allocations (count, then bytes) the gateway has made so far, from Go's
+# memstats on Caddy's admin endpoint: unlike time, they do not depend on
+# how busy the machine is, so they show passgate's own work per request.
+mallocs() {
+	local vars
+	vars=$(curl -s "http://127.0.0.1:$ADMIN/debug/vars")
+	# The first of each: memstats' own, before its per-size classes.
+	echo "$(grep -o '"Mallocs":[0-9]*' <<<"$vars" | head -n 1 | cut -d: -f2)" \
+		"$(grep -o '"TotalAlloc":[0-9]*' <<<"$vars" | head -n 1 | cut -d: -f2)"
+}
 
 # run NAME ROUND wrk-args...: one wrk run, one result line, with the CPU
 # time per request each process spent (microseconds): these hold still on
@@ -175,11 +221,13 @@ run() {
 		curl -s -o "$BENCH_PPROF/$name.pprof" "http://127.0.0.1:$ADMIN/debug/pprof/profile?seconds=$((SECS - 1))" &
 		prof=$!
 	fi
-	local g0 u0 r0 w0 g1 u1 r1 w1
+	local g0 u0 r0 w0 g1 u1 r1 w1 m0 m1
+	m0=$(mallocs)
 	child_ticks
 	g0=$(ticks "$gateway_pid") u0=$(ticks "$upstream_pid") r0=$(ticks "$redis_pid") w0=$child
 	out=$(wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" --latency "$@")
 	g1=$(ticks "$gateway_pid") u1=$(ticks "$upstream_pid") r1=$(ticks "$redis_pid")
+	m1=$(mallocs)
 	child_ticks
 	w1=$child
 	local rps p50 p99 non2xx total
@@ -195,9 +243,10 @@ run() {
 	fi
 	local cpu
 	cpu=$(awk -v n="$total" -v hz="$HZ" -v g=$((g1 - g0)) -v u=$((u1 - u0)) -v r=$((r1 - r0)) -v w=$((w1 - w0)) \
-		'BEGIN { f = 1e6 / hz / n; printf "%.1f %.1f %.1f %.1f", g * f, u * f, r * f, w * f }')
+		-v m="$m0 $m1" \
+		'BEGIN { f = 1e6 / hz / n; split(m, x, " "); printf "%.1f %.1f %.1f %.1f %.1f %.0f", g * f, u * f, r * f, w * f, (x[3] - x[1]) / n, (x[4] - x[2]) / n }')
 	printf '%s %s %s %s %s %s\n' "$round" "$name" "$rps" "$p50" "$p99" "$cpu" >>"$work/results"
-	printf '  round %s %-7s %10s req/s  p50 %-8s p99 %-8s CPU us/req gateway %s upstream %s redis %s wrk %s\n' \
+	printf '  round %s %-9s %10s req/s  p50 %-8s p99 %-8s CPU us/req gateway %s upstream %s redis %s wrk %s  gateway allocs/req %s B/req %s\n' \
 		"$round" "$name" "$rps" "$p50" "$p99" $cpu
 }
 
@@ -210,12 +259,10 @@ target() {
 	bearer) run bearer "$2" -H "Authorization: Bearer $token" "$base/" ;;
 	plain+c) run plain+c "$2" -H "Cookie: $cookie" "http://127.0.0.1:$PLAIN/" ;;
 	plain+b) run plain+b "$2" -H "Authorization: Bearer $token" "http://127.0.0.1:$PLAIN/" ;;
+	bearer-nh) run bearer-nh "$2" -H "Authorization: Bearer $token" "http://127.0.0.1:$GATE2/" ;;
+	public) run public "$2" "http://127.0.0.1:$GATE2/public" ;;
 	esac
 }
-targets=(plain cookie bearer)
-# BENCH_PLAIN_HEADERS=1: plain reverse_proxy sent the same cookie and
-# token, to tell the cost of forwarding them from passgate's own.
-[ -n "${BENCH_PLAIN_HEADERS:-}" ] && targets+=(plain+c plain+b)
 # Each round starts one target further along, so that no target always
 # runs first (after the sign-in or the previous round's last run); with as
 # many rounds as targets, each takes every place once.
@@ -244,17 +291,21 @@ function median(a, n,   i, j, t) {
 }
 {
 	rps[$2, $1] = $3; p50[$2, $1] = ms($4); p99[$2, $1] = ms($5); if ($1 > R) R = $1
-	for (i = 6; i <= 9; i++) cpu[$2, $1, i] = $i
+	for (i = 6; i <= 11; i++) cpu[$2, $1, i] = $i
+	if (!($2 in seen)) { seen[$2] = 1; names[++T] = $2 }
 }
 END {
-	printf "%-8s %10s %9s %9s %7s   %s\n", "target", "req/s", "p50 ms", "p99 ms", "ratio", "CPU us/req: gateway upstream redis wrk"
-	k = split("plain cookie bearer plain+c plain+b", names, " ")
-	for (k = 1; k <= 5; k++) {
+	# A distribution-free 95 % interval for a median: the order statistics
+	# ranked about 0.98 sqrt(R) either side of the middle.
+	lo = int(R / 2 - 0.98 * sqrt(R)); if (lo < 1) lo = 1
+	hi = R + 1 - lo
+	printf "%-9s %9s %8s %8s %7s %-13s  %s\n", "target", "req/s", "p50 ms", "p99 ms", "ratio", "(95% CI)", "CPU us/req: gateway upstream redis wrk | gateway allocs/req B/req"
+	for (k = 1; k <= T; k++) {
 		n = names[k]
-		if (!((n, 1) in rps)) continue
 		for (r = 1; r <= R; r++) { a[r] = rps[n, r]; b[r] = p50[n, r]; c[r] = p99[n, r]; q[r] = rps[n, r] / rps["plain", r] }
-		printf "%-8s %10.0f %9.2f %9.2f %7.3f  ", n, median(a, R), median(b, R), median(c, R), median(q, R)
-		for (i = 6; i <= 9; i++) { for (r = 1; r <= R; r++) a[r] = cpu[n, r, i]; printf " %7.1f", median(a, R) }
+		m = median(q, R) # sorts q
+		printf "%-9s %9.0f %8.2f %8.2f %7.3f (%.3f-%.3f)  ", n, median(a, R), median(b, R), median(c, R), m, q[lo], q[hi]
+		for (i = 6; i <= 11; i++) { for (r = 1; r <= R; r++) a[r] = cpu[n, r, i]; printf i == 10 ? " | %7.1f" : i == 11 ? " %7.0f" : " %7.1f", median(a, R) }
 		printf "\n"
 	}
 }' "$work/results"
