@@ -220,7 +220,11 @@ func (p *Passgate) passIdentity(r *http.Request, sess sessionstore.Session) {
 				return nil, false
 			}
 			v, _ := repl.Get(identityValuesKey)
-			return v.(*[identityFields]string)[i], true
+			values, ok := v.(*[identityFields]string)
+			if !ok { // removed by someone else: no identity, not a panic
+				return nil, false
+			}
+			return values[i], true
 		})
 	}
 }

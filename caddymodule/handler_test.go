@@ -131,3 +131,16 @@ func TestIdentityPlaceholders(t *testing.T) {
 		t.Fatalf("http.request.method answered %q by a replacer without the HTTP provider", got)
 	}
 }
+
+// A replacer whose identity array was removed (by another module, say)
+// answers no identity; it never panics.
+func TestIdentityPlaceholdersWithoutValues(t *testing.T) {
+	p := provisioned(t, &Passgate{Secrets: []string{"0123456789abcdef0123456789abcdef"}})
+	r := withReplacer(httptest.NewRequest("GET", "/app", nil))
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	p.passIdentity(r, sessionstore.Session{UserID: "u-1"})
+	repl.Delete(identityValuesKey)
+	if v, ok := repl.Get("http.auth.user.id"); ok {
+		t.Fatalf("http.auth.user.id = %v with the values gone", v)
+	}
+}
