@@ -31,8 +31,15 @@ func FuzzCaddyfile(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, body string) {
+		// Tokenised as Caddy's adapter does, which refuses what does not
+		// tokenise before any directive sees it (NewTestDispenser would
+		// exit the process instead).
+		tokens, err := caddyfile.Tokenize([]byte("passgate {\n"+body+"\n}"), "Caddyfile")
+		if err != nil {
+			return
+		}
 		p := new(Passgate)
-		err := p.UnmarshalCaddyfile(caddyfile.NewTestDispenser("passgate {\n" + body + "\n}"))
+		err = p.UnmarshalCaddyfile(caddyfile.NewDispenser(tokens))
 		if err != nil {
 			return
 		}
