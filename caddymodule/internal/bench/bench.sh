@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The hot-path benchmark: plain reverse_proxy against passgate with a cookie
-# session and with a bearer token, in interleaved rounds, on this machine.
+# session and with a bearer token, in shuffled rounds, on this machine.
 #
 #   ./xcaddy.sh bench [rounds] [seconds per run]     (defaults: 45 rounds, 1 s)
 #
@@ -110,6 +110,19 @@ cat >"$work/Caddyfile" <<CADDY
 		output file $work/gateway.log
 	}
 }
+# The second gateway is the first (one snippet, so the two cannot drift
+# apart) without identity headers and with a public path: the controls
+# bearer-nh and public.
+(gate) {
+	secret bench-secret-0123456789abcdefghijklmnopqrstuvwxyz
+	store redis redis://127.0.0.1:$REDIS/0
+	email log
+	allow email *@example.com
+	role admin email bench@example.com
+	cookie {
+		insecure
+	}
+}
 http://127.0.0.1:$PLAIN {
 	bind 127.0.0.1
 	reverse_proxy 127.0.0.1:$UP
@@ -117,33 +130,19 @@ http://127.0.0.1:$PLAIN {
 http://127.0.0.1:$GATE {
 	bind 127.0.0.1
 	passgate {
-		secret bench-secret-0123456789abcdefghijklmnopqrstuvwxyz
-		store redis redis://127.0.0.1:$REDIS/0
-		email log
-		allow email *@example.com
-		role admin email bench@example.com
-		cookie {
-			insecure
-		}
+		import gate
 	}
 	reverse_proxy 127.0.0.1:$UP
 }
 http://127.0.0.1:$GATE2 {
 	bind 127.0.0.1
 	passgate {
-		secret bench-secret-0123456789abcdefghijklmnopqrstuvwxyz
-		store redis redis://127.0.0.1:$REDIS/0
-		email log
-		allow email *@example.com
-		role admin email bench@example.com
+		import gate
 		public /public
 		headers {
 			user_id ""
 			email ""
 			roles ""
-		}
-		cookie {
-			insecure
 		}
 	}
 	reverse_proxy 127.0.0.1:$UP
@@ -216,10 +215,12 @@ run() {
 		return
 	fi
 	local out prof=""
-	# BENCH_PPROF=dir: CPU profile of the gateway during round 1's runs.
+	# BENCH_PPROF=dir: CPU profile of the gateway during round 1's runs,
+	# one second shorter than a run (so it ends within it), at least one:
+	# pprof reads seconds=0 as 30. Profiles want longer runs (bench 1 12).
 	if [ -n "${BENCH_PPROF:-}" ] && [ "$round" = 1 ]; then
 		mkdir -p "$BENCH_PPROF"
-		curl -s -o "$BENCH_PPROF/$name.pprof" "http://127.0.0.1:$ADMIN/debug/pprof/profile?seconds=$((SECS - 1))" &
+		curl -s -o "$BENCH_PPROF/$name.pprof" "http://127.0.0.1:$ADMIN/debug/pprof/profile?seconds=$((SECS > 1 ? SECS - 1 : 1))" &
 		prof=$!
 	fi
 	local g0 u0 r0 w0 g1 u1 r1 w1 m0 m1
