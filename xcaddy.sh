@@ -3,11 +3,13 @@
 #
 #   ./xcaddy.sh build      build ./caddy with the plugin from this working tree
 #   ./xcaddy.sh run        build, then run Caddyfile.example (memory store, codes in the log)
-#   ./xcaddy.sh test       vet and run the whole test suite (needs redis-server; see README)
+#   ./xcaddy.sh test       vet and run the whole test suite (needs redis-server and chromium; see README)
 #   ./xcaddy.sh validate F build, then `caddy validate` the Caddyfile F
 #   ./xcaddy.sh fuzz [N]   run every fuzz target for N each (default 20000x; a count,
 #                          since Go 1.26's -fuzztime 10s can fail spuriously, go.dev/issue/75804)
-#   ./xcaddy.sh bench [R] [S] hot-path benchmark: R interleaved rounds of S seconds (needs wrk, redis-server)
+#   ./xcaddy.sh bench [R] [S]
+#                          hot-path benchmark: R shuffled rounds of S seconds (default 45, 1;
+#                          needs wrk, redis-server, redis-cli, curl)
 set -euo pipefail
 cd "$(dirname "$0")"
 

@@ -51,7 +51,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    limits      { resend_cooldown <d>; sends_per_hour <n>; starts_per_ip <n> <window>;
 //	                  verifies_per_ip <n> <window>; wrong_codes_per_day <n> }
 //	    cookie      { name <name>; domain <domain>; insecure }
-//	    headers     { user_id <name>; email <name>; phone <name>; roles <name>; assertion <name> }
+//	    headers     { user_id <name>; email <name>; phone <name>; roles <name>; assertion <name>;
+//	                  pass_credentials }
 //	    jwt         { issuer <iss>; audience <aud>; access_ttl <duration>; key <kid> <pem>... }
 //	    page        { title <t>; logo <path-or-data-url>; color <css-colour>; template <file> }
 //	}

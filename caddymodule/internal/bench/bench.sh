@@ -7,8 +7,9 @@
 # It builds Caddy with the plugin (go build of caddymodule/internal/caddybin,
 # the same as xcaddy), starts a private redis-server, an upstream and the
 # gateway, all on 127.0.0.1 ports it picks, signs in once through the log
-# delivery, then runs wrk (32 connections) against each target in turn,
-# and last measures Redis memory per session (caddymodule/internal/bench/sessionmem).
+# delivery, then runs wrk (32 connections) against each target, after an
+# unrecorded warm-up run of each, in a new random order each round, and
+# last measures Redis memory per session (caddymodule/internal/bench/sessionmem).
 # Everything it starts is stopped on exit; it installs nothing.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
