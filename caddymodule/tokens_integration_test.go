@@ -445,3 +445,28 @@ func TestTokenRetryAfterStoreHiccup(t *testing.T) {
 	wantRefused(t, "access after reuse", api.do("GET", "/app", nil, bearer(second["access_token"])...))
 	wantInvalidGrant(t, "latest refresh after reuse", api.refresh(second["refresh_token"]))
 }
+
+// A sign-in whose tokens cannot be stored answers 503 without signing the
+// browser in: the tokens are issued before the cookie is set.
+func TestSignInTokenFailureSetsNoCookie(t *testing.T) {
+	rs := startRedis(t)
+	px := startStallProxy(t, rs)
+	g := startGateway(t, func(g *gateway) {
+		g.store = "store redis " + px.url() + " {\n prefix pgtest:\n timeout 1s\n}"
+	})
+	c := g.newClient()
+	caddymodule.AdvanceClock(61 * time.Second)
+	id := c.start("xan@example.com")
+	px.stallOn("pgtest:r:") // the refresh token's key: the sign-in's last store write
+	r := c.do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": g.codeFor("xan@example.com"), "tokens": true})
+	if r.status != 503 || px.stalled.Load() == 0 {
+		t.Fatalf("sign-in with the refresh token's write hung: %d %s (stalled %d), want 503 from that write", r.status, r.body, px.stalled.Load())
+	}
+	if sc := r.header.Values("Set-Cookie"); len(sc) != 0 {
+		t.Fatalf("a failed sign-in set cookies: %q", sc)
+	}
+	px.release()
+	if r := c.do("GET", "/app/page", nil); r.status != 401 {
+		t.Fatalf("after the failed sign-in the client reached the app: %d %s", r.status, r.body)
+	}
+}
