@@ -220,3 +220,77 @@ func TestRedisLegacySessions(t *testing.T) {
 		}
 	}
 }
+
+// The per-user index in the user's hash (fields s:<session id>) holds
+// exactly the live sessions: whatever ends a session takes its field with
+// it, or the next sign-in prunes it. The hash has no expiry, so a field
+// left behind would stay for good.
+func TestRedisSessionIndex(t *testing.T) {
+	client := testClient(t, testRedisURL())
+	ctx := context.Background()
+	prefix := "passgate-test:" + rand.Text() + ":"
+	t.Cleanup(func() {
+		if keys, _ := client.Keys(ctx, prefix+"*").Result(); len(keys) > 0 {
+			client.Del(ctx, keys...)
+		}
+	})
+	s := sessionstore.NewRedis(client, prefix, 0)
+	now := time.Now().Truncate(time.Millisecond)
+	u, err := s.RecordSignIn(ctx, "email", "idx@example.com", rand.Text(), nil, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	create := func() string {
+		t.Helper()
+		sess := sessionstore.Session{ID: rand.Text(), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour), LastSeenAt: now}
+		if err := s.CreateSession(ctx, sess, sess.ExpiresAt); err != nil {
+			t.Fatal(err)
+		}
+		return sess.ID
+	}
+	indexed := func() []string {
+		t.Helper()
+		fields, err := client.HKeys(ctx, prefix+"u:"+u.ID).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, f := range fields {
+			if id, ok := strings.CutPrefix(f, "s:"); ok {
+				ids = append(ids, id)
+			}
+		}
+		slices.Sort(ids)
+		return ids
+	}
+
+	loggedOut, reused, expired := create(), create(), create()
+	if got := indexed(); len(got) != 3 {
+		t.Fatalf("index after three sessions: %v", got)
+	}
+	if err := s.DeleteSession(ctx, loggedOut, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, first := sessionstore.NewRefreshToken()
+	_, second := sessionstore.NewRefreshToken()
+	if err := s.CreateRefresh(ctx, sessionstore.RefreshToken{Hash: first, SessionID: reused, UserID: u.ID, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RotateRefresh(ctx, first, second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RotateRefresh(ctx, first, rand.Text()); !errors.Is(err, sessionstore.ErrRefreshReused) {
+		t.Fatalf("second rotation of one token: %v, want ErrRefreshReused", err)
+	}
+	// Expiry, as Redis does it: the key goes, the index is not told.
+	if err := client.Del(ctx, prefix+"s:"+expired).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := indexed(); !slices.Equal(got, []string{expired}) {
+		t.Fatalf("index after a logout and a reuse: %v, want only the expired session %s (pruned at the next sign-in)", got, expired)
+	}
+	live := create()
+	if got := indexed(); !slices.Equal(got, []string{live}) {
+		t.Fatalf("index after the next session: %v, want only %s", got, live)
+	}
+}
