@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -45,11 +44,7 @@ func TestSMSAndPageCaddyfile(t *testing.T) {
 }
 
 func TestSMSAndPageCaddyfileErrors(t *testing.T) {
-	for _, tc := range []struct {
-		name, input string
-		line        int
-		wantErr     string
-	}{
+	wantParseErrors(t, []parseErrorCase{
 		{"unknown sms delivery", "passgate {\n\tsms pigeon\n}", 2, "unknown delivery"},
 		{"sms webhook without url", "passgate {\n\tsms webhook\n}", 2, "URL is required"},
 		{"sms webhook bad url", "passgate {\n\tsms webhook ftp://x {\n\t\tsecret 0123456789abcdefgh\n\t}\n}", 2, "http:// or https://"},
@@ -68,17 +63,7 @@ func TestSMSAndPageCaddyfileErrors(t *testing.T) {
 		{"missing template", "passgate {\n\tpage {\n\t\ttemplate /nonexistent/login.html\n\t}\n}", 3, "page template"},
 		{"unquoted hex colour", "passgate {\n\tpage {\n\t\tcolor #0a7\n\t}\n}", 3, "quote hex colours"},
 		{"unknown page option", "passgate {\n\tpage {\n\t\tfont Comic\n\t}\n}", 3, "unknown page option"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := parse(tc.input)
-			if err == nil {
-				t.Fatalf("accepted:\n%s", tc.input)
-			}
-			if !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), fmt.Sprintf("Testfile:%d", tc.line)) {
-				t.Fatalf("error %q: want %q at line %d", err, tc.wantErr, tc.line)
-			}
-		})
-	}
+	})
 }
 
 var nonceAttr = regexp.MustCompile(`<(script|style) nonce="([^"]+)">`)
