@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -155,8 +156,24 @@ func TestSessionCacheRevocationReachesOtherInstance(t *testing.T) {
 }
 
 // startPrivateRedis runs a redis-server of the test's own, which it may stop.
+// A free port can be taken by another process before the server binds it;
+// then the server exits, or another answers, and another port is tried
+// (as caddymodule's harness does; test files cannot share it).
 func startPrivateRedis(t *testing.T) (url string, stop func()) {
 	t.Helper()
+	for attempt := 1; ; attempt++ {
+		url, stop, err := tryPrivateRedis(t)
+		if err == nil {
+			return url, stop
+		}
+		if attempt == 3 {
+			t.Fatal(err)
+		}
+		t.Logf("%v; trying another port", err)
+	}
+}
+
+func tryPrivateRedis(t *testing.T) (url string, stop func(), err error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -168,24 +185,46 @@ func startPrivateRedis(t *testing.T) (url string, stop func()) {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting redis-server (apt-get install redis-server): %v", err)
 	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
 	stopped := false
 	stop = func() {
 		if !stopped {
 			stopped = true
 			cmd.Process.Kill()
-			cmd.Wait()
+			<-exited
 		}
 	}
-	t.Cleanup(stop)
 	url = fmt.Sprintf("redis://127.0.0.1:%d/0", port)
-	waitFor(t, 10*time.Second, "private redis-server listening", func() bool {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err == nil {
-			c.Close()
+	client, err := sessionstore.NewRedisClient(url, time.Second, "passgate-test")
+	if err != nil {
+		stop()
+		t.Fatal(err)
+	}
+	defer client.Close()
+	// Ours once the process answering is the one started.
+	mine := fmt.Sprintf("process_id:%d\r", cmd.Process.Pid)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		select {
+		case <-exited:
+			return "", nil, fmt.Errorf("redis-server on port %d exited at start (port taken?)", port)
+		default:
 		}
-		return err == nil
-	})
-	return url, stop
+		if info, err := client.Info(context.Background(), "server").Result(); err == nil {
+			if !strings.Contains(info, mine) {
+				stop()
+				return "", nil, fmt.Errorf("another server answers on port %d", port)
+			}
+			t.Cleanup(stop)
+			return url, stop, nil
+		}
+		if time.Now().After(deadline) {
+			stop()
+			t.Fatalf("private redis-server on port %d did not answer within 10s", port)
+		}
+		time.Sleep(20 * time.Millisecond) // polling a starting process; nothing to wait on
+	}
 }
 
 // When Redis goes away the cache is dropped as soon as the subscription
