@@ -309,6 +309,10 @@ func (g *gateway) restart() {
 	if err := caddy.Stop(); err != nil {
 		g.t.Fatal(err)
 	}
+	// The clients' kept-alive connections (http.DefaultTransport's) were
+	// to the stopped server; one reused before its close is seen gives
+	// "connection reset", which is the harness's doing, not passgate's.
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 	g.load()
 }
 
