@@ -19,31 +19,44 @@ cd "$(dirname "$0")/../../.."
 # so for the same time, three times as many 1 s rounds narrow the median
 # about 1.7 times as much. The summary gives each median ratio with its
 # 95 % confidence interval, so a run says how far it can be trusted.
-ROUNDS=${1:-45}
+# BENCH_INSTR=N counts instructions instead of timing: the gateway runs
+# under valgrind's callgrind, and each run is N requests (fixedload), whose
+# instructions in the gateway, divided by N, are the same from one run to
+# the next whatever else the machine does. Slow (valgrind), but a change
+# of a fraction of a percent shows; no req/s or latency.
+INSTR=${BENCH_INSTR:-}
+if [ -n "$INSTR" ] && ! [ "$INSTR" -gt 0 ] 2>/dev/null; then
+	echo "BENCH_INSTR must be a number of requests per run, e.g. 2000" >&2
+	exit 1
+fi
+ROUNDS=${1:-$([ -n "$INSTR" ] && echo 5 || echo 45)}
 SECS=${2:-1}
 # BENCH_TARGETS adds targets that tell where the cost goes: plain+c and
 # plain+b (plain reverse_proxy sent the same cookie or token, which it
 # forwards), bearer-nh (the bearer token on a passgate that passes no
-# identity headers), public (a public path through passgate), and plain2,
+# identity headers), public (a public path through passgate), floor
+# (plain reverse_proxy sent the token, which header_up removes while it
+# sets three identity headers of the same sizes: the header work any
+# gateway in Caddy must do, with no authentication at all), and plain2,
 # the plain target again: a control whose ratio should read 1.
 read -r -a targets <<<"${BENCH_TARGETS:-plain cookie bearer}"
 [ "${targets[0]:-}" = plain ] || { echo "BENCH_TARGETS must start with plain, the base of every ratio" >&2; exit 1; }
 for t in "${targets[@]}"; do
 	case $t in
-	plain | plain2 | cookie | bearer | plain+c | plain+b | bearer-nh | public) ;;
-	*) echo "unknown target $t (known: plain plain2 cookie bearer plain+c plain+b bearer-nh public)" >&2; exit 1 ;;
+	plain | plain2 | cookie | bearer | plain+c | plain+b | bearer-nh | public | floor) ;;
+	*) echo "unknown target $t (known: plain plain2 cookie bearer plain+c plain+b bearer-nh public floor)" >&2; exit 1 ;;
 	esac
 done
 CONNS=${BENCH_CONNECTIONS:-32}
 THREADS=${BENCH_THREADS:-2}
 
 missing=()
-for c in go wrk redis-server redis-cli curl; do
+for c in go redis-server redis-cli curl $([ -n "$INSTR" ] && echo valgrind callgrind_control || echo wrk); do
 	command -v "$c" >/dev/null || missing+=("$c")
 done
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "missing: ${missing[*]}" >&2
-	echo "On Debian/Ubuntu: apt-get install wrk redis-server redis-tools curl (and Go from go.dev)" >&2
+	echo "On Debian/Ubuntu: apt-get install wrk valgrind redis-server redis-tools curl (and Go from go.dev)" >&2
 	exit 1
 fi
 
@@ -61,7 +74,7 @@ free_port() {
 		echo $((20000 + RANDOM % 20000))
 }
 wait_port() {
-	for _ in $(seq 1 300); do
+	for _ in $(seq 1 1200); do # 2 min: a gateway under valgrind starts slowly
 		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
 		sleep 0.1
 	done
@@ -72,12 +85,14 @@ wait_port() {
 
 echo "--- building caddy with passgate"
 go build -o "$work/caddy" ./caddymodule/internal/caddybin
+[ -n "$INSTR" ] && go build -o "$work/fixedload" ./caddymodule/internal/bench/fixedload
 
 REDIS=$(free_port)
 UP=$(free_port)
 PLAIN=$(free_port)
 GATE=$(free_port)
 GATE2=$(free_port)
+FLOOR=$(free_port)
 ADMIN=$(free_port)
 UPADMIN=$(free_port)
 
@@ -128,6 +143,15 @@ http://127.0.0.1:$PLAIN {
 	bind 127.0.0.1
 	reverse_proxy 127.0.0.1:$UP
 }
+http://127.0.0.1:$FLOOR {
+	bind 127.0.0.1
+	reverse_proxy 127.0.0.1:$UP {
+		header_up -Authorization
+		header_up X-Auth-User-Id 00000000-0000-4000-8000-000000000000
+		header_up X-Auth-Email bench@example.com
+		header_up X-Auth-Roles admin
+	}
+}
 http://127.0.0.1:$GATE {
 	bind 127.0.0.1
 	passgate {
@@ -149,7 +173,15 @@ http://127.0.0.1:$GATE2 {
 	reverse_proxy 127.0.0.1:$UP
 }
 CADDY
-"$work/caddy" run --adapter caddyfile --config "$work/Caddyfile" 2>"$work/caddy.log" &
+# Under callgrind, Go's asynchronous preemption is off: its signals come
+# at valgrind's pace and would only add instructions of their own.
+if [ -n "$INSTR" ]; then
+	GODEBUG=asyncpreemptoff=1 valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.%p" \
+		--dump-line=no --log-file="$work/valgrind.log" \
+		"$work/caddy" run --adapter caddyfile --config "$work/Caddyfile" 2>"$work/caddy.log" &
+else
+	"$work/caddy" run --adapter caddyfile --config "$work/Caddyfile" 2>"$work/caddy.log" &
+fi
 pids+=($!)
 gateway_pid=$!
 
@@ -158,6 +190,7 @@ wait_port "$UP"
 wait_port "$PLAIN"
 wait_port "$GATE"
 wait_port "$GATE2"
+wait_port "$FLOOR"
 
 echo "--- signing in once (log delivery)"
 base="http://127.0.0.1:$GATE"
@@ -179,7 +212,8 @@ if [ -z "$token" ] || [ -z "$cookie" ]; then
 fi
 # Each target must answer 200 from the upstream before it is measured.
 for args in "http://127.0.0.1:$PLAIN/" "-H Cookie:$cookie $base/" "-H Authorization:Bearer\ $token $base/" \
-	"-H Authorization:Bearer\ $token http://127.0.0.1:$GATE2/" "http://127.0.0.1:$GATE2/public"; do
+	"-H Authorization:Bearer\ $token http://127.0.0.1:$GATE2/" "http://127.0.0.1:$GATE2/public" \
+	"-H Authorization:Bearer\ $token http://127.0.0.1:$FLOOR/"; do
 	st=$(eval curl -s -o /dev/null -w '%{http_code}' $args)
 	[ "$st" = 200 ] || { echo "warm-up $args: HTTP $st" >&2; exit 1; }
 done
@@ -211,6 +245,10 @@ mallocs() {
 run() {
 	local name=$1 round=$2
 	shift 2
+	if [ -n "$INSTR" ]; then
+		run_instr "$name" "$round" "$@"
+		return
+	fi
 	if [ "$round" = 0 ]; then
 		wrk -t"$THREADS" -c"$CONNS" -d"${BENCH_WARMUP:-2}s" "$@" >/dev/null
 		return
@@ -253,7 +291,36 @@ run() {
 		"$round" "$name" "$rps" "$p50" "$p99" $cpu
 }
 
-echo "--- $ROUNDS interleaved rounds of ${SECS}s each, wrk -t$THREADS -c$CONNS, $(nproc) cores"
+# run_instr NAME ROUND fixedload-args...: N requests between a reset and a
+# dump of callgrind's counters; the instructions (Ir) of the dump over N.
+dumps=0
+run_instr() {
+	local name=$1 round=$2
+	shift 2
+	if [ "$round" = 0 ]; then
+		"$work/fixedload" -n 200 "$@"
+		return
+	fi
+	local m0 m1 ir
+	callgrind_control --zero "$gateway_pid" >/dev/null 2>&1
+	m0=$(mallocs)
+	"$work/fixedload" -n "$INSTR" "$@"
+	m1=$(mallocs)
+	callgrind_control --dump="$name" "$gateway_pid" >/dev/null 2>&1
+	dumps=$((dumps + 1))
+	ir=$(awk '/^(summary|totals):/ { print $2; exit }' "$work/callgrind.$gateway_pid.$dumps")
+	[ -n "$ir" ] || { echo "no instruction count in callgrind dump $dumps (see $work/valgrind.log)" >&2; exit 1; }
+	awk -v r="$round" -v name="$name" -v ir="$ir" -v n="$INSTR" -v m="$m0 $m1" 'BEGIN {
+		split(m, x, " ")
+		printf "%s %s %.0f %.1f %.0f\n", r, name, ir / n, (x[3] - x[1]) / n, (x[4] - x[2]) / n
+	}' | tee -a "$work/results" | awk '{ printf "  round %s %-9s %9s instructions/req  gateway allocs/req %s B/req %s\n", $1, $2, $3, $4, $5 }'
+}
+
+if [ -n "$INSTR" ]; then
+	echo "--- $ROUNDS shuffled rounds of $INSTR requests each (fixedload, 4 connections), gateway under callgrind"
+else
+	echo "--- $ROUNDS interleaved rounds of ${SECS}s each, wrk -t$THREADS -c$CONNS, $(nproc) cores"
+fi
 # target NAME ROUND: one run against a target.
 target() {
 	case $1 in
@@ -265,6 +332,7 @@ target() {
 	plain+b) run plain+b "$2" -H "Authorization: Bearer $token" "http://127.0.0.1:$PLAIN/" ;;
 	bearer-nh) run bearer-nh "$2" -H "Authorization: Bearer $token" "http://127.0.0.1:$GATE2/" ;;
 	public) run public "$2" "http://127.0.0.1:$GATE2/public" ;;
+	floor) run floor "$2" -H "Authorization: Bearer $token" "http://127.0.0.1:$FLOOR/" ;;
 	esac
 }
 # Each round runs the targets in a new random order. A fixed cyclic order
@@ -288,6 +356,26 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 
 echo
+if [ -n "$INSTR" ]; then
+	echo "--- medians over $ROUNDS rounds (ratio: plain's instructions over the target's, in the same round; as req/s would be if the gateway were all the cost)"
+	awk '
+function median(a, n,   i, j, t) {
+	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+{ ir[$2, $1] = $3; al[$2, $1] = $4; by[$2, $1] = $5; if ($1 > R) R = $1 }
+END {
+	T = split(order, names, " ")
+	printf "%-9s %14s %7s %-13s  %s\n", "target", "instr/req", "ratio", "(min-max)", "gateway allocs/req B/req"
+	for (k = 1; k <= T; k++) {
+		n = names[k]
+		for (r = 1; r <= R; r++) { a[r] = ir[n, r]; q[r] = ir["plain", r] / ir[n, r]; b[r] = al[n, r]; c[r] = by[n, r] }
+		m = median(q, R) # sorts q
+		printf "%-9s %14.0f %7.3f (%.3f-%.3f)  %7.1f %7.0f\n", n, median(a, R), m, q[1], q[R], median(b, R), median(c, R)
+	}
+}' order="${targets[*]}" "$work/results"
+	exit 0
+fi
 echo "--- medians over $ROUNDS rounds (ratio: to plain in the same round)"
 awk '
 function ms(v) {
