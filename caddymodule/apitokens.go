@@ -256,9 +256,15 @@ func (p *Passgate) serveJWKS(w http.ResponseWriter, r *http.Request) {
 // or whose session has ended. It counts as no session.
 var errBadBearer = fmt.Errorf("%w: invalid bearer token", sessionstore.ErrNotFound)
 
-// bearerToken returns the token of an Authorization: Bearer header.
+// bearerToken returns the token of an Authorization: Bearer header. It
+// indexes the map by the canonical name: Header.Get would canonicalise
+// the name again, on every request.
 func bearerToken(r *http.Request) (string, bool) {
-	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	var value string
+	if values := r.Header["Authorization"]; len(values) > 0 {
+		value = values[0]
+	}
+	scheme, tok, ok := strings.Cut(value, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return "", false
 	}
