@@ -9,7 +9,8 @@
 #                          since Go 1.26's -fuzztime 10s can fail spuriously, go.dev/issue/75804)
 #   ./xcaddy.sh bench [R] [S]
 #                          hot-path benchmark: R shuffled rounds of S seconds (default 45, 1;
-#                          needs wrk, redis-server, redis-cli, curl)
+#                          needs wrk, redis-server, redis-cli, curl); BENCH_INSTR=N counts
+#                          the gateway's instructions over N requests instead (needs valgrind)
 set -euo pipefail
 cd "$(dirname "$0")"
 

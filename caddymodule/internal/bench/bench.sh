@@ -3,6 +3,8 @@
 # session and with a bearer token, in shuffled rounds, on this machine.
 #
 #   ./xcaddy.sh bench [rounds] [seconds per run]     (defaults: 45 rounds, 1 s)
+#   BENCH_INSTR=5000 ./xcaddy.sh bench [rounds]      (instructions per request
+#                                                     under callgrind; 5 rounds)
 #
 # It builds Caddy with the plugin (go build of caddymodule/internal/caddybin,
 # the same as xcaddy), starts a private redis-server, an upstream and the
@@ -20,13 +22,14 @@ cd "$(dirname "$0")/../../.."
 # about 1.7 times as much. The summary gives each median ratio with its
 # 95 % confidence interval, so a run says how far it can be trusted.
 # BENCH_INSTR=N counts instructions instead of timing: the gateway runs
-# under valgrind's callgrind, and each run is N requests (fixedload), whose
-# instructions in the gateway, divided by N, are the same from one run to
-# the next whatever else the machine does. Slow (valgrind), but a change
-# of a fraction of a percent shows; no req/s or latency.
+# under valgrind's callgrind, and each run is N requests (fixedload). The
+# gateway's instructions per request do not depend on what else the
+# machine does (what still varies, by about 2 %, is where Go's garbage
+# collections fall), and callgrind says which function ran each one.
+# Slow (valgrind); no req/s or latency.
 INSTR=${BENCH_INSTR:-}
 if [ -n "$INSTR" ] && ! [ "$INSTR" -gt 0 ] 2>/dev/null; then
-	echo "BENCH_INSTR must be a number of requests per run, e.g. 2000" >&2
+	echo "BENCH_INSTR must be a number of requests per run, e.g. 5000" >&2
 	exit 1
 fi
 ROUNDS=${1:-$([ -n "$INSTR" ] && echo 5 || echo 45)}
@@ -310,6 +313,10 @@ run_instr() {
 	dumps=$((dumps + 1))
 	ir=$(awk '/^(summary|totals):/ { print $2; exit }' "$work/callgrind.$gateway_pid.$dumps")
 	[ -n "$ir" ] || { echo "no instruction count in callgrind dump $dumps (see $work/valgrind.log)" >&2; exit 1; }
+	if [ -n "${BENCH_PPROF:-}" ]; then # kept for callgrind_annotate
+		mkdir -p "$BENCH_PPROF"
+		cp "$work/callgrind.$gateway_pid.$dumps" "$BENCH_PPROF/callgrind.$round.$name"
+	fi
 	awk -v r="$round" -v name="$name" -v ir="$ir" -v n="$INSTR" -v m="$m0 $m1" 'BEGIN {
 		split(m, x, " ")
 		printf "%s %s %.0f %.1f %.0f\n", r, name, ir / n, (x[3] - x[1]) / n, (x[4] - x[2]) / n
