@@ -32,6 +32,19 @@ func testClient(t *testing.T, url string) *redis.Client {
 	return client
 }
 
+// testPrefix returns a key prefix of the test's own on client's server;
+// its keys are removed when the test ends.
+func testPrefix(t *testing.T, client *redis.Client) string {
+	prefix := "passgate-test:" + rand.Text() + ":"
+	t.Cleanup(func() {
+		ctx := context.Background()
+		if keys, _ := client.Keys(ctx, prefix+"*").Result(); len(keys) > 0 {
+			client.Del(ctx, keys...)
+		}
+	})
+	return prefix
+}
+
 func cachedStore(t *testing.T, client *redis.Client, prefix string, ttl time.Duration) (*sessionstore.Redis, *sessionstore.SessionCache) {
 	c := sessionstore.NewSessionCache(client, 100, ttl)
 	t.Cleanup(func() {
@@ -61,7 +74,7 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 func TestRedisCached(t *testing.T) {
 	client := testClient(t, testRedisURL())
 	storetest.Run(t, func(t *testing.T) sessionstore.Store {
-		s, _ := cachedStore(t, client, "passgate-test:"+rand.Text()+":", time.Second)
+		s, _ := cachedStore(t, client, testPrefix(t, client), time.Second)
 		return s
 	})
 }
@@ -135,7 +148,7 @@ func TestSessionCacheRevocationReachesOtherInstance(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			prefix := "passgate-test:" + rand.Text() + ":"
+			prefix := testPrefix(t, client)
 			a, ca := cachedStore(t, client, prefix, time.Hour)
 			b, cb := cachedStore(t, client, prefix, time.Hour)
 			s := newSession(t, a, "u"+rand.Text())
@@ -249,7 +262,7 @@ func TestSessionCacheOutageFailsClosed(t *testing.T) {
 // However many sessions are read, the cache holds at most its bound.
 func TestSessionCacheBounded(t *testing.T) {
 	client := testClient(t, testRedisURL())
-	prefix := "passgate-test:" + rand.Text() + ":"
+	prefix := testPrefix(t, client)
 	c := sessionstore.NewSessionCache(client, 10, time.Hour)
 	t.Cleanup(func() { c.Close() })
 	s := sessionstore.NewRedis(client, prefix, 0).WithCache(c)

@@ -27,24 +27,9 @@ func testRedisURL() string {
 }
 
 func TestRedis(t *testing.T) {
-	client, err := sessionstore.NewRedisClient(testRedisURL(), time.Second, "passgate-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close() })
-	if err := client.Ping(context.Background()).Err(); err != nil {
-		t.Fatalf("no Redis at %s (%v): install and start redis-server (apt-get install redis-server), or set PASSGATE_TEST_REDIS", testRedisURL(), err)
-	}
+	client := testClient(t, testRedisURL())
 	storetest.Run(t, func(t *testing.T) sessionstore.Store {
-		prefix := "passgate-test:" + rand.Text() + ":"
-		t.Cleanup(func() {
-			ctx := context.Background()
-			keys, _ := client.Keys(ctx, prefix+"*").Result()
-			if len(keys) > 0 {
-				client.Del(ctx, keys...)
-			}
-		})
-		return sessionstore.NewRedis(client, prefix, 0)
+		return sessionstore.NewRedis(client, testPrefix(t, client), 0)
 	})
 }
 
@@ -71,16 +56,9 @@ func TestRedisUnreachableIsUnavailable(t *testing.T) {
 // Deleting an attempt deletes its token index in the same script, so no
 // key is left behind to expire on its own.
 func TestRedisTokenIndexDeletedWithAttempt(t *testing.T) {
-	client, err := sessionstore.NewRedisClient(testRedisURL(), time.Second, "passgate-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := testClient(t, testRedisURL())
 	ctx := context.Background()
-	if err := client.Ping(ctx).Err(); err != nil {
-		t.Fatalf("no Redis at %s (%v): install and start redis-server", testRedisURL(), err)
-	}
-	prefix := "passgate-test:" + rand.Text() + ":"
+	prefix := testPrefix(t, client)
 	s := sessionstore.NewRedis(client, prefix, 0)
 	now := time.Now()
 	a := sessionstore.Attempt{ID: rand.Text(), Channel: "email", Identifier: "a@b.c",
@@ -133,12 +111,7 @@ func TestRedisFailuresLeakNoGoroutines(t *testing.T) {
 func TestRedisLegacySessions(t *testing.T) {
 	client := testClient(t, testRedisURL())
 	ctx := context.Background()
-	prefix := "passgate-test:" + rand.Text() + ":"
-	t.Cleanup(func() {
-		if keys, _ := client.Keys(ctx, prefix+"*").Result(); len(keys) > 0 {
-			client.Del(ctx, keys...)
-		}
-	})
+	prefix := testPrefix(t, client)
 	s := sessionstore.NewRedis(client, prefix, 0)
 	now := time.Now().Truncate(time.Millisecond)
 	u, err := s.RecordSignIn(ctx, "email", "old@example.com", rand.Text(), []string{"staff"}, now)
@@ -228,12 +201,7 @@ func TestRedisLegacySessions(t *testing.T) {
 func TestRedisSessionIndex(t *testing.T) {
 	client := testClient(t, testRedisURL())
 	ctx := context.Background()
-	prefix := "passgate-test:" + rand.Text() + ":"
-	t.Cleanup(func() {
-		if keys, _ := client.Keys(ctx, prefix+"*").Result(); len(keys) > 0 {
-			client.Del(ctx, keys...)
-		}
-	})
+	prefix := testPrefix(t, client)
 	s := sessionstore.NewRedis(client, prefix, 0)
 	now := time.Now().Truncate(time.Millisecond)
 	u, err := s.RecordSignIn(ctx, "email", "idx@example.com", rand.Text(), nil, now)
