@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -63,43 +64,54 @@ func (p *Passgate) parsePage(d *caddyfile.Dispenser) error {
 		return d.ArgErr()
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		opt := d.Val()
-		switch opt {
-		case "title", "logo", "color", "colour", "template":
-		default:
-			return d.Errf("unknown page option %q", opt)
-		}
-		if (opt == "color" || opt == "colour") && !d.NextArg() {
-			// The usual mistake: an unquoted #hex is a comment.
-			return d.Errf("page color: a value is required (quote hex colours, \"#2d5bd7\": # starts a comment)")
-		} else if opt == "color" || opt == "colour" {
+		var set func(v string) error
+		switch d.Val() {
+		case "title":
+			set = func(v string) error {
+				if strings.TrimSpace(v) == "" || len(v) > 100 {
+					return errors.New("title: 1 to 100 characters")
+				}
+				p.Page.Title = v
+				return nil
+			}
+		case "logo":
+			set = func(v string) error {
+				if err := checkLogo(v); err != nil {
+					return err
+				}
+				p.Page.Logo = v
+				return nil
+			}
+		case "color", "colour":
+			if !d.NextArg() {
+				// The usual mistake: an unquoted #hex is a comment.
+				return d.Errf("page color: a value is required (quote hex colours, \"#2d5bd7\": # starts a comment)")
+			}
 			d.Prev()
+			set = func(v string) error {
+				if err := checkColour(v); err != nil {
+					return err
+				}
+				p.Page.Color = v
+				return nil
+			}
+		case "template":
+			set = func(v string) error {
+				if _, err := os.Stat(v); err != nil {
+					return fmt.Errorf("template: %v", err)
+				}
+				p.Page.Template = v
+				return nil
+			}
+		default:
+			return d.Errf("unknown page option %q", d.Val())
 		}
 		v, err := oneArg(d)
 		if err != nil {
 			return err
 		}
-		switch opt {
-		case "title":
-			if strings.TrimSpace(v) == "" || len(v) > 100 {
-				return d.Errf("page title: 1 to 100 characters")
-			}
-			p.Page.Title = v
-		case "logo":
-			if err := checkLogo(v); err != nil {
-				return d.Errf("page %v", err)
-			}
-			p.Page.Logo = v
-		case "color", "colour":
-			if err := checkColour(v); err != nil {
-				return d.Errf("page %v", err)
-			}
-			p.Page.Color = v
-		case "template":
-			if _, err := os.Stat(v); err != nil {
-				return d.Errf("page template: %v", err)
-			}
-			p.Page.Template = v
+		if err := set(v); err != nil {
+			return d.Errf("page %v", err)
 		}
 	}
 	return nil

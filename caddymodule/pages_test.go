@@ -63,6 +63,8 @@ func TestSMSAndPageCaddyfileErrors(t *testing.T) {
 		{"missing template", "passgate {\n\tpage {\n\t\ttemplate /nonexistent/login.html\n\t}\n}", 3, "page template"},
 		{"unquoted hex colour", "passgate {\n\tpage {\n\t\tcolor #0a7\n\t}\n}", 3, "quote hex colours"},
 		{"unknown page option", "passgate {\n\tpage {\n\t\tfont Comic\n\t}\n}", 3, "unknown page option"},
+		{"blank title", "passgate {\n\tpage {\n\t\ttitle \" \"\n\t}\n}", 3, "page title: 1 to 100 characters"},
+		{"long title", "passgate {\n\tpage {\n\t\ttitle " + strings.Repeat("x", 101) + "\n\t}\n}", 3, "page title: 1 to 100 characters"},
 	})
 }
 
