@@ -122,17 +122,22 @@ func sessionIdentity(s sessionstore.Session) (channel, identifier string) {
 
 // isPublic reports whether the request may pass unauthenticated. A path
 // with ';' parameters or dot segments never is: servlet containers read
-// /static/..;/admin as /admin.
+// /static/..;/admin as /admin, and IIS and some static servers take a
+// backslash for a slash, so /static/..\admin counts as a dot segment too.
 func (p *Passgate) isPublic(r *http.Request) bool {
 	if len(p.public) == 0 {
 		return false
 	}
 	path := r.URL.Path
-	if strings.Contains(path, ";") || strings.Contains(path, "/./") || strings.Contains(path, "/../") ||
-		strings.HasSuffix(path, "/.") || strings.HasSuffix(path, "/..") {
+	if strings.Contains(path, ";") || hasDotSegment(strings.ReplaceAll(path, `\`, "/")) {
 		return false
 	}
 	return p.public.Match(r)
+}
+
+func hasDotSegment(path string) bool {
+	return strings.Contains(path, "/./") || strings.Contains(path, "/../") ||
+		strings.HasSuffix(path, "/.") || strings.HasSuffix(path, "/..")
 }
 
 // dropCredentials removes passgate's session cookie from a request about
