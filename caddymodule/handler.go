@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"net/textproto"
 	"net/url"
@@ -21,6 +22,9 @@ import (
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (p *Passgate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	p.stripIdentity(r.Header)
+	if r.Trailer != nil {
+		p.stripTrailers(r)
+	}
 
 	if route, ok := p.routeOf(r.URL.Path); ok {
 		p.serveRoute(w, r, route)
@@ -259,6 +263,28 @@ func (p *Passgate) stripIdentity(h http.Header) {
 			delete(h, name)
 		}
 	}
+}
+
+// stripTrailers removes identity headers from a request's declared
+// trailers: from the declaration now, and from the values, which arrive
+// only when the body has been read to its end, by whoever reads it (a
+// reverse_proxy forwards them then).
+func (p *Passgate) stripTrailers(r *http.Request) {
+	p.stripIdentity(r.Trailer)
+	r.Body = &trailerStripper{ReadCloser: r.Body, strip: func() { p.stripIdentity(r.Trailer) }}
+}
+
+type trailerStripper struct {
+	io.ReadCloser
+	strip func()
+}
+
+func (t *trailerStripper) Read(b []byte) (int, error) {
+	n, err := t.ReadCloser.Read(b)
+	if err == io.EOF {
+		t.strip()
+	}
+	return n, err
 }
 
 // challenge answers a request without a session: browsers navigating go
