@@ -141,6 +141,9 @@ func readBody(w http.ResponseWriter, r *http.Request, dst any) (isForm bool, api
 		if mediaType == "" {
 			return false, newAPIError(http.StatusUnsupportedMediaType, errInvalidRequest, "send Content-Type: application/json")
 		}
+		if checkJSONKeys(body) != nil {
+			return false, newAPIError(http.StatusBadRequest, errInvalidRequest, "a key appears twice in the JSON body (keys are compared without regard to case)")
+		}
 		dec := json.NewDecoder(bytes.NewReader(body))
 		if err := dec.Decode(dst); err != nil {
 			return false, newAPIError(http.StatusBadRequest, errInvalidRequest, "malformed JSON body")
