@@ -52,7 +52,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	                  verifies_per_ip <n> <window>; wrong_codes_per_day <n> }
 //	    cookie      { name <name>; domain <domain>; insecure }
 //	    headers     { user_id <name>; email <name>; phone <name>; roles <name>; assertion <name>;
-//	                  pass_credentials }
+//	                  strip <name>...; pass_credentials }
 //	    jwt         { issuer <iss>; audience <aud>; access_ttl <duration>; key <kid> <pem>... }
 //	    page        { title <t>; logo <path-or-data-url>; color <css-colour>; template <file> }
 //	}
@@ -431,6 +431,18 @@ func (p *Passgate) parseHeaders(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			p.Headers.PassCredentials = true
+			continue
+		case "strip":
+			names := d.RemainingArgs()
+			if len(names) == 0 {
+				return d.ArgErr()
+			}
+			for _, n := range names {
+				if !validHeaderName(n) {
+					return d.Errf("header name %q: letters, digits and - only, and not a header HTTP or sign-in needs", n)
+				}
+			}
+			p.Headers.Strip = append(p.Headers.Strip, names...)
 			continue
 		default:
 			return d.Errf("unknown headers option %q", d.Val())

@@ -55,6 +55,8 @@ func TestCaddyfileFull(t *testing.T) {
 			user_id X-User
 			email ""
 			phone off
+			strip X-App-Admin X-Tenant
+			strip X-More
 		}
 	}`)
 	if err != nil {
@@ -72,7 +74,7 @@ func TestCaddyfileFull(t *testing.T) {
 		`"limits":{"resend_cooldown":120000000000,"sends_per_hour":3,"starts_per_ip":{"count":500,"window":3600000000000},` +
 		`"verifies_per_ip":{"count":1000,"window":3600000000000},"wrong_codes_per_day":20},` +
 		`"cookie":{"name":"sid","domain":"example.com","insecure":true},` +
-		`"headers":{"user_id":"X-User","email":"","phone":""}}`
+		`"headers":{"user_id":"X-User","email":"","phone":"","strip":["X-App-Admin","X-Tenant","X-More"]}}`
 	if string(got) != want {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}
@@ -98,6 +100,8 @@ func TestCaddyfileErrorsNameTheLine(t *testing.T) {
 		{"allow without globs", "passgate {\n\tallow email\n}", 2, ""},
 		{"role with comma", "passgate {\n\trole a,b email *\n}", 2, "no commas"},
 		{"bad header name", "passgate {\n\theaders {\n\t\temail X:Bad\n\t}\n}", 3, "header name"},
+		{"strip without names", "passgate {\n\theaders {\n\t\tstrip\n\t}\n}", 3, ""},
+		{"strip a header sign-in needs", "passgate {\n\theaders {\n\t\tstrip X-Ok Cookie\n\t}\n}", 3, "header name"},
 		{"bad cookie name", "passgate {\n\tcookie {\n\t\tname a;b\n\t}\n}", 3, "cookie name"},
 		{"unknown delivery", "passgate {\n\temail carrier-pigeon\n}", 2, "unknown delivery"},
 		{"base path not absolute", "passgate {\n\tbase_path auth\n}", 2, "base_path"},

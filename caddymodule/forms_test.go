@@ -1,10 +1,18 @@
 package caddymodule_test
 
 import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/passgate/caddy-passgate/caddymodule"
 )
 
 func form(kv ...string) string {
@@ -168,5 +176,48 @@ func TestStartDoesNotEnumerate(t *testing.T) {
 		if e["to"] == "ned@elsewhere.example" {
 			t.Fatal("a code was sent to an address that may not sign in")
 		}
+	}
+}
+
+// A body sent a byte at a time does not hold a passgate route open: past
+// the bound on reading it, the request is answered 408 and the connection
+// closed, however slowly the bytes still come.
+func TestSlowBodyIsCutOff(t *testing.T) {
+	caddymodule.SetBodyReadTimeout(t, 300*time.Millisecond)
+	g := startGateway(t)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(g.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := strings.Repeat(" ", 4000) + `{"email":"slow@example.com"}`
+	fmt.Fprintf(conn, "POST /auth/start HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n",
+		strings.TrimPrefix(g.base, "http://"), len(body))
+	// Dribble the body, one byte per 100 ms (over 6 minutes in all), from
+	// another goroutine, until the server gives up.
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; i < len(body); i++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			if _, err := conn.Write([]byte{body[i]}); err != nil {
+				return
+			}
+		}
+	}()
+	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(b), "invalid_request") {
+		t.Fatalf("slow body: %d %s, want 408", resp.StatusCode, b)
 	}
 }

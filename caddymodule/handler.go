@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"net/textproto"
 	"net/url"
@@ -21,6 +22,9 @@ import (
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (p *Passgate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	p.stripIdentity(r.Header)
+	if r.Trailer != nil {
+		p.stripTrailers(r)
+	}
 
 	if route, ok := p.routeOf(r.URL.Path); ok {
 		p.serveRoute(w, r, route)
@@ -122,17 +126,22 @@ func sessionIdentity(s sessionstore.Session) (channel, identifier string) {
 
 // isPublic reports whether the request may pass unauthenticated. A path
 // with ';' parameters or dot segments never is: servlet containers read
-// /static/..;/admin as /admin.
+// /static/..;/admin as /admin, and IIS and some static servers take a
+// backslash for a slash, so /static/..\admin counts as a dot segment too.
 func (p *Passgate) isPublic(r *http.Request) bool {
 	if len(p.public) == 0 {
 		return false
 	}
 	path := r.URL.Path
-	if strings.Contains(path, ";") || strings.Contains(path, "/./") || strings.Contains(path, "/../") ||
-		strings.HasSuffix(path, "/.") || strings.HasSuffix(path, "/..") {
+	if strings.Contains(path, ";") || hasDotSegment(strings.ReplaceAll(path, `\`, "/")) {
 		return false
 	}
 	return p.public.Match(r)
+}
+
+func hasDotSegment(path string) bool {
+	return strings.Contains(path, "/./") || strings.Contains(path, "/../") ||
+		strings.HasSuffix(path, "/.") || strings.HasSuffix(path, "/..")
 }
 
 // dropCredentials removes passgate's session cookie from a request about
@@ -254,6 +263,28 @@ func (p *Passgate) stripIdentity(h http.Header) {
 			delete(h, name)
 		}
 	}
+}
+
+// stripTrailers removes identity headers from a request's declared
+// trailers: from the declaration now, and from the values, which arrive
+// only when the body has been read to its end, by whoever reads it (a
+// reverse_proxy forwards them then).
+func (p *Passgate) stripTrailers(r *http.Request) {
+	p.stripIdentity(r.Trailer)
+	r.Body = &trailerStripper{ReadCloser: r.Body, strip: func() { p.stripIdentity(r.Trailer) }}
+}
+
+type trailerStripper struct {
+	io.ReadCloser
+	strip func()
+}
+
+func (t *trailerStripper) Read(b []byte) (int, error) {
+	n, err := t.ReadCloser.Read(b)
+	if err == io.EOF {
+		t.strip()
+	}
+	return n, err
 }
 
 // challenge answers a request without a session: browsers navigating go

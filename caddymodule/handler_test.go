@@ -144,3 +144,36 @@ func TestIdentityPlaceholdersWithoutValues(t *testing.T) {
 		t.Fatalf("http.auth.user.id = %v with the values gone", v)
 	}
 }
+
+// The identity headers other gateways set (Apache's Remote-User,
+// oauth2-proxy's X-Auth-Request-*, …) may be what an upstream trusts, so
+// they are removed by default like passgate's own; `headers { strip }`
+// adds more.
+func TestIdentityAliasesStripped(t *testing.T) {
+	p := provisioned(t, &Passgate{
+		Secrets: []string{"0123456789abcdef0123456789abcdef"},
+		Public:  []string{"/open"},
+		Headers: HeadersConfig{Strip: []string{"X-App-Admin"}},
+	})
+	r := withReplacer(httptest.NewRequest("GET", "/open", nil))
+	spoofed := []string{
+		"Remote-User", "X-Remote-User", "X-Forwarded-User", "X-Forwarded-Email",
+		"X-Auth-Request-User", "X-Auth-Request-Email", "X-Webauth-User",
+		"Remote_User", "X_Forwarded_User", "X-App-Admin", "X_App_Admin",
+	}
+	for _, h := range spoofed {
+		r.Header[h] = []string{"root"}
+	}
+	r.Header.Set("X-Other", "kept")
+	var got http.Header
+	next := caddyhttp.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) error {
+		got = r.Header.Clone()
+		return nil
+	})
+	if err := p.ServeHTTP(httptest.NewRecorder(), r, next); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got.Get("X-Other") != "kept" {
+		t.Fatalf("headers passed on: %v", got)
+	}
+}

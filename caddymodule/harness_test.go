@@ -163,11 +163,13 @@ func (rs *redisServer) passgateConnections() int {
 	return strings.Count(list, " name=passgate ")
 }
 
-// upstream echoes the request headers it got as JSON.
+// upstream echoes the request headers it got as JSON, and the trailers,
+// which it reads the body for.
 func startUpstream(t *testing.T) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"path": r.URL.Path, "headers": r.Header})
+		json.NewEncoder(w).Encode(map[string]any{"path": r.URL.Path, "headers": r.Header, "trailers": r.Trailer})
 	}))
 	t.Cleanup(srv.Close)
 	return srv
@@ -184,12 +186,18 @@ type gateway struct {
 	store    string // the store line of the passgate block
 	extra    string // more passgate subdirectives
 	allow    string // the allow line; default: allow email *@example.com
+	global   string // more global options
 }
 
 type gatewayOption func(*gateway)
 
 func withRedis(rs *redisServer) gatewayOption {
 	return func(g *gateway) { g.store = "store redis " + rs.url() + " {\n prefix pgtest:\n timeout 1s\n}" }
+}
+
+// withGlobal adds lines to the global options block.
+func withGlobal(lines string) gatewayOption {
+	return func(g *gateway) { g.global = lines }
 }
 
 func withExtra(lines string) gatewayOption {
@@ -249,6 +257,7 @@ func (g *gateway) caddyfile() string {
 		format json
 		level INFO
 	}
+	%s
 }
 http://127.0.0.1:%d {
 	log {
@@ -273,7 +282,7 @@ http://127.0.0.1:%d {
 	request_header X-Seen-Placeholder-Roles {http.auth.user.roles}
 	reverse_proxy %s
 }
-`, g.logPath, g.port, g.access, testSecret, g.store, g.allowLine(), g.extra, strings.TrimPrefix(g.upstream.URL, "http://"))
+`, g.logPath, g.global, g.port, g.access, testSecret, g.store, g.allowLine(), g.extra, strings.TrimPrefix(g.upstream.URL, "http://"))
 }
 
 func (g *gateway) allowLine() string {

@@ -557,14 +557,16 @@ func TestPolicyAppliesToLiveSessions(t *testing.T) {
 
 // Public paths pass only as written: `;` parameters and dot segments,
 // which servlet containers resolve elsewhere (/public/..;/admin is /admin
-// to Tomcat), need a session.
+// to Tomcat), need a session; so do dot segments ending in a backslash,
+// which IIS reads as a slash (/public/..\private is /private there).
 func TestPublicPathTricksNeedASession(t *testing.T) {
 	g := startGateway(t)
 	c := g.newClient()
 	if r := c.do("GET", "/public/file", nil); r.status != 200 {
 		t.Fatalf("plain public path: %d", r.status)
 	}
-	for _, path := range []string{"/public/..;/admin", "/public/x;jsessionid=1", "/public/%2e%2e/admin", "/public/./x"} {
+	for _, path := range []string{"/public/..;/admin", "/public/x;jsessionid=1", "/public/%2e%2e/admin", "/public/./x",
+		`/public/..%5cprivate`, `/public/..%5Cprivate`, `/public/%2e%2e%5cprivate`, `/public/.%5cx`, `/public/x/..%5c..%5cprivate`, `/public/..%5c`} {
 		if r := c.do("GET", path, nil); r.status != 401 {
 			t.Fatalf("%s: %d %s, want 401", path, r.status, r.body)
 		}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -237,6 +238,9 @@ type HeadersConfig struct {
 	// the identity (see JWTConfig), for upstreams that verify rather than
 	// trust. Empty (default): off.
 	Assertion string `json:"assertion,omitempty"`
+	// Strip names more headers to remove from every request, besides the
+	// identity headers and the common aliases in defaultStrip.
+	Strip []string `json:"strip,omitempty"`
 	// PassCredentials passes passgate's own credentials on to the next
 	// handler: its session cookie, and the Authorization header of a
 	// request it accepted by bearer token. By default both are removed, so
@@ -309,10 +313,10 @@ func (p *Passgate) Provision(ctx caddy.Context) error {
 
 	p.names = p.Headers.resolve()
 	p.stripHeaders = make(map[string]struct{})
-	for _, name := range []string{
+	for _, name := range slices.Concat(defaultStrip, p.Headers.Strip, []string{
 		DefaultHeaderUserID, DefaultHeaderEmail, DefaultHeaderPhone, DefaultHeaderRoles,
 		p.names.userID, p.names.email, p.names.phone, p.names.roles, p.Headers.Assertion,
-	} {
+	}) {
 		if name != "" {
 			p.stripHeaders[http.CanonicalHeaderKey(name)] = struct{}{}
 		}
@@ -508,7 +512,7 @@ func (p *Passgate) Validate() error {
 		return err
 	}
 	names := p.Headers.resolve()
-	for _, name := range []string{names.userID, names.email, names.phone, names.roles, p.Headers.Assertion} {
+	for _, name := range slices.Concat([]string{names.userID, names.email, names.phone, names.roles, p.Headers.Assertion}, p.Headers.Strip) {
 		if name != "" && !validHeaderName(name) {
 			return fmt.Errorf("header name %q: letters, digits and - only, and not a header HTTP or sign-in needs", name)
 		}
@@ -523,6 +527,14 @@ func (p *Passgate) Validate() error {
 // before taking it.
 func (p *Passgate) Cleanup() error {
 	return releaseStore(p.storeKey)
+}
+
+// defaultStrip are identity headers other gateways and apps use (Apache's
+// and oauth2-proxy's among them): an upstream may trust one of them, so no
+// client may send it through passgate.
+var defaultStrip = []string{
+	"Remote-User", "X-Remote-User", "X-Forwarded-User", "X-Forwarded-Email",
+	"X-Auth-Request-User", "X-Auth-Request-Email", "X-Webauth-User",
 }
 
 // identityHeaders are the resolved names of the identity headers, "" for

@@ -10,8 +10,10 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -23,6 +25,13 @@ import (
 
 // maxBodyBytes bounds every request body the routes read.
 const maxBodyBytes = 16 << 10
+
+// bodyReadTimeout bounds the time to read a body on passgate's routes, so
+// that a client sending a byte now and then cannot hold a request open. A
+// variable only for tests.
+var bodyReadTimeout atomic.Int64
+
+func init() { bodyReadTimeout.Store(int64(10 * time.Second)) }
 
 // serveRoute dispatches the routes under BasePath. Each answers JSON to an
 // API client and pages or redirects to an HTML form.
@@ -61,6 +70,10 @@ func (p *Passgate) serveRoute(w http.ResponseWriter, r *http.Request, route stri
 			writeAPIError(w, newAPIError(http.StatusForbidden, errForbidden, "cross-site request refused"))
 			return
 		}
+		// Past the deadline, reading the body fails (408 below). The
+		// server sets the connection's read deadline anew for the next
+		// request, so this one does not outlive it.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(time.Duration(bodyReadTimeout.Load())))
 		post(w, r)
 	default:
 		switch {
@@ -128,6 +141,9 @@ func readBody(w http.ResponseWriter, r *http.Request, dst any) (isForm bool, api
 		if mediaType == "" {
 			return false, newAPIError(http.StatusUnsupportedMediaType, errInvalidRequest, "send Content-Type: application/json")
 		}
+		if checkJSONKeys(body) != nil {
+			return false, newAPIError(http.StatusBadRequest, errInvalidRequest, "a key appears twice in the JSON body (keys are compared without regard to case)")
+		}
 		dec := json.NewDecoder(bytes.NewReader(body))
 		if err := dec.Decode(dst); err != nil {
 			return false, newAPIError(http.StatusBadRequest, errInvalidRequest, "malformed JSON body")
@@ -146,6 +162,9 @@ func bodyError(err error) *apiError {
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		return newAPIError(http.StatusRequestEntityTooLarge, errInvalidRequest, "request body too large")
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return newAPIError(http.StatusRequestTimeout, errInvalidRequest, "the request body took too long to arrive")
 	}
 	return newAPIError(http.StatusBadRequest, errInvalidRequest, "unreadable request body")
 }

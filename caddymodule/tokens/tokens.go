@@ -153,6 +153,8 @@ func New(cfg Config) (*Issuer, error) {
 	}
 	i.parser = jwt.NewParser(
 		jwt.WithValidMethods(i.algs),
+		// One spelling per token: a lax base64url decoder takes several.
+		jwt.WithStrictDecoding(),
 		jwt.WithIssuer(cfg.Issuer),
 		jwt.WithAudience(cfg.Audience),
 		jwt.WithExpirationRequired(),

@@ -1,6 +1,7 @@
 package tokens_test
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -178,6 +179,17 @@ func TestRefused(t *testing.T) {
 	otherAud, err := tokens.New(tokens.Config{Issuer: "https://auth.example.com", Audience: "other", Keys: []tokens.Key{key}, Now: c.now})
 	must(t, err)
 	wrongAud, _, _ := otherAud.IssueAccess(ann)
+	// The same signature bytes spelt differently: the last character of
+	// a 64-byte signature carries 2 bits and 4 unused ones, which a lax
+	// decoder ignores. Only the canonical spelling may verify, or one
+	// token would have 16 forms (a cache, log or deny list keyed by the
+	// text would see 16 tokens).
+	alphabet := "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := strings.IndexByte(alphabet, parts[2][len(parts[2])-1])
+	nonCanonical := parts[0] + "." + parts[1] + "." + parts[2][:len(parts[2])-1] + string(alphabet[last|1])
+	if b, _ := base64.RawURLEncoding.DecodeString(strings.Split(nonCanonical, ".")[2]); nonCanonical == good || !bytes.Equal(b, mustDecode(t, parts[2])) {
+		t.Fatal("not another spelling of the same signature: the test proves nothing")
+	}
 	noSid := ann
 	noSid.SessionID = ""
 	withoutSid, _, _ := iss.IssueAccess(noSid)
@@ -185,7 +197,7 @@ func TestRefused(t *testing.T) {
 	for name, tok := range map[string]string{
 		"tampered claims": tamperedClaims, "tampered signature": tamperedSig, "alg none": algNone,
 		"HS256 with the public key": hmacToken, "unknown kid": unknownKid, "forged under a known kid": forged,
-		"wrong issuer": wrongIss, "wrong audience": wrongAud, "no sid": withoutSid,
+		"wrong issuer": wrongIss, "wrong audience": wrongAud, "no sid": withoutSid, "non-canonical base64url": nonCanonical,
 		"empty": "", "garbage": "a.b.c", "too long": strings.Repeat("a", tokens.MaxTokenLen+1),
 	} {
 		t.Run(name, func(t *testing.T) {
