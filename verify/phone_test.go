@@ -33,10 +33,12 @@ func TestNormalizePhone(t *testing.T) {
 		{"  +44 7946 095800 ", "+447946095800"},
 		{"+44 (7946) 095-800", "+447946095800"},
 		{"+44 (0)7946 095800", "+447946095800"},
-		{"+447946095800\n", "+447946095800"}, // trailing newline is trimmed space
-		{"+44 20 7946 095", ""},              // one digit short
-		{"+44 20 7946 09581", ""},            // one digit long
-		{"+44 6 1234 5678", ""},              // 06 is not a UK number range
+		{"+447946095800\n", "+447946095800"},  // trailing newline is trimmed space
+		{"+44 20 7946 095", ""},               // one digit short
+		{"+44 20 7946 09581", ""},             // one digit long
+		{"+44 6 1234 5678", ""},               // 06 is not a UK number range
+		{"+44 20 7946 0000", "+442079460000"}, // Ofcom's drama range in London: valid
+		{"+44 7700 900123", ""},               // Ofcom's drama mobile range: not in libphonenumber's UK ranges (README says so)
 		// United States
 		{"+1 415 555 0100", "+14155550100"},
 		{"+1.415.555.0100", "+14155550100"},
