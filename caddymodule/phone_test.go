@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/passgate/caddy-passgate/caddymodule"
 	"github.com/passgate/caddy-passgate/verify"
 )
 
@@ -148,6 +149,63 @@ func TestPhoneSignInByWebhook(t *testing.T) {
 	}
 }
 
+// "+44 (0)20 7946 0958", as many people in the UK write it, is the same
+// user as "+44 20 7946 0958": the trunk 0 is dropped, and the SMS gateway,
+// the rate limits, the allow and role globs and the upstream all see the
+// E.164 form.
+func TestPhoneTrunkPrefixIsOneUser(t *testing.T) {
+	const e164 = "+442079460958"
+	sms := startSMSGateway(t)
+	g := startGateway(t, withExtra(fmt.Sprintf("sms webhook %s {\n secret %s\n}\nallow phone +4420*\nrole london phone +4420*",
+		sms.srv.URL, smsSecret)))
+
+	signIn := func(c *client, startAs, verifyAs string) string {
+		t.Helper()
+		r := c.do("POST", "/auth/start", map[string]any{"phone": startAs})
+		if r.status != 200 || r.json(t)["channel"] != "phone" {
+			t.Fatalf("start as %q: %d %s", startAs, r.status, r.body)
+		}
+		attempt := r.json(t)["attempt_id"].(string)
+		r = c.do("POST", "/auth/verify", map[string]any{"attempt_id": attempt, "code": sms.codeFor(e164), "phone": verifyAs})
+		if r.status != 200 {
+			t.Fatalf("verify as %q: %d %s", verifyAs, r.status, r.body)
+		}
+		user := r.json(t)["user"].(map[string]any)
+		if user["phone"] != e164 || fmt.Sprint(user["roles"]) != "[london]" {
+			t.Fatalf("signed in as %q: %s", startAs, r.body)
+		}
+		h := echoed(t, c.do("GET", "/app/x", nil))
+		if h.Get("X-Auth-Phone") != e164 || h.Get("X-Auth-User-Id") != user["id"] || h.Get("X-Auth-Roles") != "london" {
+			t.Fatalf("upstream headers after signing in as %q: %v", startAs, h)
+		}
+		return user["id"].(string)
+	}
+
+	first := signIn(g.newClient(), "+44 (0)20 7946 0958", "+44 (0)20 7946 0958")
+
+	// One number, so one resend cooldown.
+	c := g.newClient()
+	if r := c.do("POST", "/auth/start", map[string]any{"phone": "+44 20 7946 0958"}); r.status != 429 || r.json(t)["error"] != "rate_limited" {
+		t.Fatalf("start as +44 20 7946 0958 inside the cooldown of +44 (0)20 7946 0958: %d %s, want 429", r.status, r.body)
+	}
+	caddymodule.AdvanceClock(61 * time.Second)
+
+	// The code is bound to the number, not to how it was written.
+	if second := signIn(c, "+44 20 7946 0958", "+44 020 7946 0958"); second != first {
+		t.Fatalf("+44 20 7946 0958 signed in as user %s, +44 (0)20 7946 0958 as %s", second, first)
+	}
+	if tries, delivered := sms.counts(); tries != 2 || delivered != 2 {
+		t.Fatalf("gateway saw %d tries and delivered %d, want 2 and 2", tries, delivered)
+	}
+	sms.mu.Lock()
+	defer sms.mu.Unlock()
+	for _, m := range sms.got {
+		if m["to"] != e164 {
+			t.Fatalf("SMS sent to %v, want %s", m["to"], e164)
+		}
+	}
+}
+
 // The HTML forms work by phone too.
 func TestPhoneSignInWithForms(t *testing.T) {
 	sms := startSMSGateway(t)
@@ -225,7 +283,8 @@ func TestPhoneStartAnswers(t *testing.T) {
 	if tries, _ := sms.counts(); tries != 0 {
 		t.Fatal("an SMS went to a number that may not sign in")
 	}
-	for _, bad := range []string{"447946095800", "+44 7946 O95800", "+4479", "+44٧٩٤٦٠٩٥٨٠٠"} {
+	for _, bad := range []string{"447946095800", "+44 7946 O95800", "+4479", "+44٧٩٤٦٠٩٥٨٠٠",
+		"+1 555 010 9999", "+44 20 7946 095" /* of a possible length, but in no range their country has assigned */} {
 		r := c.do("POST", "/auth/start", map[string]any{"phone": bad})
 		if r.status != 400 || r.json(t)["error"] != "invalid_request" {
 			t.Fatalf("start with %q: %d %s", bad, r.status, r.body)
