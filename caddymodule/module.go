@@ -135,6 +135,8 @@ type Passgate struct {
 	magicPages   *magicPages
 	tokens       *tokens.Issuer
 	decisions    *boundedcache.Cache[policyKey, policyDecision] // see applyPolicy
+
+	refreshKey []byte // derives a refresh token's successor (see serveToken)
 }
 
 // StoreConfig selects the state backend.
