@@ -117,8 +117,9 @@ func (p *Passgate) provisionTokens(secrets []keySet) error {
 		return fmt.Errorf("jwt: %v", err)
 	}
 	p.tokens = iss
-	// The first secret's, as for every key that makes rather than checks:
-	// instances agree on a token's successor while they agree on it.
+	// The first secret's, like every key that signs: instances with the
+	// same first secret derive the same successor, so a retry may land on
+	// any of them.
 	p.refreshKey = secrets[0].refresh
 	return nil
 }
