@@ -117,6 +117,10 @@ func (p *Passgate) provisionTokens(secrets []keySet) error {
 		return fmt.Errorf("jwt: %v", err)
 	}
 	p.tokens = iss
+	// The first secret's, like every key that signs: instances with the
+	// same first secret derive the same successor, so a retry may land on
+	// any of them.
+	p.refreshKey = secrets[0].refresh
 	return nil
 }
 
@@ -174,7 +178,11 @@ type tokenRequest struct {
 }
 
 // serveToken rotates a refresh token: the old one is spent, a new pair is
-// returned. A spent token presented again revokes its whole session.
+// returned. A spent token presented again revokes its whole session,
+// except for the same rotation asked again within
+// sessionstore.RefreshRetryGrace: the new refresh token is derived from
+// the old one, so a retry after a lost answer names the same successor and
+// gets it again (with a fresh access token).
 //
 // Rotation is the last store operation: the token is read (not spent),
 // its session checked and the policy applied first, and only then is the
@@ -213,9 +221,9 @@ func (p *Passgate) serveToken(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		// The last store operation: it spends the token, or finds it
 		// spent already and revokes the session.
-		next, nextHash := sessionstore.NewRefreshToken()
+		next, nextHash := sessionstore.NextRefreshToken(p.refreshKey, req.RefreshToken)
 		var rotated sessionstore.RefreshToken
-		rotated, err = p.store.RotateRefresh(ctx, hash, nextHash)
+		rotated, err = p.store.RotateRefresh(ctx, hash, nextHash, now())
 		if err == nil && rotated.SessionID != rt.SessionID {
 			// A token keeps its session; this cannot normally happen.
 			err = sessionstore.ErrNotFound

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"errors"
 	"math"
 	"net/http"
 	"strconv"
@@ -48,8 +49,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    public      <path>...
 //	    code        { length <n>; ttl <duration>; max_attempts <n> }
 //	    session     { idle <duration>; lifetime <duration> }
-//	    limits      { resend_cooldown <d>; sends_per_hour <n>; starts_per_ip <n> <window>;
-//	                  verifies_per_ip <n> <window>; wrong_codes_per_day <n> }
+//	    limits      { resend_cooldown <d>; sends_per_hour <per network> [<per address>];
+//	                  starts_per_ip <n> <window>; verifies_per_ip <n> <window>; wrong_codes_per_day <n> }
 //	    cookie      { name <name>; domain <domain>; insecure }
 //	    headers     { user_id <name>; email <name>; phone <name>; roles <name>; assertion <name>;
 //	                  strip <name>...; pass_credentials }
@@ -319,8 +320,9 @@ func (p *Passgate) parseSession(d *caddyfile.Dispenser) error {
 	return nil
 }
 
-// parseLimits parses the limits block and returns the check of
-// wrong_codes_per_day, if set, to run once the code settings are known.
+// parseLimits parses the limits block and returns the check of its
+// values (LimitsConfig.validate), to run once the code settings are known;
+// an error it finds is reported at the line of the option it is about.
 func (p *Passgate) parseLimits(d *caddyfile.Dispenser) (wholeBlockCheck func() error, err error) {
 	if d.NextArg() {
 		return nil, d.ArgErr()
@@ -340,7 +342,10 @@ func (p *Passgate) parseLimits(d *caddyfile.Dispenser) (wholeBlockCheck func() e
 		}
 		return &Rate{Count: n, Window: caddy.Duration(w)}, nil
 	}
+	block := *d // the line to report an error about no one option at
+	lines := map[string]caddyfile.Dispenser{}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		lines[d.Val()] = *d
 		var err error
 		switch d.Val() {
 		case "resend_cooldown":
@@ -349,27 +354,29 @@ func (p *Passgate) parseLimits(d *caddyfile.Dispenser) (wholeBlockCheck func() e
 				return nil, d.Errf("resend_cooldown: %v to %v", minResendCooldown, maxLimitWindow)
 			}
 		case "sends_per_hour":
-			p.Limits.SendsPerHour, err = intArg(d, "sends_per_hour", 1, maxSendsPerHour)
+			// <per address and network> [<per address>]; their bounds
+			// depend on each other, so validate checks them. A 0 would
+			// read as "the default" in JSON: refused here.
+			args := d.RemainingArgs()
+			counts := make([]int, len(args))
+			ok := len(args) == 1 || len(args) == 2
+			for i, a := range args {
+				counts[i], err = strconv.Atoi(a)
+				ok = ok && err == nil && counts[i] >= 1
+			}
+			if !ok {
+				return nil, d.Errf("sends_per_hour: want <per network> [<per address>], numbers of 1 or more, like 5 20")
+			}
+			p.Limits.SendsPerHour = counts[0]
+			if len(counts) == 2 {
+				p.Limits.SendsPerHourPerAddress = counts[1]
+			}
 		case "starts_per_ip":
 			p.Limits.StartsPerIP, err = rate()
 		case "verifies_per_ip":
 			p.Limits.VerifiesPerIP, err = rate()
 		case "wrong_codes_per_day":
 			p.Limits.WrongCodesPerDay, err = intArg(d, "wrong_codes_per_day", 1, math.MaxInt32)
-			at := *d // the line to report
-			wholeBlockCheck = func() error {
-				code := p.Code
-				if code.Length == 0 {
-					code.Length = verify.DefaultCodeLength
-				}
-				if code.MaxAttempts == 0 {
-					code.MaxAttempts = verify.DefaultMaxAttempts
-				}
-				if verr := p.Limits.validate(code); verr != nil {
-					return at.Errf("%v", verr)
-				}
-				return nil
-			}
 		default:
 			return nil, d.Errf("unknown limits option %q", d.Val())
 		}
@@ -377,7 +384,27 @@ func (p *Passgate) parseLimits(d *caddyfile.Dispenser) (wholeBlockCheck func() e
 			return nil, err
 		}
 	}
-	return wholeBlockCheck, nil
+	return func() error {
+		code := p.Code
+		if code.Length == 0 {
+			code.Length = verify.DefaultCodeLength
+		}
+		if code.MaxAttempts == 0 {
+			code.MaxAttempts = verify.DefaultMaxAttempts
+		}
+		verr := p.Limits.validate(code)
+		if verr == nil {
+			return nil
+		}
+		at := block
+		var le *limitError
+		if errors.As(verr, &le) {
+			if l, ok := lines[le.option]; ok {
+				at = l
+			}
+		}
+		return at.Errf("%v", verr)
+	}, nil
 }
 
 func (p *Passgate) parseCookie(d *caddyfile.Dispenser) error {

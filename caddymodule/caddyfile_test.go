@@ -41,7 +41,7 @@ func TestCaddyfileFull(t *testing.T) {
 		}
 		limits {
 			resend_cooldown 2m
-			sends_per_hour 3
+			sends_per_hour 3 12
 			starts_per_ip 500 1h
 			verifies_per_ip 1000 1h
 			wrong_codes_per_day 20
@@ -71,7 +71,7 @@ func TestCaddyfileFull(t *testing.T) {
 		`"public":["/static/*","/health"],` +
 		`"code":{"length":8,"ttl":300000000000,"max_attempts":3},` +
 		`"session":{"idle":3600000000000,"lifetime":86400000000000},` +
-		`"limits":{"resend_cooldown":120000000000,"sends_per_hour":3,"starts_per_ip":{"count":500,"window":3600000000000},` +
+		`"limits":{"resend_cooldown":120000000000,"sends_per_hour":3,"sends_per_hour_per_address":12,"starts_per_ip":{"count":500,"window":3600000000000},` +
 		`"verifies_per_ip":{"count":1000,"window":3600000000000},"wrong_codes_per_day":20},` +
 		`"cookie":{"name":"sid","domain":"example.com","insecure":true},` +
 		`"headers":{"user_id":"X-User","email":"","phone":"","strip":["X-App-Admin","X-Tenant","X-More"]}}`
@@ -114,6 +114,13 @@ func TestCaddyfileErrorsNameTheLine(t *testing.T) {
 		{"short cooldown", "passgate {\n\tlimits {\n\t\tresend_cooldown 1s\n\t}\n}", 3, "10s to 24h0m0s"},
 		{"rate without window", "passgate {\n\tlimits {\n\t\tstarts_per_ip 5\n\t}\n}", 3, "<count> <window>"},
 		{"sends per hour", "passgate {\n\tlimits {\n\t\tsends_per_hour 500\n\t}\n}", 3, "sends_per_hour"},
+		{"sends per hour at the per-address default", "passgate {\n\tlimits {\n\t\tstarts_per_ip 60 10m\n\t\tsends_per_hour 20\n\t}\n}", 4, "20 per network: 1 to 19, below the per-address cap of 20"},
+		{"sends per hour per network not below per address", "passgate {\n\tlimits {\n\t\tsends_per_hour 8 8\n\t}\n}", 3, "8 per network: 1 to 7"},
+		{"sends per hour per address over the bound", "passgate {\n\tlimits {\n\t\tsends_per_hour 5 50\n\t}\n}", 3, "50 per address: 2 to 20"},
+		{"sends per hour zero", "passgate {\n\tlimits {\n\t\tsends_per_hour 0 10\n\t}\n}", 3, "numbers of 1 or more"},
+		{"sends per hour three numbers", "passgate {\n\tlimits {\n\t\tsends_per_hour 1 2 3\n\t}\n}", 3, "<per network> [<per address>]"},
+		{"sends per hour not a number", "passgate {\n\tlimits {\n\t\tsends_per_hour five\n\t}\n}", 3, "<per network> [<per address>]"},
+		{"sends per hour without a number", "passgate {\n\tlimits {\n\t\tsends_per_hour\n\t}\n}", 3, "<per network> [<per address>]"},
 		{"public without paths", "passgate {\n\tpublic\n}", 2, ""},
 	})
 }

@@ -474,15 +474,21 @@ func echoed(t *testing.T, r response) http.Header {
 // there) and nothing comes back, so the client meets a hung server on
 // exactly that call and its store timeout turns it into ErrUnavailable.
 // Other connections, and other calls before it, go through.
+//
+// It can also lose one reply (cutReplyOn): the chosen command reaches
+// Redis and runs there, and the connection is dropped instead of passing
+// the reply on, as when a network path fails at that moment.
 type stallProxy struct {
 	ln      net.Listener
 	target  string
 	stalled atomic.Int32 // connections stalled so far
+	cuts    atomic.Int32 // replies lost so far
 
-	mu     sync.Mutex
-	needle []byte
-	conns  map[net.Conn]struct{}
-	wg     sync.WaitGroup
+	mu       sync.Mutex
+	needle   []byte
+	cutMatch func(cmd []byte) bool
+	conns    map[net.Conn]struct{}
+	wg       sync.WaitGroup
 }
 
 func startStallProxy(t *testing.T, rs *redisServer) *stallProxy {
@@ -505,6 +511,36 @@ func (p *stallProxy) stallOn(key string) { p.mu.Lock(); p.needle = []byte(key); 
 func (p *stallProxy) release()           { p.mu.Lock(); p.needle = nil; p.mu.Unlock() }
 
 func (p *stallProxy) armed() []byte { p.mu.Lock(); defer p.mu.Unlock(); return p.needle }
+
+// cutReplyOn arms the proxy to lose the reply to the next command for
+// which match holds (match sees one read of what the client sent, which
+// on loopback is one whole command): the command goes on to Redis, which
+// runs it, and the connection is closed before the reply reaches the
+// client. A NOSCRIPT error reply (EVALSHA of a script Redis has not
+// loaded: nothing ran, and the client sends EVAL next) passes. Once one
+// reply is lost, the proxy disarms itself.
+func (p *stallProxy) cutReplyOn(match func(cmd []byte) bool) {
+	p.mu.Lock()
+	p.cutMatch = match
+	p.mu.Unlock()
+}
+
+func (p *stallProxy) cutArmed() func([]byte) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cutMatch
+}
+
+// cutDone disarms the cut; false if another connection's cut came first.
+func (p *stallProxy) cutDone() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cutMatch == nil {
+		return false
+	}
+	p.cutMatch = nil
+	return true
+}
 
 // track registers conns for close; false once the proxy is closed.
 func (p *stallProxy) track(conns ...net.Conn) bool {
@@ -535,17 +571,40 @@ func (p *stallProxy) accept() {
 			u.Close()
 			return
 		}
-		p.wg.Go(func() {
-			io.Copy(c, u)
-			c.Close()
-		})
-		p.wg.Go(func() { p.relay(c, u) })
+		cut := new(atomic.Bool)
+		p.wg.Go(func() { p.replies(c, u, cut) })
+		p.wg.Go(func() { p.relay(c, u, cut) })
+	}
+}
+
+// replies copies what Redis answers to the client, except the reply to a
+// command cut is set for (see cutReplyOn).
+func (p *stallProxy) replies(c, u net.Conn, cut *atomic.Bool) {
+	defer c.Close()
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := u.Read(buf)
+		if n > 0 {
+			if cut.Load() && !bytes.HasPrefix(buf[:n], []byte("-NOSCRIPT")) && p.cutDone() {
+				p.cuts.Add(1)
+				u.Close()
+				return
+			}
+			if _, werr := c.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
 	}
 }
 
 // relay copies what the client sends to Redis until it sends the armed
-// key; from then on it reads and drops, until the client goes away.
-func (p *stallProxy) relay(c, u net.Conn) {
+// key; from then on it reads and drops, until the client goes away. A
+// command the cut matches is sent on with cut set, so that its reply is
+// lost.
+func (p *stallProxy) relay(c, u net.Conn, cut *atomic.Bool) {
 	defer u.Close()
 	defer c.Close()
 	buf := make([]byte, 64<<10)
@@ -555,6 +614,9 @@ func (p *stallProxy) relay(c, u net.Conn) {
 		n, err := c.Read(buf)
 		if n > 0 && !stalled {
 			seen := append(tail, buf[:n]...)
+			if match := p.cutArmed(); match != nil && match(buf[:n]) {
+				cut.Store(true) // before Redis can answer
+			}
 			if needle := p.armed(); needle != nil && bytes.Contains(seen, needle) {
 				stalled = true
 				p.stalled.Add(1)

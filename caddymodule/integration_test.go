@@ -286,6 +286,45 @@ func TestRedisDownFailsClosedAndRecovers(t *testing.T) {
 	g.newClient().signIn("joe@example.com")
 }
 
+// The client never re-sends a command (a reply lost after a script ran
+// must not run it twice), so it has no retry to cover connections that a
+// Redis restart closed while they sat idle in the pool: the pool's check
+// before use must drop them. The first requests after a restart, with no
+// request in between to clear the pool, all succeed.
+func TestFirstRequestsAfterRedisRestart(t *testing.T) {
+	rs := startRedis(t)
+	g := startGateway(t, withRedis(rs))
+	c := g.newClient()
+	out := c.signInTokens("pia@example.com")
+	// Concurrent starts leave several connections idle in the pool.
+	var wg sync.WaitGroup
+	for i := range 6 {
+		wg.Go(func() {
+			r := g.newClient().do("POST", "/auth/start", map[string]any{"email": fmt.Sprintf("load%d@example.com", i)})
+			if r.status != 200 {
+				t.Errorf("start under load: %d %s", r.status, r.body)
+			}
+		})
+	}
+	wg.Wait()
+	if n := rs.passgateConnections(); n < 3 {
+		t.Fatalf("%d passgate connections before the restart, want several", n)
+	}
+
+	rs.stop()
+	rs.start()
+	r := c.refresh(out["refresh_token"])
+	if r.status != 200 {
+		t.Fatalf("first /token after the restart: %d %s", r.status, r.body)
+	}
+	if r := g.newClient().do("POST", "/auth/start", map[string]any{"email": "pia2@example.com"}); r.status != 200 {
+		t.Fatalf("first /start after the restart: %d %s", r.status, r.body)
+	}
+	if h := echoed(t, c.do("GET", "/app", nil)); h.Get("X-Auth-Email") != "pia@example.com" {
+		t.Fatalf("first page after the restart: %v", h)
+	}
+}
+
 func TestReloadsLeakNoConnections(t *testing.T) {
 	rs := startRedis(t)
 	g := startGateway(t, withRedis(rs))

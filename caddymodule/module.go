@@ -136,6 +136,8 @@ type Passgate struct {
 	magicPages   *magicPages
 	tokens       *tokens.Issuer
 	decisions    *boundedcache.Cache[policyKey, policyDecision] // see applyPolicy
+
+	refreshKey []byte // derives a refresh token's successor (see serveToken)
 }
 
 // StoreConfig selects the state backend.
@@ -189,10 +191,15 @@ type CodeConfig struct {
 // LimitsConfig sets rate limits; zero fields take the defaults of
 // verify.DefaultLimits.
 type LimitsConfig struct {
-	// Least time between two codes to one address (10s or more).
+	// Least time between two codes to one address asked for from one
+	// client network (IPv4 address or IPv6 /64); 10s to 24h.
 	ResendCooldown caddy.Duration `json:"resend_cooldown,omitempty"`
-	// Codes to one address in any hour (1 to 20).
+	// Codes to one address asked for from one client network in any hour;
+	// at least 1 and below SendsPerHourPerAddress. Default: 5.
 	SendsPerHour int `json:"sends_per_hour,omitempty"`
+	// Codes to one address in any hour from every network together; at
+	// most 20. Default: 20.
+	SendsPerHourPerAddress int `json:"sends_per_hour_per_address,omitempty"`
 	// Sign-in starts from one client (IPv4 address or IPv6 /64).
 	StartsPerIP *Rate `json:"starts_per_ip,omitempty"`
 	// Code checks from one client.

@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/passgate/caddy-passgate/caddymodule"
+	"github.com/passgate/caddy-passgate/sessionstore"
 )
 
 // startCaddyProcess runs the built Caddy binary with the same passgate
@@ -95,6 +98,7 @@ func TestTokenRevocationAcrossInstances(t *testing.T) {
 	}
 	fresh := r.json(t)
 	echoed(t, onA.do("GET", "/app", nil, bearer(fresh["access_token"])...))
+	caddymodule.AdvanceClock(sessionstore.RefreshRetryGrace) // A's clock: past the retry grace
 	wantInvalidGrant(t, "reuse on A", onA.refresh(out["refresh_token"]))
 	wantRefused(t, "B after reuse on A", within(t, revocationBound, "B after reuse on A",
 		func() response { return onB.do("GET", "/app", nil, bearer(fresh["access_token"])...) }, refused))

@@ -1,6 +1,7 @@
 package caddymodule_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -22,6 +23,7 @@ import (
 	josejwt "github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/passgate/caddy-passgate/caddymodule"
+	"github.com/passgate/caddy-passgate/sessionstore"
 )
 
 // tokenClaims are what an independent verifier reads from passgate's JWTs.
@@ -157,6 +159,17 @@ func TestTokens(t *testing.T) {
 		}
 		echoed(t, api.do("GET", "/app", nil, bearer(second["access_token"])...))
 
+		// Within the grace, the same token asked again (a retry, a second
+		// tab) gets the same new refresh token and a new access token.
+		r = api.refresh(out["refresh_token"])
+		if r.status != 200 {
+			t.Fatalf("the same refresh within the grace: %d %s, want 200", r.status, r.body)
+		}
+		if again := r.json(t); again["refresh_token"] != second["refresh_token"] || again["access_token"] == second["access_token"] {
+			t.Fatalf("the same refresh within the grace answered %v, want refresh token %v and a new access token", again, second["refresh_token"])
+		}
+		// Past it, the spent token is a theft signal.
+		caddymodule.AdvanceClock(sessionstore.RefreshRetryGrace)
 		wantInvalidGrant(t, "reused refresh token", api.refresh(out["refresh_token"]))
 		// Reuse revoked the session: every token of it is dead now.
 		wantRefused(t, "access after reuse", api.do("GET", "/app", nil, bearer(second["access_token"])...))
@@ -390,7 +403,7 @@ func TestMagicLinkWithTokens(t *testing.T) {
 // stalls the call naming its key), so /token answers 503; once Redis is
 // back, the same refresh token still works and the session lives. The
 // token is spent by that successful rotation only: presenting it once
-// more is reuse, which revokes the session.
+// more, past the retry grace, is reuse, which revokes the session.
 func TestTokenRetryAfterStoreHiccup(t *testing.T) {
 	rs := startRedis(t)
 	px := startStallProxy(t, rs)
@@ -437,13 +450,92 @@ func TestTokenRetryAfterStoreHiccup(t *testing.T) {
 		t.Fatal("session gone after the retry")
 	}
 
-	// The retry spent the token; now it is reuse.
+	// The retry spent the token; past the grace it is reuse.
+	caddymodule.AdvanceClock(sessionstore.RefreshRetryGrace)
 	wantInvalidGrant(t, "the original refresh token again", api.refresh(out["refresh_token"]))
 	if sessionStored() {
 		t.Fatal("reuse did not revoke the session")
 	}
 	wantRefused(t, "access after reuse", api.do("GET", "/app", nil, bearer(second["access_token"])...))
 	wantInvalidGrant(t, "latest refresh after reuse", api.refresh(second["refresh_token"]))
+}
+
+// A reply lost after Redis rotated a refresh token (the proxy drops the
+// connection once the rotation script has run, before its answer comes
+// back) must not read as reuse: nothing re-runs the script, /token
+// answers 503, no reuse is logged, the session lives, and the same
+// refresh token asked again gets the successor the lost rotation stored.
+func TestTokenRefreshReplyLost(t *testing.T) {
+	rs := startRedis(t)
+	px := startStallProxy(t, rs)
+	g := startGateway(t, func(g *gateway) {
+		g.store = "store redis " + px.url() + " {\n prefix pgtest:\n timeout 1s\n}"
+	})
+	out := g.newClient().signInTokens("yul@example.com")
+	sessKey := "pgtest:s:" + out["session"].(map[string]any)["id"].(string)
+	oldKey := "pgtest:r:" + sessionstore.RefreshHash(out["refresh_token"].(string))
+	api := g.newClient()
+	admin := rs.client()
+	defer admin.Close()
+	ctx := context.Background()
+	refreshKeys := func() []string {
+		keys, err := admin.Keys(ctx, "pgtest:r:*").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(keys)
+		return keys
+	}
+	if keys := refreshKeys(); !slices.Equal(keys, []string{oldKey}) {
+		t.Fatalf("refresh keys after sign-in: %v, want only %s", keys, oldKey)
+	}
+
+	// The rotation script names the old token's key; the read before it
+	// (HMGET) names it too, but is no script.
+	px.cutReplyOn(func(cmd []byte) bool {
+		lower := bytes.ToLower(cmd)
+		return bytes.Contains(cmd, []byte(oldKey)) &&
+			(bytes.Contains(lower, []byte("\r\nevalsha\r\n")) || bytes.Contains(lower, []byte("\r\neval\r\n")))
+	})
+	r := api.refresh(out["refresh_token"])
+	if px.cuts.Load() != 1 {
+		t.Fatalf("no reply was lost (cuts %d); /token answered %d %s", px.cuts.Load(), r.status, r.body)
+	}
+	t.Logf("refresh whose rotation reply was lost: %d %s", r.status, r.body)
+	if r.status != 503 && r.status != 200 {
+		t.Fatalf("refresh whose rotation reply was lost: %d %s, want 503 (or 200)", r.status, r.body)
+	}
+	for _, e := range readLog(t, g.logPath) {
+		if e["msg"] == "refresh token reused: session revoked" {
+			t.Fatalf("a lost reply was logged as reuse: %v", e)
+		}
+	}
+	if n, err := admin.Exists(ctx, sessKey).Result(); err != nil || n != 1 {
+		t.Fatalf("session after the lost reply: exists %d, %v; want it kept", n, err)
+	}
+	// Redis did rotate: the old token and one successor.
+	afterCut := refreshKeys()
+	if len(afterCut) != 2 || !slices.Contains(afterCut, oldKey) {
+		t.Fatalf("refresh keys after the lost reply: %v, want %s and one successor", afterCut, oldKey)
+	}
+
+	r2 := api.refresh(out["refresh_token"])
+	if r2.status != 200 {
+		t.Fatalf("the same refresh token after the lost reply: %d %s, want 200", r2.status, r2.body)
+	}
+	second := r2.json(t)
+	nextKey := "pgtest:r:" + sessionstore.RefreshHash(second["refresh_token"].(string))
+	if keys := refreshKeys(); !slices.Equal(keys, afterCut) || !slices.Contains(keys, nextKey) {
+		t.Fatalf("refresh keys after the retry: %v (its token's key %s), want the lost rotation's %v", keys, nextKey, afterCut)
+	}
+	if r.status == 200 && r.json(t)["refresh_token"] != second["refresh_token"] {
+		t.Fatalf("the first answer and the retry gave different refresh tokens")
+	}
+	echoed(t, api.do("GET", "/app", nil, bearer(second["access_token"])...))
+	// The chain goes on from the successor.
+	if r3 := api.refresh(second["refresh_token"]); r3.status != 200 {
+		t.Fatalf("refreshing with the successor: %d %s", r3.status, r3.body)
+	}
 }
 
 // A sign-in whose tokens cannot be stored answers 503 without signing the

@@ -9,6 +9,8 @@ import (
 type memRefresh struct {
 	rt      RefreshToken
 	rotated bool
+	next    string    // hash of the token it was rotated to
+	spentAt time.Time // when it was rotated
 }
 
 // CreateRefresh implements RefreshStore.
@@ -35,8 +37,7 @@ func (m *Memory) Refresh(_ context.Context, hash string) (RefreshToken, error) {
 }
 
 // RotateRefresh implements RefreshStore.
-func (m *Memory) RotateRefresh(_ context.Context, oldHash, newHash string) (RefreshToken, error) {
-	now := m.now()
+func (m *Memory) RotateRefresh(_ context.Context, oldHash, newHash string, now time.Time) (RefreshToken, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	rec, ok := m.refresh[oldHash]
@@ -47,6 +48,15 @@ func (m *Memory) RotateRefresh(_ context.Context, oldHash, newHash string) (Refr
 	old := rec.rt
 	old.AMR = slices.Clone(old.AMR)
 	if rec.rotated {
+		if next, ok := m.refresh[newHash]; ok && rec.next == newHash && !next.rotated &&
+			withinGrace(now, rec.spentAt) {
+			if sess, ok := m.sessions[old.SessionID]; !ok || !now.Before(sess.until) {
+				return RefreshToken{}, ErrNotFound
+			}
+			rt := next.rt
+			rt.AMR = slices.Clone(rt.AMR)
+			return rt, nil
+		}
 		m.dropSessionLocked(old.SessionID, old.UserID)
 		return old, ErrRefreshReused
 	}
@@ -54,14 +64,23 @@ func (m *Memory) RotateRefresh(_ context.Context, oldHash, newHash string) (Refr
 		return RefreshToken{}, ErrNotFound
 	}
 	// The rotated token stays, marked, until the chain ends: presenting it
-	// again is the sign of a stolen token.
-	rec.rotated = true
+	// again is the sign of a stolen token, unless it is this rotation
+	// asked again within the grace.
+	rec.rotated, rec.next, rec.spentAt = true, newHash, now
 	m.refresh[oldHash] = rec
 	next := old
 	next.Hash = newHash
 	m.refresh[newHash] = memRefresh{rt: next}
 	next.AMR = slices.Clone(next.AMR)
 	return next, nil
+}
+
+// withinGrace says whether a rotation at spentAt may be asked again at
+// now. Instances' clocks differ a little, so a retry that seems to come
+// before the rotation counts as within it too.
+func withinGrace(now, spentAt time.Time) bool {
+	d := now.Sub(spentAt)
+	return d > -RefreshRetryGrace && d < RefreshRetryGrace
 }
 
 func (m *Memory) sweepRefreshLocked(now time.Time) {

@@ -34,9 +34,14 @@ func NewRedisClient(url string, timeout time.Duration, name string) (*redis.Clie
 	opts.WriteTimeout = timeout
 	opts.PoolTimeout = timeout
 	opts.ContextTimeoutEnabled = true
-	// One retry covers a connection the server closed while idle (a Redis
-	// restart); more would only multiply the wait when it is really down.
-	opts.MaxRetries = 1
+	// No command is ever sent twice: a connection lost after Redis ran a
+	// script but before its reply arrived would run it again (rotate a
+	// refresh token twice, count a try twice). Connections the server
+	// closed while idle (a restart) are found and dropped by the pool's
+	// check before use, so a restart needs no retry. (In go-redis, 0
+	// means the default of 3; -1 means none.) A failed dial sends nothing,
+	// so one more dial is safe.
+	opts.MaxRetries = -1
 	opts.DialerRetries = 1
 	opts.DisableIdentity = true
 	return redis.NewClient(opts), nil

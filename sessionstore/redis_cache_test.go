@@ -138,10 +138,10 @@ func TestSessionCacheRevocationReachesOtherInstance(t *testing.T) {
 			if err := a.CreateRefresh(ctx, sessionstore.RefreshToken{Hash: h1, SessionID: s.ID, UserID: s.UserID, ExpiresAt: s.ExpiresAt}); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := a.RotateRefresh(ctx, h1, h2); err != nil {
+			if _, err := a.RotateRefresh(ctx, h1, h2, time.Now()); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := a.RotateRefresh(ctx, h1, h3); !errors.Is(err, sessionstore.ErrRefreshReused) {
+			if _, err := a.RotateRefresh(ctx, h1, h3, time.Now()); !errors.Is(err, sessionstore.ErrRefreshReused) {
 				t.Fatalf("reuse: %v", err)
 			}
 		}},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -53,32 +54,42 @@ func refreshFrom(hash string, f []any) (RefreshToken, error) {
 }
 
 // rotateRefreshScript: KEYS[1] old token, KEYS[2] new token; ARGV: session
-// key prefix, user key prefix, invalidation channel. Returns {0} unknown or session
-// gone, {1, sid, uid, amr, x} rotated, {2, sid, uid, amr, x} reused (the
-// session is deleted).
+// key prefix, user key prefix, invalidation channel, now (ms), grace (ms),
+// new token's hash. Returns {0} unknown or session gone, {1, sid, uid,
+// amr, x} rotated (or the same rotation asked again within the grace, new
+// token unspent), {2, sid, uid, amr, x} reused (the session is deleted).
+// The spent token keeps its successor's hash (nx) and when it was spent
+// (at). Times are the caller's, as in takeSlotScript.
 var rotateRefreshScript = redis.NewScript(`
-local f = redis.call('HMGET', KEYS[1], 'sid', 'uid', 'amr', 'x', 'rot')
+local f = redis.call('HMGET', KEYS[1], 'sid', 'uid', 'amr', 'x', 'rot', 'nx', 'at')
 if not f[1] then return {0} end
 if f[5] == '1' then
+  local age = tonumber(ARGV[4]) - (tonumber(f[7]) or -math.huge)
+  local grace = tonumber(ARGV[5])
+  if f[6] == ARGV[6] and age > -grace and age < grace and redis.call('HGET', KEYS[2], 'rot') == '0' then
+    if redis.call('EXISTS', ARGV[1] .. f[1]) == 0 then return {0} end
+    return {1, f[1], f[2], f[3], f[4]}
+  end
   redis.call('DEL', ARGV[1] .. f[1])
   redis.call('HDEL', ARGV[2] .. f[2], 's:' .. f[1])
   redis.call('PUBLISH', ARGV[3], ARGV[1] .. f[1])
   return {2, f[1], f[2], f[3], f[4]}
 end
 if redis.call('EXISTS', ARGV[1] .. f[1]) == 0 then return {0} end
-redis.call('HSET', KEYS[1], 'rot', 1)
+redis.call('HSET', KEYS[1], 'rot', 1, 'nx', ARGV[6], 'at', ARGV[4])
 redis.call('HSET', KEYS[2], 'sid', f[1], 'uid', f[2], 'amr', f[3], 'x', f[4], 'rot', 0)
 redis.call('PEXPIREAT', KEYS[2], f[4])
 return {1, f[1], f[2], f[3], f[4]}
 `)
 
 // RotateRefresh implements RefreshStore.
-func (r *Redis) RotateRefresh(ctx context.Context, oldHash, newHash string) (RefreshToken, error) {
+func (r *Redis) RotateRefresh(ctx context.Context, oldHash, newHash string, now time.Time) (RefreshToken, error) {
 	ctx, cancel := r.bound(ctx)
 	defer cancel()
 	res, err := rotateRefreshScript.Run(ctx, r.client,
 		[]string{r.refreshKey(oldHash), r.refreshKey(newHash)},
 		r.sessionKey(""), r.userKey(""), InvalidationChannel,
+		now.UnixMilli(), RefreshRetryGrace.Milliseconds(), newHash,
 	).Slice()
 	if err != nil {
 		return RefreshToken{}, storeErr(err)

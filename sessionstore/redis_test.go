@@ -244,10 +244,10 @@ func TestRedisSessionIndex(t *testing.T) {
 	if err := s.CreateRefresh(ctx, sessionstore.RefreshToken{Hash: first, SessionID: reused, UserID: u.ID, ExpiresAt: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RotateRefresh(ctx, first, second); err != nil {
+	if _, err := s.RotateRefresh(ctx, first, second, now); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RotateRefresh(ctx, first, rand.Text()); !errors.Is(err, sessionstore.ErrRefreshReused) {
+	if _, err := s.RotateRefresh(ctx, first, rand.Text(), now); !errors.Is(err, sessionstore.ErrRefreshReused) {
 		t.Fatalf("second rotation of one token: %v, want ErrRefreshReused", err)
 	}
 	// Expiry, as Redis does it: the key goes, the index is not told.

@@ -2,7 +2,9 @@ package sessionstore
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"time"
@@ -42,12 +44,22 @@ type RefreshStore interface {
 	Refresh(ctx context.Context, hash string) (RefreshToken, error)
 	// RotateRefresh consumes the token stored under oldHash and stores a
 	// token under newHash in its place, atomically, and returns the new
-	// record (which inherits session, user, AMR and end). ErrNotFound if
-	// the old token is unknown or expired, or its session is gone.
-	// ErrRefreshReused if it had already been rotated: then the session
-	// has been deleted, and the returned record names it.
-	RotateRefresh(ctx context.Context, oldHash, newHash string) (RefreshToken, error)
+	// record (which inherits session, user, AMR and end). The spent token
+	// keeps newHash and now, so that the same rotation asked again within
+	// RefreshRetryGrace of now (a retry after a lost answer) returns the
+	// same new record instead of counting as reuse, as long as the new
+	// token has not been rotated itself. ErrNotFound if the old token is
+	// unknown or expired, or its session is gone. ErrRefreshReused if it
+	// had already been rotated otherwise (to another token, longer ago,
+	// or the new token is spent too): then the session has been deleted,
+	// and the returned record names it.
+	RotateRefresh(ctx context.Context, oldHash, newHash string, now time.Time) (RefreshToken, error)
 }
+
+// RefreshRetryGrace is how long after a rotation the same rotation may be
+// asked again and get the same new token (GoTrue's default
+// refresh_token_reuse_interval). Past it, a spent token is reuse.
+const RefreshRetryGrace = 10 * time.Second
 
 // NewRefreshToken returns a new random refresh token (256 bits) and the
 // hash to store it under.
@@ -55,6 +67,18 @@ func NewRefreshToken() (token, hash string) {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b) // never fails (crypto/rand)
 	token = base64.RawURLEncoding.EncodeToString(b)
+	return token, RefreshHash(token)
+}
+
+// NextRefreshToken returns the token that succeeds old in its chain, and
+// its hash: base64url(HMAC-SHA256(key, old)). It is derived, not random, so
+// that a rotation asked again (a retry after a lost answer) names the same
+// successor, and RotateRefresh can tell a retry from reuse. Without the
+// key, a successor cannot be told from random bits.
+func NextRefreshToken(key []byte, old string) (token, hash string) {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(old))
+	token = base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 	return token, RefreshHash(token)
 }
 

@@ -12,11 +12,23 @@ import (
 
 // Limits bound what one address or one client can do. They are kept in the
 // store, so every instance sharing it enforces them together.
+//
+// The cooldown and SendsPerHour count codes to one address asked for from
+// one client network (ClientKey), so that starts from one network cannot
+// keep an address's owner, elsewhere, from signing in; the overall
+// SendsPerHourPerAddress bounds what every network together may send to
+// one address.
 type Limits struct {
-	// ResendCooldown is the least time between two codes to one address.
+	// ResendCooldown is the least time between two codes to one address
+	// asked for from one client network.
 	ResendCooldown time.Duration
-	// SendsPerHour caps codes to one address in any hour.
+	// SendsPerHour caps codes to one address asked for from one client
+	// network in any hour.
 	SendsPerHour int
+	// SendsPerHourPerAddress caps codes to one address in any hour, from
+	// every network together. Above SendsPerHour, or one network could use
+	// it up alone.
+	SendsPerHourPerAddress int
 	// StartsPerIP caps sign-in starts from one client in StartsPerIPWindow.
 	StartsPerIP       int
 	StartsPerIPWindow time.Duration
@@ -32,13 +44,14 @@ type Limits struct {
 // 50 wrong codes a day give a guesser at most 50/(10^6-4) < 5.1e-5 chance
 // of getting into one address in 24 hours.
 var DefaultLimits = Limits{
-	ResendCooldown:      60 * time.Second,
-	SendsPerHour:        5,
-	StartsPerIP:         60,
-	StartsPerIPWindow:   10 * time.Minute,
-	VerifiesPerIP:       120,
-	VerifiesPerIPWindow: 10 * time.Minute,
-	WrongCodesPerDay:    50,
+	ResendCooldown:         60 * time.Second,
+	SendsPerHour:           5,
+	SendsPerHourPerAddress: 20,
+	StartsPerIP:            60,
+	StartsPerIPWindow:      10 * time.Minute,
+	VerifiesPerIP:          120,
+	VerifiesPerIPWindow:    10 * time.Minute,
+	WrongCodesPerDay:       50,
 }
 
 // MaxGuessChance is the most a guesser may win into one address in 24

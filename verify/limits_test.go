@@ -3,6 +3,7 @@ package verify_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -330,3 +331,103 @@ func TestDecoyTakesAsLongAsADelivery(t *testing.T) {
 type senderFunc func(context.Context, verify.Message) error
 
 func (f senderFunc) Send(ctx context.Context, m verify.Message) error { return f(ctx, m) }
+
+// Starts for someone else's address from one network (the cooldown and the
+// hourly cap filled) do not keep its owner, on another network, from
+// signing in.
+func TestOneNetworkCannotBlockAnAddress(t *testing.T) {
+	s, sender, clock := limitedService(t, verify.Limits{ResendCooldown: time.Minute, SendsPerHour: 5, SendsPerHourPerAddress: 20})
+	const victim = "vic@example.com"
+	owner := func(ip string) {
+		t.Helper()
+		st, err := startFrom(s, victim, ip)
+		if err != nil {
+			t.Fatalf("the owner's own start from %s: %v", ip, err)
+		}
+		if _, err := s.Check(context.Background(), verify.CheckRequest{AttemptID: st.AttemptID, Code: sender.last(t).Code, ClientIP: ip}); err != nil {
+			t.Fatalf("the owner's code: %v", err)
+		}
+	}
+	for i := range 5 {
+		if i > 0 {
+			clock.Add(61 * time.Second)
+		}
+		if _, err := startFrom(s, victim, "192.0.2.66"); err != nil {
+			t.Fatalf("attacker's start %d: %v", i, err)
+		}
+	}
+	_, err := startFrom(s, victim, "192.0.2.66")
+	wantLimited(t, err, time.Hour)
+	// The attacker's last start was a moment ago, and filled the hour.
+	owner("198.51.100.7")
+
+	// An IPv6 client's network is its /64: another address in it is the
+	// same network, another /64 is not.
+	for i := range 5 {
+		clock.Add(61 * time.Second)
+		if _, err := startFrom(s, victim, fmt.Sprintf("2001:db8:66:1::%d", i+1)); err != nil {
+			t.Fatalf("attacker's start %d from its /64: %v", i, err)
+		}
+	}
+	_, err = startFrom(s, victim, "2001:db8:66:1:ffff::1")
+	wantLimited(t, err, time.Hour)
+	owner("2001:db8:66:2::1")
+}
+
+// Across many networks, the overall cap still bounds what one address
+// receives in an hour, for an address that may sign in and one that may
+// not alike.
+func TestSendsPerHourPerAddressAcrossNetworks(t *testing.T) {
+	s, sender, clock := limitedService(t, verify.Limits{ResendCooldown: time.Minute, SendsPerHour: 5, SendsPerHourPerAddress: 20})
+	s.Sleep = func(context.Context, time.Duration) {} // decoys need not take their time here
+	for _, email := range []string{"bom@example.com", "stranger@elsewhere.example"} {
+		before := sender.count()
+		for i := range 20 {
+			if _, err := startFrom(s, email, fmt.Sprintf("203.0.113.%d", i+1)); err != nil {
+				t.Fatalf("%s: start %d from its own network: %v", email, i, err)
+			}
+		}
+		_, err := startFrom(s, email, "203.0.113.200")
+		wantLimited(t, err, time.Hour)
+		// From a network that already asked, too.
+		clock.Add(61 * time.Second)
+		_, err = startFrom(s, email, "203.0.113.1")
+		wantLimited(t, err, time.Hour)
+		if email == "bom@example.com" && sender.count()-before != 20 {
+			t.Fatalf("%d codes sent to %s, want 20", sender.count()-before, email)
+		}
+	}
+	if _, err := startFrom(s, "other@example.com", "203.0.113.1"); err != nil {
+		t.Fatalf("another address is not limited: %v", err)
+	}
+	clock.Add(time.Hour)
+	if _, err := startFrom(s, "bom@example.com", "203.0.113.200"); err != nil {
+		t.Fatalf("an hour later: %v", err)
+	}
+}
+
+// The daily wrong-code budget bounds guessing at codes; a magic link
+// (256 bits, nothing to guess) still signs in once it is spent.
+func TestMagicLinkSignsInWhenWrongCodeBudgetSpent(t *testing.T) {
+	s, sender, _ := limitedService(t, verify.Limits{WrongCodesPerDay: 3})
+	ctx := context.Background()
+	st := startWithLink(t, s, "lin@example.com")
+	code := sender.last(t).Code
+	for range 3 {
+		var wc *verify.WrongCodeError
+		if _, err := s.Check(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: wrong(code)}); !errors.As(err, &wc) {
+			t.Fatalf("wrong code: %v", err)
+		}
+	}
+	st = startWithLink(t, s, "lin@example.com")
+	m := sender.last(t)
+	_, err := s.Check(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: m.Code})
+	wantLimited(t, err, 24*time.Hour)
+	a, err := s.CheckLink(ctx, tokenOf(t, m.Link))
+	if err != nil {
+		t.Fatalf("the link with the wrong-code budget spent: %v", err)
+	}
+	if a.ID != st.AttemptID || a.Identifier != "lin@example.com" {
+		t.Fatalf("the link consumed %+v, want attempt %s", a, st.AttemptID)
+	}
+}

@@ -163,11 +163,18 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (Started, error) 
 			lim.releaseAll(ctx)
 		}
 	}()
+	// The cooldown and the hourly cap count per address and client network
+	// (a network key has no "|"), so no one network can use up an
+	// address's hour; the overall cap bounds mail bombing.
 	who := req.Channel + ":" + req.Identifier
-	if err := lim.take(ctx, "resend cooldown", "cd:"+who, 1, s.Limits.ResendCooldown); err != nil {
+	whoFrom := ClientKey(req.ClientIP) + "|" + who
+	if err := lim.take(ctx, "resend cooldown", "cdn:"+whoFrom, 1, s.Limits.ResendCooldown); err != nil {
 		return Started{}, err
 	}
-	if err := lim.take(ctx, "sends per hour", "sh:"+who, s.Limits.SendsPerHour, time.Hour); err != nil {
+	if err := lim.take(ctx, "sends per hour", "shn:"+whoFrom, s.Limits.SendsPerHour, time.Hour); err != nil {
+		return Started{}, err
+	}
+	if err := lim.take(ctx, "sends per hour per address", "sh:"+who, s.Limits.SendsPerHourPerAddress, time.Hour); err != nil {
 		return Started{}, err
 	}
 

@@ -29,7 +29,7 @@ func testRefreshRotates(t *testing.T, s sessionstore.Store) {
 	hash := rt.Hash
 	for i := range 3 {
 		_, next := sessionstore.NewRefreshToken()
-		got, err := s.RotateRefresh(ctx, hash, next)
+		got, err := s.RotateRefresh(ctx, hash, next, time.Now())
 		must(t, err)
 		if got.Hash != next || got.SessionID != sess.ID || got.UserID != sess.UserID ||
 			!slices.Equal(got.AMR, rt.AMR) || !got.ExpiresAt.Equal(rt.ExpiresAt) {
@@ -38,7 +38,7 @@ func testRefreshRotates(t *testing.T, s sessionstore.Store) {
 		hash = next
 	}
 	_, next := sessionstore.NewRefreshToken()
-	_, err := s.RotateRefresh(ctx, id(), next)
+	_, err := s.RotateRefresh(ctx, id(), next, time.Now())
 	wantNotFound(t, err)
 	// An unknown token revokes nothing.
 	if _, err := s.Session(ctx, sess.ID); err != nil {
@@ -60,7 +60,7 @@ func testRefreshReadDoesNotSpend(t *testing.T, s sessionstore.Store) {
 		}
 	}
 	_, next := sessionstore.NewRefreshToken()
-	got, err := s.RotateRefresh(ctx, rt.Hash, next)
+	got, err := s.RotateRefresh(ctx, rt.Hash, next, time.Now())
 	must(t, err)
 	if got.Hash != next || got.SessionID != sess.ID {
 		t.Fatalf("rotation after reads gave %+v", got)
@@ -77,7 +77,7 @@ func testRefreshReadDoesNotSpend(t *testing.T, s sessionstore.Store) {
 		t.Fatalf("session gone after reading a spent token: %v", err)
 	}
 	_, third := sessionstore.NewRefreshToken()
-	if _, err := s.RotateRefresh(ctx, rt.Hash, third); !errors.Is(err, sessionstore.ErrRefreshReused) {
+	if _, err := s.RotateRefresh(ctx, rt.Hash, third, time.Now()); !errors.Is(err, sessionstore.ErrRefreshReused) {
 		t.Fatalf("rotating the spent token after reads: %v, want ErrRefreshReused", err)
 	}
 
@@ -98,11 +98,11 @@ func testRefreshReuseRevokesSession(t *testing.T, s sessionstore.Store) {
 	other := newSession(u) // the same user's other sign-in
 	must(t, s.CreateSession(ctx, other, other.ExpiresAt))
 	_, second := sessionstore.NewRefreshToken()
-	_, err = s.RotateRefresh(ctx, rt.Hash, second)
+	_, err = s.RotateRefresh(ctx, rt.Hash, second, time.Now())
 	must(t, err)
 
 	_, third := sessionstore.NewRefreshToken()
-	got, err := s.RotateRefresh(ctx, rt.Hash, third)
+	got, err := s.RotateRefresh(ctx, rt.Hash, third, time.Now())
 	if !errors.Is(err, sessionstore.ErrRefreshReused) {
 		t.Fatalf("reusing a rotated token: %v, want ErrRefreshReused", err)
 	}
@@ -112,7 +112,7 @@ func testRefreshReuseRevokesSession(t *testing.T, s sessionstore.Store) {
 	_, err = s.Session(ctx, sess.ID)
 	wantNotFound(t, err)
 	// The token the thief or the client holds is dead too...
-	_, err = s.RotateRefresh(ctx, second, third)
+	_, err = s.RotateRefresh(ctx, second, third, time.Now())
 	wantNotFound(t, err)
 	// ...but the user's other session is untouched.
 	if _, err := s.Session(ctx, other.ID); err != nil {
@@ -140,7 +140,7 @@ func testRefreshDiesWithSession(t *testing.T, s sessionstore.Store) {
 		sess, rt := liveRefresh(t, s)
 		must(t, revoke.fn(sess))
 		_, next := sessionstore.NewRefreshToken()
-		if _, err := s.RotateRefresh(ctx, rt.Hash, next); !errors.Is(err, sessionstore.ErrNotFound) {
+		if _, err := s.RotateRefresh(ctx, rt.Hash, next, time.Now()); !errors.Is(err, sessionstore.ErrNotFound) {
 			t.Fatalf("%s: rotating a token of a revoked session: %v, want ErrNotFound", revoke.name, err)
 		}
 	}
@@ -154,7 +154,7 @@ func testRefreshExpired(t *testing.T, s sessionstore.Store) {
 	must(t, s.CreateRefresh(ctx, sessionstore.RefreshToken{Hash: hash, SessionID: sess.ID, UserID: sess.UserID,
 		ExpiresAt: time.Now().Add(-time.Millisecond)}))
 	_, next := sessionstore.NewRefreshToken()
-	_, err := s.RotateRefresh(ctx, hash, next)
+	_, err := s.RotateRefresh(ctx, hash, next, time.Now())
 	wantNotFound(t, err)
 }
 
@@ -167,7 +167,7 @@ func testRefreshConcurrentRotation(t *testing.T, s sessionstore.Store) {
 	for i := range n {
 		wg.Go(func() {
 			_, next := sessionstore.NewRefreshToken()
-			_, errs[i] = s.RotateRefresh(ctx, rt.Hash, next)
+			_, errs[i] = s.RotateRefresh(ctx, rt.Hash, next, time.Now())
 		})
 	}
 	wg.Wait()
@@ -187,4 +187,109 @@ func testRefreshConcurrentRotation(t *testing.T, s sessionstore.Store) {
 	}
 	_, err := s.Session(ctx, sess.ID)
 	wantNotFound(t, err)
+}
+
+// The same rotation asked again within the grace (a retry after a lost
+// answer, or a second tab holding the same token) gets the same new token
+// and revokes nothing; anything else presenting a spent token is reuse.
+func testRefreshRetryWithinGrace(t *testing.T, s sessionstore.Store) {
+	ctx := context.Background()
+	grace := sessionstore.RefreshRetryGrace
+	rotate := func(old, next string, at time.Time) (sessionstore.RefreshToken, error) {
+		return s.RotateRefresh(ctx, old, next, at)
+	}
+	t0 := time.Now()
+	wantReuse := func(what string, sess sessionstore.Session, err error) {
+		t.Helper()
+		if !errors.Is(err, sessionstore.ErrRefreshReused) {
+			t.Fatalf("%s: %v, want ErrRefreshReused", what, err)
+		}
+		if _, err := s.Session(ctx, sess.ID); !errors.Is(err, sessionstore.ErrNotFound) {
+			t.Fatalf("%s: session still there (%v), want it revoked", what, err)
+		}
+	}
+
+	sess, rt := liveRefresh(t, s)
+	_, next := sessionstore.NewRefreshToken()
+	first, err := rotate(rt.Hash, next, t0)
+	must(t, err)
+	for _, after := range []time.Duration{0, grace / 2, grace - time.Millisecond} {
+		again, err := rotate(rt.Hash, next, t0.Add(after))
+		if err != nil {
+			t.Fatalf("the same rotation %v later: %v, want the same new token", after, err)
+		}
+		if again.Hash != next || again.SessionID != first.SessionID || again.UserID != first.UserID ||
+			!slices.Equal(again.AMR, first.AMR) || !again.ExpiresAt.Equal(first.ExpiresAt) {
+			t.Fatalf("the same rotation %v later gave %+v, want %+v", after, again, first)
+		}
+	}
+	if _, err := s.Session(ctx, sess.ID); err != nil {
+		t.Fatalf("session gone after retries within the grace: %v", err)
+	}
+	// The new token is live and rotates as usual.
+	_, third := sessionstore.NewRefreshToken()
+	if got, err := rotate(next, third, t0.Add(time.Second)); err != nil || got.Hash != third {
+		t.Fatalf("rotating the new token after retries: %+v, %v", got, err)
+	}
+	// Now that it is spent, the first rotation asked again is reuse.
+	_, err = rotate(rt.Hash, next, t0.Add(2*time.Second))
+	wantReuse("the same rotation after the new token was rotated", sess, err)
+
+	sess, rt = liveRefresh(t, s)
+	_, next = sessionstore.NewRefreshToken()
+	_, err = rotate(rt.Hash, next, t0)
+	must(t, err)
+	_, err = rotate(rt.Hash, next, t0.Add(grace))
+	wantReuse("the same rotation once the grace is over", sess, err)
+
+	sess, rt = liveRefresh(t, s)
+	_, next = sessionstore.NewRefreshToken()
+	_, err = rotate(rt.Hash, next, t0)
+	must(t, err)
+	// Another token, even a live one (another session's), is not the
+	// successor this token was rotated to.
+	otherSess, other := liveRefresh(t, s)
+	_, err = rotate(rt.Hash, other.Hash, t0.Add(time.Second))
+	wantReuse("a rotation to another token within the grace", sess, err)
+	if _, err := s.Session(ctx, otherSess.ID); err != nil {
+		t.Fatalf("the other token's session is gone: %v", err)
+	}
+	// The revoked session's tokens are dead, the retry's included.
+	_, err = rotate(rt.Hash, next, t0.Add(2*time.Second))
+	wantNotFound(t, err)
+	_, err = rotate(next, third, t0.Add(2*time.Second))
+	wantNotFound(t, err)
+
+	// Within the grace but with the session logged out: nothing to give.
+	sess, rt = liveRefresh(t, s)
+	_, next = sessionstore.NewRefreshToken()
+	_, err = rotate(rt.Hash, next, t0)
+	must(t, err)
+	must(t, s.DeleteSession(ctx, sess.ID, sess.UserID))
+	_, err = rotate(rt.Hash, next, t0.Add(time.Second))
+	wantNotFound(t, err)
+}
+
+// Concurrent rotations of one token to the same new token (two tabs, or a
+// client and its retry) all get it, and the session lives.
+func testRefreshConcurrentSameRotation(t *testing.T, s sessionstore.Store) {
+	ctx := context.Background()
+	sess, rt := liveRefresh(t, s)
+	_, next := sessionstore.NewRefreshToken()
+	const n = 20
+	got := make([]sessionstore.RefreshToken, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { got[i], errs[i] = s.RotateRefresh(ctx, rt.Hash, next, time.Now()) })
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil || got[i].Hash != next || got[i].SessionID != sess.ID {
+			t.Fatalf("rotation %d of %d concurrent ones to the same token: %+v, %v", i, n, got[i], errs[i])
+		}
+	}
+	if _, err := s.Session(ctx, sess.ID); err != nil {
+		t.Fatalf("session gone after concurrent rotations to one token: %v", err)
+	}
 }

@@ -47,6 +47,8 @@ func Run(t *testing.T, newStore func(t *testing.T) sessionstore.Store) {
 		{"RefreshDiesWithSession", testRefreshDiesWithSession},
 		{"RefreshExpired", testRefreshExpired},
 		{"RefreshConcurrentRotation", testRefreshConcurrentRotation},
+		{"RefreshRetryWithinGrace", testRefreshRetryWithinGrace},
+		{"RefreshConcurrentSameRotation", testRefreshConcurrentSameRotation},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
