@@ -45,16 +45,14 @@ func normalizeLinkOrigin(o string) (string, error) {
 }
 
 // magicLinkBase is the absolute URL of the magic-link route for links
-// sent in answer to r: on link_origin if set, otherwise on the request's
-// own origin. The host is the request's Host, which Caddy has already
-// matched against the site address.
+// sent in answer to r: on link_origin if set, otherwise on linkOrigin(r).
 func (p *Passgate) magicLinkBase(r *http.Request) string {
 	origin := p.LinkOrigin
 	if origin == "" && r.Host == "" {
 		return "" // an HTTP/1.0 request without Host: no link, the code still works
 	}
 	if origin == "" {
-		origin = requestOrigin(r)
+		origin = linkOrigin(r)
 	}
 	return origin + p.BasePath + "/magic"
 }

@@ -1,6 +1,7 @@
 package caddymodule_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -8,6 +9,8 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"net"
+	"net/http"
 	"net/mail"
 	"net/url"
 	"regexp"
@@ -333,6 +336,73 @@ func TestLinkOrigin(t *testing.T) {
 	if !strings.Contains(m.text, "https://auth.example.com/auth/magic?token=") {
 		t.Fatalf("text part:\n%s", m.text)
 	}
+}
+
+// Caddy matches a site by the Host's name only, so a client may claim any
+// port; the link's port is the one the request came in on, never the
+// claimed one. The link goes to the victim's mailbox: a claimed port would
+// send the token to whatever listens there.
+func TestMagicLinkPortFromListener(t *testing.T) {
+	g := startGateway(t)
+	for i, tc := range []struct{ host, want string }{
+		{fmt.Sprintf("127.0.0.1:%d", g.port+1), g.base},
+		{"127.0.0.1:8443", g.base},
+		{"127.0.0.1:80", g.base},
+		{fmt.Sprintf("127.0.0.1:%d", g.port), g.base},
+		// No port: the scheme's default, as a front that maps port 80 to
+		// Caddy's sends it.
+		{"127.0.0.1", "http://127.0.0.1"},
+	} {
+		email := fmt.Sprintf("port%d@example.com", i)
+		body := fmt.Sprintf(`{"email":%q}`, email)
+		resp := rawHTTP(t, g, "POST /auth/start HTTP/1.1\r\nHost: "+tc.host+
+			"\r\nContent-Type: application/json\r\nContent-Length: "+fmt.Sprint(len(body))+
+			"\r\nConnection: close\r\n\r\n"+body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("Host %s: start %d", tc.host, resp.StatusCode)
+		}
+		link := loggedLink(t, g, email)
+		if want := tc.want + "/auth/magic?token="; !strings.HasPrefix(link, want) {
+			t.Errorf("Host %s: link %s, want it to start %s", tc.host, link[:strings.Index(link, "?")], want)
+		}
+	}
+}
+
+// rawHTTP sends req, written out by hand, to the gateway and reads the answer.
+func rawHTTP(t *testing.T, g *gateway, req string) *http.Response {
+	t.Helper()
+	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", g.port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, req); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
+// loggedLink returns the last link the log delivery wrote for email.
+func loggedLink(t *testing.T, g *gateway, email string) string {
+	t.Helper()
+	link := ""
+	for _, e := range readLog(t, g.logPath) {
+		if l, ok := e["link"].(string); ok && e["to"] == email {
+			link = l
+		}
+	}
+	if link == "" {
+		t.Fatalf("no link for %s in the log", email)
+	}
+	return link
 }
 
 var styleNonce = regexp.MustCompile(`<style nonce="([^"]+)">`)

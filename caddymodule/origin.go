@@ -1,7 +1,9 @@
 package caddymodule
 
 import (
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -11,10 +13,30 @@ import (
 // lower case with the scheme's default port left out. The scheme is https
 // when r came over TLS, or over plain HTTP from a proxy Caddy trusts
 // (`trusted_proxies`) that says X-Forwarded-Proto: https; http otherwise.
-// Host and port are the Host header's.
+// Host and port are the Host header's: a browser always sends the ones of
+// the URL it opened, which a port-forwarding front may map to another
+// listener port.
 func requestOrigin(r *http.Request) string {
 	scheme := requestScheme(r)
 	return scheme + "://" + canonicalHostPort(scheme, strings.ToLower(r.Host))
+}
+
+// linkOrigin is requestOrigin with a port that no client chose: Caddy
+// matches a site by the Host's name alone, so a port in Host is whatever the
+// client claims, and a link made from it could send the token to another
+// server on that host. A port that is not the listener's own becomes the
+// listener's. A proxy Caddy trusts keeps its Host, since proxies map ports;
+// a Host without a port keeps the scheme's default, as a front that maps
+// 443 (or 80) to Caddy's port sends it.
+func linkOrigin(r *http.Request) string {
+	scheme := requestScheme(r)
+	hostport := strings.ToLower(r.Host)
+	if host, port, err := net.SplitHostPort(hostport); err == nil && !fromTrustedProxy(r) {
+		if listener := listenerPort(r); listener != "" && port != listener {
+			hostport = net.JoinHostPort(host, listener)
+		}
+	}
+	return scheme + "://" + canonicalHostPort(scheme, hostport)
 }
 
 func requestScheme(r *http.Request) string {
@@ -35,6 +57,19 @@ func forwardedHTTPS(r *http.Request) bool {
 func fromTrustedProxy(r *http.Request) bool {
 	trusted, _ := caddyhttp.GetVar(r.Context(), caddyhttp.TrustedProxyVarKey).(bool)
 	return trusted
+}
+
+// listenerPort is the port of the socket r came in on (TCP, or UDP for
+// HTTP/3), or "" when there is none (a unix socket).
+func listenerPort(r *http.Request) string {
+	addr, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	switch a := addr.(type) {
+	case *net.TCPAddr:
+		return strconv.Itoa(a.Port)
+	case *net.UDPAddr:
+		return strconv.Itoa(a.Port)
+	}
+	return ""
 }
 
 // sameOrigin refuses state-changing requests a browser sends on behalf of
