@@ -200,6 +200,10 @@ func (p *Passgate) start(w http.ResponseWriter, r *http.Request, req startReques
 	if started.Delivered {
 		p.audit(r, auditSent, zap.String("channel", sr.Channel))
 	}
+	// Set for every 200, decoys too, so that it tells nothing.
+	if err := p.startCookie.add(w, r, started.AttemptID); err != nil {
+		p.logger.Error("pre-sign-in cookie", zap.Error(err)) // the link then asks for a click
+	}
 	if isForm {
 		p.pages.render(w, http.StatusOK, codePage(sr.Channel, sr.Identifier, started.AttemptID, sr.RedirectTo,
 			started.ResendAfter.UnixMilli()))
