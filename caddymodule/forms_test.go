@@ -1,6 +1,7 @@
 package caddymodule_test
 
 import (
+	"bytes"
 	"bufio"
 	"fmt"
 	"io"
@@ -99,6 +100,47 @@ func TestCrossSitePostsRefused(t *testing.T) {
 	r := c.do("POST", "/auth/start", body, "Content-Type", "application/x-www-form-urlencoded", "Origin", g.base, "Sec-Fetch-Site", "same-origin")
 	if r.status != 200 {
 		t.Fatalf("same-origin post: %d %s", r.status, r.body)
+	}
+}
+
+// The cross-site check compares the Origin's scheme and port too, and a
+// browser's own word that a post is cross-site or same-site stands
+// whatever Origin says. With link_origin set (a TLS-terminating proxy in
+// front of a plain-HTTP Caddy), that origin is this site's too.
+func TestCrossSiteCheckSchemePortAndFetchSite(t *testing.T) {
+	g := startGateway(t, withExtra("link_origin https://auth.example.com"))
+	c := g.newClient()
+	host := strings.TrimPrefix(g.base, "http://")
+	for _, tc := range []struct {
+		headers []string
+		status  int
+	}{
+		{[]string{"Origin", g.base}, 200},
+		{[]string{"Origin", g.base, "Sec-Fetch-Site", "same-origin"}, 200},
+		{[]string{"Origin", "HTTP://" + strings.ToUpper(host)}, 200},
+		{[]string{"Origin", "https://auth.example.com"}, 200},
+		{[]string{"Origin", "https://auth.example.com:443", "Sec-Fetch-Site", "same-origin"}, 200},
+		{[]string{"Origin", "null", "Sec-Fetch-Site", "same-origin"}, 200},
+		{[]string{"Sec-Fetch-Site", "none"}, 200},
+		{nil, 200},
+		{[]string{"Origin", "https://" + host}, 403},
+		{[]string{"Origin", "ftp://" + host}, 403},
+		{[]string{"Origin", "ws://" + host}, 403},
+		{[]string{"Origin", "http://127.0.0.1"}, 403},
+		{[]string{"Origin", "http://127.0.0.1:1"}, 403},
+		{[]string{"Origin", "http://auth.example.com"}, 403},
+		{[]string{"Origin", "https://auth.example.com:8443"}, 403},
+		{[]string{"Origin", g.base, "Sec-Fetch-Site", "cross-site"}, 403},
+		{[]string{"Origin", g.base, "Sec-Fetch-Site", "same-site"}, 403},
+		{[]string{"Origin", "https://auth.example.com", "Sec-Fetch-Site", "cross-site"}, 403},
+		{[]string{"Origin", g.base, "Origin", "https://evil.example"}, 403},
+		{[]string{"Origin", g.base + "/path"}, 403},
+		{[]string{"Origin", "http://user@" + host}, 403},
+	} {
+		r := c.do("POST", "/auth/logout", nil, tc.headers...)
+		if r.status != tc.status {
+			t.Errorf("POST /auth/logout with %q: %d, want %d (%s)", tc.headers, r.status, tc.status, bytes.TrimSpace(r.body))
+		}
 	}
 }
 

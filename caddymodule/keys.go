@@ -19,6 +19,8 @@ type keySet struct {
 	code        []byte // HMAC key for one-time codes
 	jwtSeed     []byte // Ed25519 seed of the default JWT signing key
 	refresh     []byte // HMAC key deriving a refresh token's successor
+	startHash   []byte // HMAC-SHA256 key of the pre-sign-in cookie
+	startBlock  []byte // AES-256 key of the pre-sign-in cookie
 }
 
 func deriveKeys(secret string) (keySet, error) {
@@ -29,11 +31,13 @@ func deriveKeys(secret string) (keySet, error) {
 		return hkdf.Key(sha256.New, []byte(secret), nil, "passgate "+purpose+" v1", n)
 	}
 	var ks keySet
-	var errs [5]error
+	var errs [7]error
 	ks.cookieHash, errs[0] = derive("cookie hash", 32)
 	ks.cookieBlock, errs[1] = derive("cookie block", 32)
 	ks.code, errs[2] = derive("code mac", 32)
 	ks.jwtSeed, errs[3] = derive("jwt ed25519 seed", 32)
 	ks.refresh, errs[4] = derive("refresh successor", 32)
+	ks.startHash, errs[5] = derive("start cookie hash", 32)
+	ks.startBlock, errs[6] = derive("start cookie block", 32)
 	return ks, errors.Join(errs[:]...)
 }

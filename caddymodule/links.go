@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/passgate/caddy-passgate/verify/smtpmail"
 )
@@ -46,33 +45,16 @@ func normalizeLinkOrigin(o string) (string, error) {
 }
 
 // magicLinkBase is the absolute URL of the magic-link route for links
-// sent in answer to r. Without link_origin it is the request's own origin:
-// https if the request came over TLS, or over plain HTTP from a proxy
-// Caddy trusts (`trusted_proxies`) that says X-Forwarded-Proto: https;
-// http otherwise. The host is the request's Host, which Caddy has already
-// matched against the site address.
+// sent in answer to r: on link_origin if set, otherwise on linkOrigin(r).
 func (p *Passgate) magicLinkBase(r *http.Request) string {
 	origin := p.LinkOrigin
 	if origin == "" && r.Host == "" {
 		return "" // an HTTP/1.0 request without Host: no link, the code still works
 	}
 	if origin == "" {
-		scheme := "http"
-		if r.TLS != nil || forwardedHTTPS(r) {
-			scheme = "https"
-		}
-		origin = scheme + "://" + r.Host
+		origin = linkOrigin(r)
 	}
 	return origin + p.BasePath + "/magic"
-}
-
-func forwardedHTTPS(r *http.Request) bool {
-	trusted, _ := caddyhttp.GetVar(r.Context(), caddyhttp.TrustedProxyVarKey).(bool)
-	if !trusted {
-		return false
-	}
-	proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
-	return strings.EqualFold(strings.TrimSpace(proto), "https")
 }
 
 // smtpSender builds the SMTP delivery, placeholders replaced.

@@ -13,7 +13,7 @@ import (
 
 // States of the magic-link page.
 const (
-	magicConfirm = "confirm" // a live link: the button (or the script) signs in
+	magicConfirm = "confirm" // a live link: the button (or, if Auto, the script) signs in
 	magicInvalid = "invalid" // unknown, used or expired
 	magicError   = "error"   // anything else, with a message
 )
@@ -25,6 +25,8 @@ type magicData struct {
 	Email    string
 	Nonce    string
 	Error    string
+	// Auto lets the page's script press its button: see autoSignIn.
+	Auto bool
 
 	// The sign-in page's theme, so that both pages look alike.
 	Title  string
@@ -54,8 +56,8 @@ func newMagicPages(basePath, formAction string, theme PageConfig) (*magicPages, 
 }
 
 // render writes the page. Its style carries a fresh nonce; only the
-// confirm state has a script, allowed by the same nonce; every other state
-// allows none.
+// confirm state with Auto has a script, allowed by the same nonce; every
+// other page allows none.
 func (mp *magicPages) render(w http.ResponseWriter, status int, d magicData) {
 	d.BasePath = mp.basePath
 	d.Title = mp.theme.Title
@@ -63,7 +65,7 @@ func (mp *magicPages) render(w http.ResponseWriter, status int, d magicData) {
 	d.Accent = template.CSS(mp.theme.Color)
 	d.Nonce = rand.Text()
 	// The token is in this page's URL: never send it on as a Referer.
-	writePage(w, status, mp.tmpl, d, pagePolicy{nonce: d.Nonce, script: d.State == magicConfirm,
+	writePage(w, status, mp.tmpl, d, pagePolicy{nonce: d.Nonce, script: d.State == magicConfirm && d.Auto,
 		formAction: mp.formAction, referrer: "no-referrer"})
 }
 
@@ -75,10 +77,22 @@ func (p *Passgate) serveMagicPage(w http.ResponseWriter, r *http.Request) {
 	a, err := p.verifier.PeekLink(r.Context(), token)
 	switch {
 	case err == nil:
-		p.magicPages.render(w, http.StatusOK, magicData{State: magicConfirm, Token: token, Email: a.Identifier})
+		p.magicPages.render(w, http.StatusOK, magicData{State: magicConfirm, Token: token, Email: a.Identifier,
+			Auto: p.autoSignIn(r, a.ID)})
 	default:
 		p.magicFailed(w, err)
 	}
+}
+
+// autoSignIn reports whether the link page may press its own button. Any
+// site can send a browser to a link (its own, for an account it controls:
+// login CSRF), so the page signs in without a click only when the browser
+// is the one that asked for this link (the pre-sign-in cookie names its
+// attempt) or when a person opened it from outside any site, as from a
+// mail program. Otherwise it asks "Sign in as ...?"; a click then signs in,
+// so a link opened on another device still works.
+func (p *Passgate) autoSignIn(r *http.Request, attemptID string) bool {
+	return p.startCookie.names(r, attemptID) || userOpened(r.Header)
 }
 
 type magicRequest struct {

@@ -1,6 +1,7 @@
 package caddymodule_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -8,6 +9,8 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"net"
+	"net/http"
 	"net/mail"
 	"net/url"
 	"regexp"
@@ -333,6 +336,184 @@ func TestLinkOrigin(t *testing.T) {
 	if !strings.Contains(m.text, "https://auth.example.com/auth/magic?token=") {
 		t.Fatalf("text part:\n%s", m.text)
 	}
+}
+
+// Caddy matches a site by the Host's name only, so a client may claim any
+// port; the link's port is the one the request came in on, never the
+// claimed one. The link goes to the victim's mailbox: a claimed port would
+// send the token to whatever listens there.
+func TestMagicLinkPortFromListener(t *testing.T) {
+	g := startGateway(t)
+	for i, tc := range []struct{ host, want string }{
+		{fmt.Sprintf("127.0.0.1:%d", g.port+1), g.base},
+		{"127.0.0.1:8443", g.base},
+		{"127.0.0.1:80", g.base},
+		{fmt.Sprintf("127.0.0.1:%d", g.port), g.base},
+		// No port: the scheme's default, as a front that maps port 80 to
+		// Caddy's sends it.
+		{"127.0.0.1", "http://127.0.0.1"},
+	} {
+		email := fmt.Sprintf("port%d@example.com", i)
+		body := fmt.Sprintf(`{"email":%q}`, email)
+		resp := rawHTTP(t, g, "POST /auth/start HTTP/1.1\r\nHost: "+tc.host+
+			"\r\nContent-Type: application/json\r\nContent-Length: "+fmt.Sprint(len(body))+
+			"\r\nConnection: close\r\n\r\n"+body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("Host %s: start %d", tc.host, resp.StatusCode)
+		}
+		link := loggedLink(t, g, email)
+		if want := tc.want + "/auth/magic?token="; !strings.HasPrefix(link, want) {
+			t.Errorf("Host %s: link %s, want it to start %s", tc.host, link[:strings.Index(link, "?")], want)
+		}
+	}
+}
+
+// rawHTTP sends req, written out by hand, to the gateway and reads the answer.
+func rawHTTP(t *testing.T, g *gateway, req string) *http.Response {
+	t.Helper()
+	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", g.port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, req); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
+// loggedLink returns the last link the log delivery wrote for email.
+func loggedLink(t *testing.T, g *gateway, email string) string {
+	t.Helper()
+	link := ""
+	for _, e := range readLog(t, g.logPath) {
+		if l, ok := e["link"].(string); ok && e["to"] == email {
+			link = l
+		}
+	}
+	if link == "" {
+		t.Fatalf("no link for %s in the log", email)
+	}
+	return link
+}
+
+// Login CSRF: any site can send a browser to a link, the attacker's own
+// for the attacker's account. The link page presses its button by script
+// only in the browser that asked for the link (its pre-sign-in cookie
+// names the attempt) or when a person opened it from outside any site
+// (Sec-Fetch-Site: none with Sec-Fetch-User: ?1, a mail program); anywhere
+// else it asks, with no script, and a click signs in.
+func TestMagicPageAsksUnlessItsBrowser(t *testing.T) {
+	g := startGateway(t)
+	attacker := g.newClient()
+	r := attacker.do("POST", "/auth/start", map[string]any{"email": "mallory@example.com", "redirect_to": "/app/mallory"})
+	if r.status != 200 {
+		t.Fatalf("start: %d %s", r.status, r.body)
+	}
+	attackerStart := r
+	path := strings.TrimPrefix(loggedLink(t, g, "mallory@example.com"), g.base)
+
+	asks := func(who string, r response) {
+		t.Helper()
+		body, csp := string(r.body), r.header.Get("Content-Security-Policy")
+		if r.status != 200 || !strings.Contains(body, "Sign in as mallory@example.com?") || !strings.Contains(body, `name="token"`) {
+			t.Fatalf("%s: the link page does not ask: %d, heading %q, script %v", who, r.status,
+				pageHeading(body), strings.Contains(body, "<script"))
+		}
+		if strings.Contains(body, "<script") || strings.Contains(csp, "script-src") {
+			t.Fatalf("%s: the asking page has a script or allows one: CSP %q\n%s", who, csp, body)
+		}
+	}
+	goesOn := func(who string, r response) {
+		t.Helper()
+		body := string(r.body)
+		nonce := scriptNonce.FindStringSubmatch(body)
+		if r.status != 200 || nonce == nil || !strings.Contains(r.header.Get("Content-Security-Policy"), "script-src 'nonce-"+nonce[1]+"'") {
+			t.Fatalf("%s: the link page does not sign in by itself: %d, heading %q", who, r.status, pageHeading(body))
+		}
+	}
+
+	victim := g.newClient()
+	asks("no cookie, no headers", victim.do("GET", path, nil))
+	asks("cross-site navigation", victim.do("GET", path, nil, "Sec-Fetch-Site", "cross-site", "Sec-Fetch-Mode", "navigate"))
+	asks("cross-site click", victim.do("GET", path, nil, "Sec-Fetch-Site", "cross-site", "Sec-Fetch-User", "?1"))
+	asks("same-site click", victim.do("GET", path, nil, "Sec-Fetch-Site", "same-site", "Sec-Fetch-User", "?1"))
+	asks("browser-initiated, not by a person", victim.do("GET", path, nil, "Sec-Fetch-Site", "none"))
+	// The victim's own sign-in, started in the same browser, does not
+	// vouch for the attacker's link.
+	victim.start("vic@example.com")
+	asks("a cookie for another attempt", victim.do("GET", path, nil, "Sec-Fetch-Site", "cross-site"))
+
+	goesOn("the browser that asked", attacker.do("GET", path, nil))
+	goesOn("the browser that asked, from webmail", attacker.do("GET", path, nil, "Sec-Fetch-Site", "cross-site", "Sec-Fetch-User", "?1"))
+	goesOn("a mail program", g.newClient().do("GET", path, nil, "Sec-Fetch-Site", "none", "Sec-Fetch-User", "?1"))
+
+	// Nothing above used the link up or signed anyone in.
+	if r := victim.do("GET", "/auth/session", nil); r.status != 401 {
+		t.Fatalf("the victim is signed in: %d %s", r.status, r.body)
+	}
+	// The click, on another device: the post of the asking page.
+	phone := g.newClient()
+	asks("another device", phone.do("GET", path, nil))
+	r = phone.do("POST", "/auth/magic", form("token", path[strings.Index(path, "=")+1:]),
+		"Content-Type", "application/x-www-form-urlencoded", "Origin", "null", "Sec-Fetch-Site", "same-origin")
+	if r.status != 303 || r.header.Get("Location") != "/app/mallory" {
+		t.Fatalf("the button on another device: %d %q %s", r.status, r.header.Get("Location"), r.body)
+	}
+
+	// /start sets the cookie alike for an address that may not sign in,
+	// and for the form.
+	started := startCookieOf(t, attackerStart)
+	caddymodule.AdvanceClock(61 * time.Second)
+	for _, req := range []struct {
+		body   any
+		header []string
+	}{
+		{map[string]any{"email": "nobody@elsewhere.example"}, nil},
+		{form("email", "vic@example.com"), []string{"Content-Type", "application/x-www-form-urlencoded", "Origin", g.base}},
+	} {
+		r := g.newClient().do("POST", "/auth/start", req.body, req.header...)
+		if r.status != 200 {
+			t.Fatalf("start %v: %d %s", req.body, r.status, r.body)
+		}
+		if ck := startCookieOf(t, r); ck.Path != started.Path || ck.MaxAge != started.MaxAge || ck.HttpOnly != started.HttpOnly ||
+			ck.SameSite != started.SameSite || len(ck.Value) != len(started.Value) {
+			t.Fatalf("start %v: cookie %s, unlike %s", req.body, ck, started)
+		}
+	}
+}
+
+var h1 = regexp.MustCompile(`(?s)<h1[^>]*>(.*?)</h1>`)
+
+// pageHeading is the text of a page's first h1.
+func pageHeading(body string) string {
+	if m := h1.FindStringSubmatch(body); m != nil {
+		return html.UnescapeString(m[1])
+	}
+	return ""
+}
+
+// startCookieOf returns the pre-sign-in cookie a /start answer sets.
+func startCookieOf(t *testing.T, r response) *http.Cookie {
+	t.Helper()
+	for _, ck := range (&http.Response{Header: r.header}).Cookies() {
+		if ck.Name == "passgate_start" {
+			if !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.Path != "/auth" || ck.MaxAge != 600 {
+				t.Fatalf("pre-sign-in cookie %s", ck)
+			}
+			return ck
+		}
+	}
+	t.Fatalf("no pre-sign-in cookie in %q", r.header.Values("Set-Cookie"))
+	return nil
 }
 
 var styleNonce = regexp.MustCompile(`<style nonce="([^"]+)">`)

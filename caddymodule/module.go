@@ -128,6 +128,7 @@ type Passgate struct {
 	verifier     *verify.Service
 	sessions     *sessionstore.Sessions
 	cookie       sessionCookie
+	startCookie  startCookie
 	public       caddyhttp.MatchPath
 	stripHeaders map[string]struct{} // canonical names of identity headers
 	names        identityHeaders
@@ -381,6 +382,7 @@ func (p *Passgate) Provision(ctx caddy.Context) error {
 		Now:        now,
 	}
 	p.cookie = newSessionCookie(p.Cookie, time.Duration(p.Session.Lifetime), keys)
+	p.startCookie = newStartCookie(p.BasePath, p.Cookie.Insecure, time.Duration(p.Code.TTL), keys)
 	return nil
 }
 

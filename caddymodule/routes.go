@@ -9,7 +9,6 @@ import (
 	"math"
 	"mime"
 	"net/http"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -66,7 +65,7 @@ func (p *Passgate) serveRoute(w http.ResponseWriter, r *http.Request, route stri
 		// A bearer header is never sent by a browser on its own, so such a
 		// request cannot be forged cross-site; /token uses no cookie.
 		_, bearer := bearerToken(r)
-		if !sameOrigin(r) && !bearer && route != "token" {
+		if !sameOrigin(r, p.LinkOrigin) && !bearer && route != "token" {
 			writeAPIError(w, newAPIError(http.StatusForbidden, errForbidden, "cross-site request refused"))
 			return
 		}
@@ -86,29 +85,6 @@ func (p *Passgate) serveRoute(w http.ResponseWriter, r *http.Request, route stri
 		}
 		writeAPIError(w, newAPIError(http.StatusMethodNotAllowed, errMethodNotAllowed, "method not allowed"))
 	}
-}
-
-// sameOrigin refuses state-changing requests a browser sends on behalf of
-// another site. Browsers send Origin, Sec-Fetch-Site or both with every
-// POST; a client that sends neither is not a browser and so cannot ride on
-// a user's cookie.
-func sameOrigin(r *http.Request) bool {
-	site := r.Header.Get("Sec-Fetch-Site")
-	if origin := r.Header.Get("Origin"); origin != "" {
-		// A page served with Referrer-Policy: no-referrer (the magic-link
-		// page) makes the browser send "null" even to its own origin; then
-		// only Sec-Fetch-Site can vouch for it.
-		if origin == "null" {
-			return site == "same-origin"
-		}
-		u, err := url.Parse(origin)
-		return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host)
-	}
-	switch site {
-	case "", "same-origin", "none":
-		return true
-	}
-	return false
 }
 
 // readBody decodes a JSON body into dst, or reports that the body is a
@@ -242,6 +218,10 @@ func (p *Passgate) start(w http.ResponseWriter, r *http.Request, req startReques
 	p.audit(r, auditStarted, zap.String("channel", sr.Channel))
 	if started.Delivered {
 		p.audit(r, auditSent, zap.String("channel", sr.Channel))
+	}
+	// Set for every 200, decoys too, so that it tells nothing.
+	if err := p.startCookie.add(w, r, started.AttemptID); err != nil {
+		p.logger.Error("pre-sign-in cookie", zap.Error(err)) // the link then asks for a click
 	}
 	if isForm {
 		p.pages.render(w, http.StatusOK, codePage(sr.Channel, sr.Identifier, started.AttemptID, sr.RedirectTo,
