@@ -167,6 +167,7 @@ async function main() {
       const at = b.jar.attributes.get('__session')
       check(at && b.jar.values.has('__session'), 'no __session cookie set')
       check(at.httponly === true, { httponly: false })
+      check(at.path === '/', { path: at.path ?? 'unset', note: 'protected routes outside the door need Path=/' })
       if (API.startsWith('https:')) check(at.secure === true, { secure: false })
       if (crossOrigin) check(String(at.samesite).toLowerCase() === 'none' && at.secure === true, { samesite: at.samesite ?? null })
       return { httponly: true, secure: !!at.secure, samesite: at.samesite ?? null, path: at.path ?? null }
