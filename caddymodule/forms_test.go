@@ -1,8 +1,8 @@
 package caddymodule_test
 
 import (
-	"bytes"
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net"

@@ -17,7 +17,7 @@ func TestJSONDuplicateKeysRefused(t *testing.T) {
 		`{"email":"a@example.com","Email":"b@example.com"}`,
 		`{"redirect_to":"/a","redirect_TO":"/b","email":"a@example.com"}`,
 		"{\"email\":\"a@example.com\",\"\\u0045mail\":\"b@example.com\"}", // escaped E
-		"{\"tokens\":true,\"\u212aEYS\":1,\"keys\":2}",                   // Kelvin sign folds to k
+		"{\"tokens\":true,\"\u212aEYS\":1,\"keys\":2}",                    // Kelvin sign folds to k
 		`{"email":"a@example.com","data":{"x":1,"X":2}}`,
 		`{"email":"a@example.com","list":[{"x":1},{"y":1,"y":2}]}`,
 	} {
