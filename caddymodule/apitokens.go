@@ -13,8 +13,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
-	"github.com/passgate/caddy-passgate/caddymodule/tokens"
 	"github.com/passgate/caddy-passgate/sessionstore"
+	"github.com/passgate/caddy-passgate/verify/tokens"
 )
 
 // Token defaults and bounds.

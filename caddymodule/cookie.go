@@ -8,8 +8,8 @@ import (
 
 	"github.com/gorilla/securecookie"
 
+	"github.com/passgate/caddy-passgate/internal/boundedcache"
 	"github.com/passgate/caddy-passgate/sessionstore"
-	"github.com/passgate/caddy-passgate/sessionstore/boundedcache"
 )
 
 // sessionCookie writes and reads the session cookie. Its value is the

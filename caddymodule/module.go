@@ -19,10 +19,10 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
-	"github.com/passgate/caddy-passgate/caddymodule/tokens"
+	"github.com/passgate/caddy-passgate/internal/boundedcache"
 	"github.com/passgate/caddy-passgate/sessionstore"
-	"github.com/passgate/caddy-passgate/sessionstore/boundedcache"
 	"github.com/passgate/caddy-passgate/verify"
+	"github.com/passgate/caddy-passgate/verify/tokens"
 )
 
 func init() {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/passgate/caddy-passgate/sessionstore/boundedcache"
+	"github.com/passgate/caddy-passgate/internal/boundedcache"
 )
 
 // InvalidationChannel is the Redis pub/sub channel on which every removal

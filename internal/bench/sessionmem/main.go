@@ -5,7 +5,7 @@
 // counted: they are made before the measurement starts.
 // Run it against an empty, private server (./xcaddy.sh bench does):
 //
-//	go run ./caddymodule/internal/bench/sessionmem -redis redis://127.0.0.1:6390/0 -n 100000
+//	go run ./internal/bench/sessionmem -redis redis://127.0.0.1:6390/0 -n 100000
 package main
 
 import (

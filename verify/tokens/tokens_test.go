@@ -21,7 +21,7 @@ import (
 	josejwt "github.com/go-jose/go-jose/v4/jwt"
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/passgate/caddy-passgate/caddymodule/tokens"
+	"github.com/passgate/caddy-passgate/verify/tokens"
 )
 
 // clock is an injectable clock tests move by hand.

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/passgate/caddy-passgate/caddymodule/tokens"
+	"github.com/passgate/caddy-passgate/verify/tokens"
 )
 
 // A token verified once is remembered, but never past its exp: the same

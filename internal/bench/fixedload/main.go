@@ -4,7 +4,7 @@
 // (BENCH_INSTR=N ./xcaddy.sh bench) needs a count, to divide the
 // gateway's instructions by.
 //
-//	go run ./caddymodule/internal/bench/fixedload -n 2000 -H 'Authorization: Bearer …' http://127.0.0.1:8080/
+//	go run ./internal/bench/fixedload -n 2000 -H 'Authorization: Bearer …' http://127.0.0.1:8080/
 package main
 
 import (

@@ -3,7 +3,7 @@ package tokens_test
 import (
 	"testing"
 
-	"github.com/passgate/caddy-passgate/caddymodule/tokens"
+	"github.com/passgate/caddy-passgate/verify/tokens"
 )
 
 // BenchmarkVerifyAccess is the check of an access token: the first time a

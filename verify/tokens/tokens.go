@@ -14,7 +14,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/passgate/caddy-passgate/sessionstore/boundedcache"
+	"github.com/passgate/caddy-passgate/internal/boundedcache"
 )
 
 // Defaults.

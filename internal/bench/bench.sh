@@ -6,15 +6,15 @@
 #   BENCH_INSTR=5000 ./xcaddy.sh bench [rounds]      (instructions per request
 #                                                     under callgrind; 5 rounds)
 #
-# It builds Caddy with the plugin (go build of caddymodule/internal/caddybin,
+# It builds Caddy with the plugin (go build of internal/testenv/caddybin,
 # the same as xcaddy), starts a private redis-server, an upstream and the
 # gateway, all on 127.0.0.1 ports it picks, signs in once through the log
 # delivery, then runs wrk (32 connections) against each target, after an
 # unrecorded warm-up run of each, in a new random order each round, and
-# last measures Redis memory per session (caddymodule/internal/bench/sessionmem).
+# last measures Redis memory per session (internal/bench/sessionmem).
 # Everything it starts is stopped on exit; it installs nothing.
 set -euo pipefail
-cd "$(dirname "$0")/../../.."
+cd "$(dirname "$0")/../.."
 
 # Many short rounds rather than a few long ones: on a shared machine one
 # round's ratio to plain moves by 10-15 % whether its runs last 1 s or 3 s,
@@ -87,8 +87,8 @@ wait_port() {
 }
 
 echo "--- building caddy with passgate"
-go build -o "$work/caddy" ./caddymodule/internal/caddybin
-[ -n "$INSTR" ] && go build -o "$work/fixedload" ./caddymodule/internal/bench/fixedload
+go build -o "$work/caddy" ./internal/testenv/caddybin
+[ -n "$INSTR" ] && go build -o "$work/fixedload" ./internal/bench/fixedload
 
 REDIS=$(free_port)
 UP=$(free_port)
@@ -429,7 +429,7 @@ if [ "${BENCH_SESSIONS:-100000}" -gt 0 ]; then
 	wait_port "$MEM"
 	echo
 	echo "--- Redis memory per session (BENCH_SESSIONS=0 skips)"
-	go run ./caddymodule/internal/bench/sessionmem -redis "redis://127.0.0.1:$MEM/0" -n "${BENCH_SESSIONS:-100000}" -per-user 1
+	go run ./internal/bench/sessionmem -redis "redis://127.0.0.1:$MEM/0" -n "${BENCH_SESSIONS:-100000}" -per-user 1
 	redis-cli -p "$MEM" flushall >/dev/null
-	go run ./caddymodule/internal/bench/sessionmem -redis "redis://127.0.0.1:$MEM/0" -n "${BENCH_SESSIONS:-100000}" -per-user 10
+	go run ./internal/bench/sessionmem -redis "redis://127.0.0.1:$MEM/0" -n "${BENCH_SESSIONS:-100000}" -per-user 10
 fi
