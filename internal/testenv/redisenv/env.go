@@ -236,6 +236,10 @@ func (c *common) startNodes(specs []nodeSpec) []*Node {
 	return nodes
 }
 
+// Close kills every process of the environment and waits until they have
+// exited (the test's cleanup does this too).
+func (c *common) Close() { c.stopAll() }
+
 // stopAll kills every node: the tests are done with the data.
 func (c *common) stopAll() {
 	for _, n := range c.nodes {
