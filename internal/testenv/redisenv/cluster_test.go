@@ -25,6 +25,7 @@ import (
 // the failover took, which errors each client saw for how long, and what
 // the subscribers saw.
 func TestClusterFailover(t *testing.T) {
+	t.Parallel()
 	e := Cluster(t, 3, 1)
 	ctx := context.Background()
 	c := clusterClient(e)
@@ -189,6 +190,7 @@ func firstAfter(s *subscriber, t time.Time) time.Duration {
 // (CLUSTER FAILOVER on its replica) is followed by the same client, which
 // is redirected with MOVED.
 func TestClusterManualFailoverTLS(t *testing.T) {
+	t.Parallel()
 	e := Cluster(t, 3, 1, WithTLS(), WithUser("passgate", "data-pw"))
 	ctx := context.Background()
 	c := clusterClient(e)
@@ -248,6 +250,28 @@ func TestClusterManualFailoverTLS(t *testing.T) {
 		t.Errorf("new master %s, want the replica %s", newMaster, replica.Addr)
 	}
 	e.WaitHealthy()
+
+	// A master that hangs (SIGSTOP) rather than dies: the client sees
+	// timeouts until the cluster has failed it over and the client has
+	// reloaded the layout; thawed, it rejoins as a replica.
+	c.AddHook(reloadOnNetError{c})
+	w = startLoad(func(ctx context.Context) error { return c.Incr(ctx, key).Err() })
+	defer w.stop()
+	waitFor(t, "writes before the freeze", 5*time.Second, func() bool { return w.healthy(10) })
+	frozen := e.MasterOf(key)
+	fault = time.Now()
+	frozen.Freeze()
+	newMaster = e.WaitFailover(frozen.Addr)
+	failover = time.Since(fault)
+	waitFor(t, "writes after the failover", 30*time.Second, func() bool { return w.failedAfter(fault) && w.healthy(20) })
+	w.stop()
+	t.Logf("frozen master %s → %s: every other node agreed after %v; the client's writes: %s",
+		frozen.Addr, newMaster, failover.Round(time.Millisecond), w.report(fault))
+	frozen.Thaw()
+	e.WaitHealthy()
+	if m := e.MasterOf(key); m.Addr != newMaster {
+		t.Errorf("after the thaw %s serves the key, want %s", m.Addr, newMaster)
+	}
 }
 
 // redirectCounter counts the MOVED and ASK replies a node client passes up
@@ -277,6 +301,7 @@ func (redirectCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis
 // itself are refused if they are in another slot; a transaction across
 // slots is refused by go-redis before it reaches Redis.
 func TestClusterScripts(t *testing.T) {
+	t.Parallel()
 	e := Cluster(t, 3, 0)
 	t.Run("slots", func(t *testing.T) { testScriptSlots(t, e) })
 	t.Run("resend", func(t *testing.T) { testResend(t, e) })
@@ -359,6 +384,32 @@ return redis.call('GET', ARGV[1])
 		}
 		if shebang != "" && (onNode == nil || errors.Is(onNode, redis.Nil)) {
 			t.Errorf("script %q: a script reading an undeclared key in another slot of its node succeeded", shebang)
+		}
+	}
+
+	// A script publishes on a classic channel (no slot) from whatever
+	// slot it runs in, and the notice reaches a subscriber on any node;
+	// a sharded channel, by contrast, counts as a key of its own slot.
+	sub := subscribe(c.Subscribe(ctx, revoked))
+	defer sub.close()
+	waitFor(t, "subscription", 5*time.Second, func() bool { return sub.subscriptions() >= 1 })
+	pub := redis.NewScript("redis.call('SET', KEYS[1], '1') return redis.call('PUBLISH', ARGV[1], KEYS[1])")
+	for _, k := range []string{sameNode, otherNode, declared} {
+		if err := pub.Run(ctx, c, []string{k}, revoked).Err(); err != nil {
+			t.Errorf("script in slot %d publishing: %v", Slot(k), err)
+		}
+		waitFor(t, "notice published by a script in slot "+fmt.Sprint(Slot(k)), 5*time.Second, func() bool { return sub.has(k) })
+	}
+	// A sharded channel is slot-bound: a script may SPUBLISH only where
+	// it could touch a key of the channel's name.
+	for _, shebang := range []string{"", "#!lua\n"} {
+		spub := redis.NewScript(shebang + "return redis.call('SPUBLISH', ARGV[1], KEYS[1])")
+		same := spub.Run(ctx, c, []string{declared}, "{u:123}revoked").Err()
+		onNode := spub.Run(ctx, c, []string{declared}, sameNode).Err()
+		offNode := spub.Run(ctx, c, []string{declared}, otherNode).Err()
+		t.Logf("script %q SPUBLISH on a channel: in its slot: %v; another slot of its node: %v; on another node: %v", shebang, same, onNode, offNode)
+		if same != nil || offNode == nil {
+			t.Errorf("script %q SPUBLISH: in its slot %v, on another node %v", shebang, same, offNode)
 		}
 	}
 

@@ -20,6 +20,7 @@ const revoked = "passgate:revoked"
 // errors the client saw for how long, and how many acknowledged writes the
 // failover lost.
 func TestSentinelFailover(t *testing.T) {
+	t.Parallel()
 	e := Sentinel(t, 1, 3, WithUser("passgate", "data-pw"), WithSentinelPassword("sentinel-pw"))
 	ctx := context.Background()
 	c := failoverClient(e)
@@ -116,6 +117,7 @@ func TestSentinelFailover(t *testing.T) {
 // client; the report says whether it saw READONLY, and what a subscriber
 // still connected to the demoted master receives.
 func TestSentinelManualFailoverTLS(t *testing.T) {
+	t.Parallel()
 	e := Sentinel(t, 1, 3, WithTLS(), WithPassword("data-pw"), WithSentinelPassword("sentinel-pw"))
 	ctx := context.Background()
 	master := e.Master()
@@ -215,6 +217,7 @@ func waitForQuiet(s *subscriber, payload string, d time.Duration) bool {
 // replica has acknowledged within min-replicas-max-lag seconds: a bound in
 // seconds, not a guarantee for one write.
 func TestWaitAndMinReplicas(t *testing.T) {
+	t.Parallel()
 	e := Sentinel(t, 1, 1)
 	ctx := context.Background()
 	master := e.Master()
