@@ -8,7 +8,8 @@
 // a healthy cluster). Everything it starts is stopped when the test ends.
 //
 // It is imported by tests only; it needs redis-server and redis-cli
-// (Debian: apt-get install redis-server redis-tools).
+// (Debian: apt-get install redis-server redis-tools). REDISENV_DEBUG=1 logs
+// every unmet condition while it waits.
 package redisenv
 
 import (
