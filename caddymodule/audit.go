@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -26,6 +27,25 @@ const (
 func (p *Passgate) audit(r *http.Request, event string, fields ...zap.Field) {
 	if c := p.auditLog.Check(zapcore.InfoLevel, event); c != nil {
 		c.Write(append(fields, zap.String("client_ip", clientIP(r)))...)
+	}
+}
+
+// deliveryClientKey holds, in the context a start hands to its delivery,
+// the client IP for the delivery's audit event.
+type deliveryClientKey struct{}
+
+// delivered hears the end of each background delivery
+// (verify.Service.OnDelivery): a message that went out is the "code sent"
+// event; one that did not is an error for the operator, whose text holds
+// neither the code nor the link.
+func (p *Passgate) delivered(ctx context.Context, channel string, err error) {
+	ip, _ := ctx.Value(deliveryClientKey{}).(string)
+	if err != nil {
+		p.logger.Error("delivery failed", zap.String("channel", channel), zap.String("client_ip", ip), zap.Error(err))
+		return
+	}
+	if c := p.auditLog.Check(zapcore.InfoLevel, auditSent); c != nil {
+		c.Write(zap.String("channel", channel), zap.String("client_ip", ip))
 	}
 }
 

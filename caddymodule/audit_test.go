@@ -37,6 +37,7 @@ func TestAuditEventsLeakNoSecrets(t *testing.T) {
 		t.Fatalf("second start: %d, want 429", r.status)
 	}
 	c.do("POST", "/auth/logout", map[string]any{"scope": "global"})
+	g.waitLog("code sent", 1) // written when the delivery ends, after /start answered
 
 	events := map[string]map[string]any{}
 	for _, e := range readLog(t, g.logPath) {

@@ -124,7 +124,7 @@ func TestBrowserMagicLinkLoginCSRF(t *testing.T) {
 	if r.status != 200 {
 		t.Fatalf("attacker's start: %d %s", r.status, r.body)
 	}
-	attackLink := loggedLink(t, g, "mallory@example.com")
+	attackLink := g.linkFor("mallory@example.com")
 	attackPath := strings.TrimPrefix(attackLink, g.base)
 
 	// The victim has just asked for a link of their own in this browser,
@@ -147,7 +147,7 @@ func TestBrowserMagicLinkLoginCSRF(t *testing.T) {
 
 	// The victim's own link, opened from webmail (a click on another
 	// site), in the browser that asked for it, signs in by itself.
-	victimLink := loggedLink(t, g, "vic@example.com")
+	victimLink := g.linkFor("vic@example.com")
 	do(t, ctx, chromedp.Navigate(evil+"/mail?link="+url.QueryEscape(victimLink)),
 		chromedp.Click(chromedp.ID("link")), chromedp.WaitVisible(chromedp.CSS("pre")))
 	landed(t, ctx, g.base, "/app/page?x=1", "vic@example.com")
@@ -160,7 +160,7 @@ func TestBrowserMagicLinkLoginCSRF(t *testing.T) {
 	// signs in.
 	phone := g.newClient()
 	phone.start("mo@example.com")
-	moLink := loggedLink(t, g, "mo@example.com")
+	moLink := g.linkFor("mo@example.com")
 	other := secondContext(t, ctx)
 	if _, err := chromedp.Call(other, page.Navigate, page.NavigateParams{URL: moLink, TransitionType: page.TransitionTypeLink}); err != nil {
 		t.Fatal(err)
@@ -179,7 +179,7 @@ func TestBrowserMagicLinkLoginCSRF(t *testing.T) {
 	// by another program (checked in the access log), and the page signs
 	// in by itself.
 	g.newClient().start("ned@example.com")
-	nedLink := loggedLink(t, g, "ned@example.com")
+	nedLink := g.linkFor("ned@example.com")
 	third := secondContext(t, ctx)
 	do(t, third, chromedp.Navigate(nedLink), chromedp.WaitVisible(chromedp.CSS("pre")))
 	landed(t, third, g.base, "/app/next?x=1", "ned@example.com")

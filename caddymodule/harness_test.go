@@ -187,6 +187,21 @@ type gateway struct {
 	extra    string // more passgate subdirectives
 	allow    string // the allow line; default: allow email *@example.com
 	global   string // more global options
+	msgs     *logMessages
+}
+
+// logMessages counts, per address, the log delivery's messages that
+// starts are owed (expected) and that tests have read (taken), so that a
+// test reading a code gets the one its start asked for, whose delivery
+// ends after /start has answered.
+type logMessages struct {
+	mu       sync.Mutex
+	expected map[string]int
+	taken    map[string]int
+}
+
+func newLogMessages() *logMessages {
+	return &logMessages{expected: map[string]int{}, taken: map[string]int{}}
 }
 
 type gatewayOption func(*gateway)
@@ -220,6 +235,7 @@ func startGateway(t *testing.T, opts ...gatewayOption) *gateway {
 		access:   filepath.Join(dir, "access.log"),
 		upstream: startUpstream(t),
 		store:    "store memory {\n prefix " + strings.ReplaceAll(t.Name(), "/", "-") + ":\n}",
+		msgs:     newLogMessages(),
 	}
 	g.base = fmt.Sprintf("http://127.0.0.1:%d", g.port)
 	for _, o := range opts {
@@ -401,6 +417,10 @@ func (c *client) start(email string) string {
 	if r.status != 200 {
 		c.t.Fatalf("start: %d %s", r.status, r.body)
 	}
+	m := c.g.msgs
+	m.mu.Lock()
+	m.expected[strings.ToLower(email)]++ // if the address may sign in
+	m.mu.Unlock()
 	return r.json(c.t)["attempt_id"].(string)
 }
 
@@ -418,21 +438,69 @@ func (c *client) signIn(email string) map[string]any {
 	return r.json(c.t)
 }
 
-// codeFor returns the last code the log delivery wrote for an address.
-// The log line is written before /start answers, so it is there to read.
+// codeFor returns the code of the log delivery's next message to an
+// address (see delivery).
 func (g *gateway) codeFor(email string) string {
 	g.t.Helper()
+	return g.delivery(email)["code"].(string)
+}
+
+// linkFor returns the magic link of the next message to an address.
+func (g *gateway) linkFor(email string) string {
+	g.t.Helper()
+	return g.delivery(email)["link"].(string)
+}
+
+// delivery returns the log line of the next message to an address that
+// no test has read yet: the newest, once every start of the harness's
+// (client.start) to the address has had its message. Messages go out
+// after /start has answered, so it waits for them, up to 10 s.
+func (g *gateway) delivery(email string) map[string]any {
+	g.t.Helper()
 	email = strings.ToLower(email)
-	code := ""
-	for _, entry := range readLog(g.t, g.logPath) {
-		if entry["code"] != nil && entry["to"] == email {
-			code = entry["code"].(string)
+	m := g.msgs
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	want := max(m.taken[email]+1, m.expected[email])
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var got []map[string]any
+		for _, entry := range readLog(g.t, g.logPath) {
+			if entry["code"] != nil && entry["to"] == email {
+				got = append(got, entry)
+			}
 		}
+		if len(got) >= want {
+			m.taken[email] = len(got)
+			return got[len(got)-1]
+		}
+		if time.Now().After(deadline) {
+			g.t.Fatalf("%d of %d messages to %s in the log after 10s", len(got), want, email)
+		}
+		time.Sleep(5 * time.Millisecond) // polling a file; nothing to wait on
 	}
-	if code == "" {
-		g.t.Fatalf("no code for %s in the log", email)
+}
+
+// waitLog waits up to 10 s for n log lines with the message msg, and
+// returns them: what a delivery does after /start has answered.
+func (g *gateway) waitLog(msg string, n int) []map[string]any {
+	g.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var got []map[string]any
+		for _, entry := range readLog(g.t, g.logPath) {
+			if entry["msg"] == msg {
+				got = append(got, entry)
+			}
+		}
+		if len(got) >= n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			g.t.Fatalf("%d of %d %q log lines after 10s", len(got), n, msg)
+		}
+		time.Sleep(5 * time.Millisecond) // polling a file; nothing to wait on
 	}
-	return code
 }
 
 func readLog(t *testing.T, path string) []map[string]any {

@@ -29,6 +29,7 @@ func startOtherInstance(t *testing.T, g *gateway) *otherInstance {
 	o.base = fmt.Sprintf("http://127.0.0.1:%d", o.port)
 	o.logPath = filepath.Join(dir, "caddy.log")
 	o.access = filepath.Join(dir, "access.log")
+	o.msgs = newLogMessages()
 	cfg := filepath.Join(dir, "Caddyfile")
 	if err := os.WriteFile(cfg, []byte(o.caddyfile()), 0o600); err != nil {
 		t.Fatal(err)

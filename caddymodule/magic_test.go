@@ -14,6 +14,7 @@ import (
 	"net/mail"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -242,12 +243,7 @@ func TestLogDeliveryWritesLink(t *testing.T) {
 	g := startGateway(t)
 	c := g.newClient()
 	c.start("max@example.com")
-	var link string
-	for _, e := range readLog(t, g.logPath) {
-		if l, ok := e["link"].(string); ok && e["to"] == "max@example.com" {
-			link = l
-		}
-	}
+	link := g.linkFor("max@example.com")
 	if !strings.HasPrefix(link, g.base+"/auth/magic?token=") {
 		t.Fatalf("logged link %q", link)
 	}
@@ -257,8 +253,10 @@ func TestLogDeliveryWritesLink(t *testing.T) {
 	}
 }
 
-// A message the server refuses, or a server that never answers, gives 502
-// delivery_failed and leaves neither an attempt nor a link in the store.
+// A message the server refuses, or a server that never answers: /start
+// has answered 200 by then. The failure leaves nothing usable (the
+// attempt stays, void, only to say why) and nothing of the address's
+// limits, and the next /verify answers 502 delivery_failed.
 func TestDeliveryFailureLeavesNothing(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -273,24 +271,45 @@ func TestDeliveryFailureLeavesNothing(t *testing.T) {
 			g := startGateway(t, withRedis(rs), withSMTP(t, srv, ""))
 			c := g.newClient()
 			r := c.do("POST", "/auth/start", map[string]any{"email": "ned@example.com"})
-			if r.status != 502 || r.json(t)["error"] != "delivery_failed" {
-				t.Fatalf("start: %d %s, want 502 delivery_failed", r.status, r.body)
+			if r.status != 200 {
+				t.Fatalf("start: %d %s, want 200 before the delivery ends", r.status, r.body)
 			}
+			id := r.json(t)["attempt_id"].(string)
+			g.waitLog("delivery failed", 1)
 			rc := rs.client()
 			defer rc.Close()
-			keys, err := rc.Keys(context.Background(), "pgtest:*").Result()
+			ctx := context.Background()
+			keys, err := rc.Keys(ctx, "pgtest:*").Result()
 			if err != nil {
 				t.Fatal(err)
 			}
-			// Only the client's start counts: nothing of the address (no
-			// attempt, link, cooldown or hourly count) may be left.
-			if len(keys) != 1 || keys[0] != "pgtest:l:ips:127.0.0.1" {
-				t.Fatalf("keys left after a failed delivery: %v, want only the client's start count", keys)
+			slices.Sort(keys)
+			// Only the client's start count, and the attempt without its
+			// code's MAC or its link: nothing of the address (no link,
+			// cooldown or hourly count) may be left.
+			if want := []string{"pgtest:a:" + id, "pgtest:l:ips:127.0.0.1"}; !slices.Equal(keys, want) {
+				t.Fatalf("keys left after a failed delivery: %v, want %v", keys, want)
 			}
-			// The form gets the sign-in page with the error, not a bare 502.
-			r = c.do("POST", "/auth/start", form("email", "ned@example.com"), "Content-Type", "application/x-www-form-urlencoded", "Origin", g.base)
-			if r.status != 502 || !strings.Contains(string(r.body), "could not send your code") {
+			if f := rc.HMGet(ctx, "pgtest:a:"+id, "f", "mac", "th").Val(); f[0] != "1" || f[1] != "" || f[2] != "" {
+				t.Fatalf("failed attempt's f, mac, th = %q, want it marked failed with no MAC or link", f)
+			}
+			r = c.do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": "123456"})
+			if r.status != 502 || r.json(t)["error"] != "delivery_failed" {
+				t.Fatalf("verify: %d %s, want 502 delivery_failed", r.status, r.body)
+			}
+			// The form: a new start at once (the cooldown was given back),
+			// and its check gets the sign-in page with the error, not a
+			// bare 502.
+			ct := []string{"Content-Type", "application/x-www-form-urlencoded", "Origin", g.base}
+			r = c.do("POST", "/auth/start", form("email", "ned@example.com"), ct...)
+			m := hiddenAttempt.FindSubmatch(r.body)
+			if r.status != 200 || m == nil {
 				t.Fatalf("form start: %d %s", r.status, r.body)
+			}
+			g.waitLog("delivery failed", 2)
+			r = c.do("POST", "/auth/verify", form("attempt_id", string(m[1]), "code", "123456", "email", "ned@example.com"), ct...)
+			if r.status != 502 || !strings.Contains(string(r.body), "could not send your code") {
+				t.Fatalf("form verify: %d %s", r.status, r.body)
 			}
 		})
 	}
@@ -361,7 +380,7 @@ func TestMagicLinkPortFromListener(t *testing.T) {
 		if resp.StatusCode != 200 {
 			t.Fatalf("Host %s: start %d", tc.host, resp.StatusCode)
 		}
-		link := loggedLink(t, g, email)
+		link := g.linkFor(email)
 		if want := tc.want + "/auth/magic?token="; !strings.HasPrefix(link, want) {
 			t.Errorf("Host %s: link %s, want it to start %s", tc.host, link[:strings.Index(link, "?")], want)
 		}
@@ -390,21 +409,6 @@ func rawHTTP(t *testing.T, g *gateway, req string) *http.Response {
 	return resp
 }
 
-// loggedLink returns the last link the log delivery wrote for email.
-func loggedLink(t *testing.T, g *gateway, email string) string {
-	t.Helper()
-	link := ""
-	for _, e := range readLog(t, g.logPath) {
-		if l, ok := e["link"].(string); ok && e["to"] == email {
-			link = l
-		}
-	}
-	if link == "" {
-		t.Fatalf("no link for %s in the log", email)
-	}
-	return link
-}
-
 // Login CSRF: any site can send a browser to a link, the attacker's own
 // for the attacker's account. The link page presses its button by script
 // only in the browser that asked for the link (its pre-sign-in cookie
@@ -419,7 +423,7 @@ func TestMagicPageAsksUnlessItsBrowser(t *testing.T) {
 		t.Fatalf("start: %d %s", r.status, r.body)
 	}
 	attackerStart := r
-	path := strings.TrimPrefix(loggedLink(t, g, "mallory@example.com"), g.base)
+	path := strings.TrimPrefix(g.linkFor("mallory@example.com"), g.base)
 
 	asks := func(who string, r response) {
 		t.Helper()
@@ -528,12 +532,7 @@ func TestMagicPagesTheme(t *testing.T) {
 		}`))
 	c := g.newClient()
 	c.start("max@example.com")
-	var link string
-	for _, e := range readLog(t, g.logPath) {
-		if l, ok := e["link"].(string); ok && e["to"] == "max@example.com" {
-			link = l
-		}
-	}
+	link := g.linkFor("max@example.com")
 	for _, tc := range []struct {
 		name, path string
 		status     int

@@ -371,6 +371,7 @@ func (p *Passgate) Provision(ctx caddy.Context) error {
 		CodeTTL:     time.Duration(p.Code.TTL),
 		MaxAttempts: p.Code.MaxAttempts,
 		Now:         now,
+		OnDelivery:  p.delivered,
 	}
 	p.decisions = boundedcache.New[policyKey, policyDecision](policyDecisionEntries, policyDecisionTTL, nil)
 	idle := time.Duration(p.Session.Idle)
@@ -533,9 +534,20 @@ func (p *Passgate) Validate() error {
 }
 
 // Cleanup releases the store. It copes with a Provision that failed
-// before taking it.
+// before taking it. Deliveries still in flight keep the store until they
+// end (each within its sender's timeout), so none is lost to a reload or a
+// stop; they are waited for in the background, so a reload does not wait.
 func (p *Passgate) Cleanup() error {
-	return releaseStore(p.storeKey)
+	if p.verifier == nil || p.verifier.InFlight() == 0 {
+		return releaseStore(p.storeKey)
+	}
+	go func() {
+		p.verifier.Wait()
+		if err := releaseStore(p.storeKey); err != nil {
+			p.logger.Error("releasing the store after the last deliveries", zap.Error(err))
+		}
+	}()
+	return nil
 }
 
 // defaultStrip are identity headers other gateways and apps use (Apache's

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -210,15 +211,15 @@ func (p *Passgate) start(w http.ResponseWriter, r *http.Request, req startReques
 	sr.CreateUser = req.CreateUser == nil || *req.CreateUser
 	sr.ClientIP = clientIP(r)
 
-	started, err := p.verifier.Start(r.Context(), sr)
+	// The delivery ends after the answer; its audit event (delivered)
+	// names the client too.
+	ctx := context.WithValue(r.Context(), deliveryClientKey{}, sr.ClientIP)
+	started, err := p.verifier.Start(ctx, sr)
 	if err != nil {
 		p.auditRefusal(r, err, zap.String("channel", sr.Channel))
 		return p.verifyError(err)
 	}
 	p.audit(r, auditStarted, zap.String("channel", sr.Channel))
-	if started.Delivered {
-		p.audit(r, auditSent, zap.String("channel", sr.Channel))
-	}
 	// Set for every 200, decoys too, so that it tells nothing.
 	if err := p.startCookie.add(w, r, started.AttemptID); err != nil {
 		p.logger.Error("pre-sign-in cookie", zap.Error(err)) // the link then asks for a click
@@ -335,8 +336,8 @@ func (p *Passgate) verifyError(err error) *apiError {
 	case errors.Is(err, verify.ErrChannelNotConfigured):
 		return newAPIError(http.StatusNotImplemented, errChannelNotConfigured, "this sign-in channel is not configured")
 	case errors.Is(err, verify.ErrDeliveryFailed):
-		p.logger.Error("delivery failed", zap.Error(err))
-		return newAPIError(http.StatusBadGateway, errDeliveryFailed, "the code could not be sent; try again later")
+		// Logged when the delivery failed (delivered), not at every check.
+		return newAPIError(http.StatusBadGateway, errDeliveryFailed, "the code could not be sent; ask for a new one")
 	case errors.Is(err, sessionstore.ErrUnavailable):
 		p.logger.Error("store unavailable", zap.Error(err))
 		return newAPIError(http.StatusServiceUnavailable, errStoreUnavailable, "the session store is unavailable; try again shortly")

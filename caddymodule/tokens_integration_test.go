@@ -367,12 +367,7 @@ func TestMagicLinkWithTokens(t *testing.T) {
 	g := startGateway(t)
 	c := g.newClient()
 	c.start("xia@example.com")
-	link := ""
-	for _, e := range readLog(t, g.logPath) {
-		if l, ok := e["link"].(string); ok && e["to"] == "xia@example.com" {
-			link = l
-		}
-	}
+	link := g.linkFor("xia@example.com")
 	token := link[strings.Index(link, "token=")+len("token="):]
 	r := c.do("POST", "/auth/magic", map[string]any{"token": token, "tokens": true})
 	if r.status != 200 {

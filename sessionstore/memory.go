@@ -177,8 +177,10 @@ func (m *Memory) TryAttempt(_ context.Context, id string) (Attempt, error) {
 		m.dropAttemptLocked(id)
 		return Attempt{}, ErrNotFound
 	}
-	rec.a.Tries++
-	m.attempts[id] = rec
+	if !rec.a.Failed {
+		rec.a.Tries++
+		m.attempts[id] = rec
+	}
 	return cloneAttempt(rec.a), nil
 }
 
@@ -190,6 +192,24 @@ func (m *Memory) DeleteAttempt(_ context.Context, id string) (bool, error) {
 	rec, ok := m.attempts[id]
 	m.dropAttemptLocked(id)
 	return ok && now.Before(rec.until), nil
+}
+
+// FailAttempt implements AttemptStore.
+func (m *Memory) FailAttempt(_ context.Context, id string) error {
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rec, ok := m.attempts[id]
+	if !ok || !now.Before(rec.until) {
+		m.dropAttemptLocked(id)
+		return nil
+	}
+	if len(rec.a.TokenHash) > 0 {
+		delete(m.tokens, string(rec.a.TokenHash))
+	}
+	rec.a.CodeMAC, rec.a.TokenHash, rec.a.Failed = nil, nil, true
+	m.attempts[id] = rec
+	return nil
 }
 
 // UserByIdentifier implements UserStore.

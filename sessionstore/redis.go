@@ -164,9 +164,11 @@ func (r *Redis) AttemptByToken(ctx context.Context, tokenHash []byte) (Attempt, 
 	return a, nil
 }
 
+// tryAttemptScript: KEYS[1] attempt. A failed attempt (field f) counts
+// no try.
 var tryAttemptScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-redis.call('HINCRBY', KEYS[1], 't', 1)
+if redis.call('HGET', KEYS[1], 'f') ~= '1' then redis.call('HINCRBY', KEYS[1], 't', 1) end
 return redis.call('HGETALL', KEYS[1])
 `)
 
@@ -194,6 +196,7 @@ func decodeAttempt(id string, f map[string]string) Attempt {
 		CreatedAt:  millis(f["c"]),
 		ExpiresAt:  millis(f["x"]),
 		Tries:      tries,
+		Failed:     f["f"] == "1",
 	}
 	if th := f["th"]; th != "" {
 		// The field holds the index key; the hash is its last part.
@@ -216,6 +219,23 @@ func (r *Redis) DeleteAttempt(ctx context.Context, id string) (bool, error) {
 	defer cancel()
 	n, err := deleteAttemptScript.Run(ctx, r.client, []string{r.attemptKey(id)}).Int()
 	return n == 1, storeErr(err)
+}
+
+// failAttemptScript: KEYS[1] attempt. HSET keeps the key's expiry, so a
+// failed attempt still ends with its code's TTL.
+var failAttemptScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local ti = redis.call('HGET', KEYS[1], 'th')
+if ti and ti ~= '' then redis.call('DEL', ti) end
+redis.call('HSET', KEYS[1], 'f', '1', 'mac', '', 'th', '')
+return 1
+`)
+
+// FailAttempt implements AttemptStore.
+func (r *Redis) FailAttempt(ctx context.Context, id string) error {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	return storeErr(failAttemptScript.Run(ctx, r.client, []string{r.attemptKey(id)}).Err())
 }
 
 // UserByIdentifier implements UserStore.

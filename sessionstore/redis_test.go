@@ -77,6 +77,34 @@ func TestRedisTokenIndexDeletedWithAttempt(t *testing.T) {
 	}
 }
 
+// Failing an attempt deletes its token index in the same script and keeps
+// the attempt's own expiry.
+func TestRedisTokenIndexDeletedWithFailedAttempt(t *testing.T) {
+	client := testClient(t, testRedisURL())
+	ctx := context.Background()
+	prefix := testPrefix(t, client)
+	s := sessionstore.NewRedis(client, prefix, 0)
+	now := time.Now()
+	a := sessionstore.Attempt{ID: rand.Text(), Channel: "email", Identifier: "a@b.c", CodeMAC: []byte("mac"),
+		TokenHash: []byte("0123456789abcdef0123456789abcdef"), CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+	if err := s.CreateAttempt(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FailAttempt(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := client.Keys(ctx, prefix+"*").Result()
+	if len(keys) != 1 || keys[0] != prefix+"a:"+a.ID {
+		t.Fatalf("after FailAttempt: keys %v, want the attempt alone", keys)
+	}
+	if ttl := client.PTTL(ctx, keys[0]).Val(); ttl < 50*time.Second || ttl > time.Minute {
+		t.Fatalf("failed attempt's TTL %v, want its minute", ttl)
+	}
+	if mac := client.HGet(ctx, keys[0], "mac").Val(); mac != "" {
+		t.Fatalf("failed attempt keeps its MAC %q", mac)
+	}
+}
+
 // Failing operations against a dead server leave no goroutine behind.
 func TestRedisFailuresLeakNoGoroutines(t *testing.T) {
 	before := runtime.NumGoroutine()

@@ -36,6 +36,9 @@ type Attempt struct {
 	ExpiresAt  time.Time
 	// Tries counts checks made against the attempt, the current one included.
 	Tries int
+	// Failed says its message could not be delivered (FailAttempt): no
+	// code matches it any more and its link is gone.
+	Failed bool
 }
 
 // User is one person, identified by a normalised email address or phone
@@ -73,7 +76,8 @@ type AttemptStore interface {
 	// CreateAttempt stores a until a.ExpiresAt.
 	CreateAttempt(ctx context.Context, a Attempt) error
 	// TryAttempt counts one more try against the attempt, atomically, and
-	// returns it with Tries set to the count including this one.
+	// returns it with Tries set to the count including this one. A failed
+	// attempt (FailAttempt) is returned with Failed set and no try counted.
 	TryAttempt(ctx context.Context, id string) (Attempt, error)
 	// AttemptByToken returns the live attempt whose TokenHash is
 	// tokenHash, without counting a try. ErrNotFound if there is none.
@@ -82,6 +86,12 @@ type AttemptStore interface {
 	// reports whether this call was the one that removed it; of concurrent
 	// callers exactly one gets true.
 	DeleteAttempt(ctx context.Context, id string) (bool, error)
+	// FailAttempt marks the attempt as one whose message was not delivered,
+	// atomically: its code MAC is dropped, so no code can match it, and its
+	// token index is deleted, but the attempt itself stays until it expires,
+	// so that the next check can say why. An attempt that no longer exists
+	// is left alone, not made again.
+	FailAttempt(ctx context.Context, id string) error
 }
 
 // UserStore keeps users and the index from identifier to user.

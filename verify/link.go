@@ -58,9 +58,10 @@ func (s *Service) PeekLink(ctx context.Context, token string) (sessionstore.Atte
 	if err != nil {
 		return sessionstore.Attempt{}, err
 	}
-	if a.Tries >= s.MaxAttempts {
-		// Wrong codes have used up (or are using up) the attempt: the link
-		// goes with it.
+	if a.Tries >= s.MaxAttempts || a.Failed {
+		// Wrong codes have used up (or are using up) the attempt, or its
+		// message never went out: the link goes with it. (FailAttempt
+		// deletes the token index too; this holds whatever the store.)
 		return sessionstore.Attempt{}, ErrAttemptNotFound
 	}
 	return a, nil

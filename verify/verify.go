@@ -34,7 +34,8 @@ var (
 	ErrAttemptNotFound = errors.New("sign-in attempt not found")
 	// ErrTooManyAttempts: this check burned the attempt.
 	ErrTooManyAttempts = errors.New("too many wrong codes; the attempt is burned")
-	// ErrDeliveryFailed: the code could not be sent; no attempt was left.
+	// ErrDeliveryFailed: the attempt's message could not be sent, so
+	// nothing signs in with it; a new start is needed.
 	ErrDeliveryFailed = errors.New("the code could not be delivered")
 	// ErrChannelNotConfigured: no sender for the channel.
 	ErrChannelNotConfigured = errors.New("channel not configured")
@@ -86,11 +87,17 @@ type Service struct {
 	MaxAttempts int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Sleep waits, for as long as a real delivery would take, on the path
-	// that delivers nothing; nil means a timer that ctx can cut short.
-	Sleep func(ctx context.Context, d time.Duration)
+	// OnDelivery, if set, is called as each background delivery ends: err
+	// is nil once the message went out, or wraps ErrDeliveryFailed. ctx
+	// carries the values of Start's context, not its cancellation. Neither
+	// channel nor err holds the code or the link (senders' errors must not).
+	OnDelivery func(ctx context.Context, channel string, err error)
+	// MaxDeliveries bounds the messages being sent at once; 0 means
+	// DefaultMaxDeliveries.
+	MaxDeliveries int
 
-	latency latency
+	deliveries deliveries
+	noJitter   bool // tests that make many deliveries (export_test.go)
 }
 
 // StartRequest asks for a code to be sent.
@@ -115,22 +122,6 @@ type Started struct {
 	Channel     string
 	ExpiresAt   time.Time
 	ResendAfter time.Time
-	// Delivered says a message went out. It is for the operator's log and
-	// must never reach the client, whose answer would then tell.
-	Delivered bool
-}
-
-func (s *Service) sleep(ctx context.Context, d time.Duration) {
-	if s.Sleep != nil {
-		s.Sleep(ctx, d)
-		return
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }
 
 func (s *Service) now() time.Time {
@@ -140,9 +131,14 @@ func (s *Service) now() time.Time {
 	return time.Now()
 }
 
-// Start issues a code for req and delivers it. Limits are taken before
-// anything else, for every identifier alike, so that a limit reached says
-// nothing about whether the identifier may sign in.
+// Start issues a code for req and hands it to a background delivery. Every
+// start takes the same steps before it answers, whether the identifier may
+// sign in or not: the limits (taken first, for every identifier alike, so
+// that a limit reached says nothing), the policy, the user lookup, a new
+// code and link, one stored attempt, and a delivery handed over, which for
+// a decoy is a stand-in that sends nothing; so the answer, and its time,
+// are the same for both. A delivery that fails is reported by the next Check
+// of the attempt (ErrDeliveryFailed), and by OnDelivery.
 func (s *Service) Start(ctx context.Context, req StartRequest) (Started, error) {
 	sender := s.Senders[req.Channel]
 	if sender == nil {
@@ -150,14 +146,15 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (Started, error) 
 	}
 	now := s.now().Truncate(time.Millisecond)
 	// The client's slot stays taken whatever happens next; the address's
-	// slots are given back if nothing is sent to it (a failed delivery, a
-	// store error), so a failure does not also cost a cooldown.
+	// slots are given back if nothing is sent to it (a store error here, or
+	// a delivery that fails later), so a failure does not also cost a
+	// cooldown.
 	client := &limiter{store: s.Limiter, now: now}
 	if err := client.take(ctx, "starts per client", "ips:"+ClientKey(req.ClientIP), s.Limits.StartsPerIP, s.Limits.StartsPerIPWindow); err != nil {
 		return Started{}, err
 	}
 	lim := &limiter{store: s.Limiter, now: now}
-	kept := false // set once a code is sent, or a decoy stands in for one
+	kept := false // set once the attempt is stored: a delivery or a decoy stands behind it
 	defer func() {
 		if !kept {
 			lim.releaseAll(ctx)
@@ -204,44 +201,32 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (Started, error) 
 		token, tokenHash = newToken()
 		link = magicLink(req.LinkBase, token)
 	}
+	// Both MACs are made for every start, so that a decoy costs what a real
+	// one does. A decoy is stored like a real attempt, so that checking it
+	// answers like one (wrong code, tries left), but with random bytes no
+	// code has: a decoy never signs anyone in.
+	mac := codeMAC(s.Keys[0], started.AttemptID, req.Channel, req.Identifier, code)
+	decoyMAC := make([]byte, sha256.Size)
+	rand.Read(decoyMAC)
+	if !send {
+		mac = decoyMAC
+	}
 	a := sessionstore.Attempt{
 		TokenHash:  tokenHash,
 		ID:         started.AttemptID,
 		Channel:    req.Channel,
 		Identifier: req.Identifier,
-		CodeMAC:    codeMAC(s.Keys[0], started.AttemptID, req.Channel, req.Identifier, code),
+		CodeMAC:    mac,
 		RedirectTo: req.RedirectTo,
 		CreateUser: req.CreateUser,
 		CreatedAt:  now,
 		ExpiresAt:  started.ExpiresAt,
 	}
-	if !send {
-		// A decoy: stored like a real attempt, so that checking it answers
-		// like one (wrong code, tries left), but with a MAC no code has.
-		a.CodeMAC = make([]byte, sha256.Size)
-		rand.Read(a.CodeMAC)
-	}
 	if err := s.Store.CreateAttempt(ctx, a); err != nil {
 		return Started{}, err
 	}
-	if !send {
-		kept = true
-		s.latency.imitate(ctx, s.sleep)
-		return started, nil
-	}
-	began := s.now()
-	err = sender.Send(ctx, Message{Channel: req.Channel, To: req.Identifier, Code: code, Link: link, ExpiresAt: a.ExpiresAt})
-	if err != nil {
-		// A code nobody received must not stay guessable, nor a link
-		// usable (the delete takes the token index too), nor count against
-		// the address. If even this delete fails, both expire with the
-		// attempt's TTL.
-		_, _ = s.Store.DeleteAttempt(context.WithoutCancel(ctx), a.ID)
-		return Started{}, fmt.Errorf("%w: %v", ErrDeliveryFailed, err)
-	}
 	kept = true
-	s.latency.observe(s.now().Sub(began))
-	started.Delivered = true
+	s.deliver(ctx, sender, Message{Channel: req.Channel, To: req.Identifier, Code: code, Link: link, ExpiresAt: a.ExpiresAt}, a.ID, lim, send)
 	return started, nil
 }
 
@@ -256,6 +241,7 @@ type CheckRequest struct {
 
 // Check consumes the attempt if the code is right, and returns it. Errors:
 // ErrAttemptNotFound, ErrTooManyAttempts, *WrongCodeError,
+// ErrDeliveryFailed (the attempt's message could not be sent),
 // *RateLimitedError, or a store error.
 func (s *Service) Check(ctx context.Context, req CheckRequest) (sessionstore.Attempt, error) {
 	lim := &limiter{store: s.Limiter, now: s.now()}
@@ -268,6 +254,11 @@ func (s *Service) Check(ctx context.Context, req CheckRequest) (sessionstore.Att
 	}
 	if err != nil {
 		return sessionstore.Attempt{}, err
+	}
+	if a.Failed {
+		// Its code never arrived: say so, and count no try against the
+		// address, since nothing was compared.
+		return sessionstore.Attempt{}, ErrDeliveryFailed
 	}
 	if a.Tries > s.MaxAttempts {
 		// Checks racing the ones that used up the tries. Deleting here

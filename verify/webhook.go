@@ -115,6 +115,15 @@ func (s *WebhookSender) Send(ctx context.Context, m Message) error {
 	return fmt.Errorf("webhook: gave up after %d tries (last: %v)", s.Retries+1, lastErr)
 }
 
+// DeliveryTimeout implements TimeoutSender: Timeout bounds the whole
+// delivery.
+func (s *WebhookSender) DeliveryTimeout() time.Duration {
+	if s.Timeout <= 0 {
+		return DefaultWebhookTimeout
+	}
+	return s.Timeout
+}
+
 func (s *WebhookSender) backoff(n int) time.Duration {
 	if s.Backoff != nil {
 		return s.Backoff(n)
@@ -183,4 +192,4 @@ func MessageText(m Message, now time.Time) string {
 	return fmt.Sprintf("Your sign-in code is %s. It expires in %d %s.", m.Code, mins, unit)
 }
 
-var _ Sender = (*WebhookSender)(nil)
+var _ TimeoutSender = (*WebhookSender)(nil)

@@ -138,6 +138,16 @@ func TestWebhookSenderTimeout(t *testing.T) {
 	}
 }
 
+// The service bounds a background delivery by the sender's own timeout.
+func TestWebhookDeliveryTimeout(t *testing.T) {
+	if d := (&WebhookSender{Timeout: 3 * time.Second}).DeliveryTimeout(); d != 3*time.Second {
+		t.Fatalf("DeliveryTimeout = %v, want the 3s timeout", d)
+	}
+	if d := (&WebhookSender{}).DeliveryTimeout(); d != DefaultWebhookTimeout {
+		t.Fatalf("DeliveryTimeout without a timeout = %v, want %v", d, DefaultWebhookTimeout)
+	}
+}
+
 // A receiver that is down is a network error: retried, then an error.
 func TestWebhookSenderUnreachable(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())

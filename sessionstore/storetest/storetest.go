@@ -29,6 +29,8 @@ func Run(t *testing.T, newStore func(t *testing.T) sessionstore.Store) {
 		{"AttemptByToken", testAttemptByToken},
 		{"AttemptByTokenExpired", testAttemptByTokenExpired},
 		{"AttemptTokenGoesWithAttempt", testAttemptTokenGoesWithAttempt},
+		{"AttemptFailed", testAttemptFailed},
+		{"AttemptFailedExpires", testAttemptFailedExpires},
 		{"UserCreatedOnceAndUpdated", testUserCreatedOnceAndUpdated},
 		{"UserConcurrentSignIn", testUserConcurrentSignIn},
 		{"SessionRoundTrip", testSessionRoundTrip},
@@ -588,6 +590,82 @@ func testAttemptTokenGoesWithAttempt(t *testing.T, s sessionstore.Store) {
 	wantNotFound(t, err)
 	_, err = s.TryAttempt(ctx, a.ID)
 	wantNotFound(t, err)
+}
+
+// A failed attempt stays, so that a check can say why, but nothing signs
+// in with it any more: no code matches (its MAC is gone), its link finds
+// nothing, and checking it counts no try.
+func testAttemptFailed(t *testing.T, s sessionstore.Store) {
+	ctx := context.Background()
+	now := ms(time.Now())
+	th := tokenHash()
+	a := sessionstore.Attempt{
+		ID: id(), Channel: "phone", Identifier: "+447946095800", CodeMAC: []byte{1, 2, 3},
+		TokenHash: th, RedirectTo: "/x", CreateUser: true, CreatedAt: now, ExpiresAt: now.Add(time.Minute),
+	}
+	must(t, s.CreateAttempt(ctx, a))
+	if got, err := s.TryAttempt(ctx, a.ID); err != nil || got.Tries != 1 || got.Failed {
+		t.Fatalf("TryAttempt before failing = %+v, %v; want 1 try, not failed", got, err)
+	}
+	must(t, s.FailAttempt(ctx, a.ID))
+	_, err := s.AttemptByToken(ctx, th)
+	wantNotFound(t, err)
+	for range 3 {
+		got, err := s.TryAttempt(ctx, a.ID)
+		must(t, err)
+		if !got.Failed || got.Tries != 1 || len(got.CodeMAC) != 0 || len(got.TokenHash) != 0 ||
+			got.ID != a.ID || got.Channel != a.Channel || got.Identifier != a.Identifier ||
+			got.RedirectTo != a.RedirectTo || !got.ExpiresAt.Equal(a.ExpiresAt) {
+			t.Fatalf("TryAttempt of a failed attempt = %+v, want it failed, 1 try, no MAC or token, the rest kept", got)
+		}
+	}
+	must(t, s.FailAttempt(ctx, a.ID)) // twice is fine
+	if got, err := s.TryAttempt(ctx, a.ID); err != nil || !got.Failed || got.Tries != 1 {
+		t.Fatalf("after a second FailAttempt: %+v, %v", got, err)
+	}
+
+	// An attempt that is gone stays gone.
+	missing := id()
+	must(t, s.FailAttempt(ctx, missing))
+	_, err = s.TryAttempt(ctx, missing)
+	wantNotFound(t, err)
+	used := sessionstore.Attempt{ID: id(), Channel: "email", Identifier: "a@b.c", TokenHash: tokenHash(), CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+	must(t, s.CreateAttempt(ctx, used))
+	if ok, err := s.DeleteAttempt(ctx, used.ID); !ok || err != nil {
+		t.Fatalf("DeleteAttempt = %v, %v", ok, err)
+	}
+	must(t, s.FailAttempt(ctx, used.ID))
+	_, err = s.TryAttempt(ctx, used.ID)
+	wantNotFound(t, err)
+	_, err = s.AttemptByToken(ctx, used.TokenHash)
+	wantNotFound(t, err)
+}
+
+// Failing an attempt keeps its expiry: it does not outlive its code.
+func testAttemptFailedExpires(t *testing.T, s sessionstore.Store) {
+	ctx := context.Background()
+	now := ms(time.Now())
+	a := sessionstore.Attempt{ID: id(), Channel: "email", Identifier: "a@b.c", CodeMAC: []byte{1}, CreatedAt: now, ExpiresAt: now.Add(time.Second)}
+	must(t, s.CreateAttempt(ctx, a))
+	must(t, s.FailAttempt(ctx, a.ID))
+	if got, err := s.TryAttempt(ctx, a.ID); err != nil || !got.Failed {
+		t.Fatalf("failed attempt before its expiry: %+v, %v", got, err)
+	}
+	deadline := a.ExpiresAt.Add(5 * time.Second)
+	for {
+		_, err := s.TryAttempt(ctx, a.ID)
+		if errors.Is(err, sessionstore.ErrNotFound) {
+			break
+		}
+		must(t, err)
+		if time.Now().After(deadline) {
+			t.Fatalf("failed attempt still there 5s after its expiry at %v", a.ExpiresAt)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if time.Now().Before(a.ExpiresAt) {
+		t.Fatalf("failed attempt gone before its expiry at %v", a.ExpiresAt)
+	}
 }
 
 func testLimitSlidingWindow(t *testing.T, s sessionstore.Store) {

@@ -62,6 +62,12 @@ func (s *Sender) tlsConfig() *tls.Config {
 	return c
 }
 
+// DeliveryTimeout implements verify.TimeoutSender: the dial, then the
+// conversation, each get Timeout.
+func (s *Sender) DeliveryTimeout() time.Duration { return 2 * s.cfg.Timeout }
+
+var _ verify.TimeoutSender = (*Sender)(nil)
+
 // Send implements verify.Sender. Errors name the SMTP step that failed,
 // never the code, the link or the password.
 func (s *Sender) Send(ctx context.Context, m verify.Message) error {

@@ -181,7 +181,16 @@ func TestSilentServerTimesOut(t *testing.T) {
 	}
 }
 
-// Cancelling the request stops the conversation, whatever the timeout.
+// The service bounds a background delivery by the sender's timeout: the
+// dial's and the conversation's.
+func TestDeliveryTimeout(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.Options{})
+	if d := newSender(t, srv, smtpmail.Config{TLS: "none", Timeout: 300 * time.Millisecond}).DeliveryTimeout(); d != 600*time.Millisecond {
+		t.Fatalf("DeliveryTimeout = %v, want 600ms: the dial, then the conversation", d)
+	}
+}
+
+// Cancelling the context stops the conversation, whatever the timeout.
 func TestCancelledContextStops(t *testing.T) {
 	srv := smtptest.Start(t, smtptest.Options{Silent: true})
 	s := newSender(t, srv, smtpmail.Config{TLS: "none", Timeout: time.Hour})

@@ -2,7 +2,8 @@
 // loopback, speaks enough of the protocol for a real client (EHLO,
 // STARTTLS, AUTH PLAIN and LOGIN, MAIL, RCPT, DATA, RSET, NOOP, QUIT) and
 // records the messages it accepts. It can also misbehave on purpose:
-// refuse recipients, or accept connections and never answer.
+// refuse recipients or messages, take its time, hold its answer until the
+// test lets go, or accept connections and never answer.
 package smtptest
 
 import (
@@ -18,6 +19,7 @@ import (
 	"net/textproto"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -36,6 +38,20 @@ type Options struct {
 	RejectRcpt bool
 	// Silent accepts connections and never says a word.
 	Silent bool
+	// RejectData answers 554 to every message, once its data is read. The
+	// message still reaches Next, with Refused set, so that a test can see
+	// what was refused.
+	RejectData bool
+	// Hold, if not nil, holds the answer to each message's data until a
+	// value is received from it (or it is closed). The message reaches
+	// Next before.
+	Hold <-chan struct{}
+	// Delay, if not nil, says how long to wait before answering each
+	// message's data, as a real server's checks take time.
+	Delay func() time.Duration
+	// Discard counts messages (Accepted) without keeping them for Next,
+	// for loads that nobody reads.
+	Discard bool
 }
 
 // Message is one accepted message.
@@ -48,6 +64,8 @@ type Message struct {
 	TLS      bool
 	Auth     string
 	AuthMech string
+	// Refused: the server answered 554 (Options.RejectData).
+	Refused bool
 }
 
 // Server is a running test server.
@@ -57,13 +75,16 @@ type Server struct {
 	// Roots trusts the server's self-signed certificate.
 	Roots *x509.CertPool
 
-	opts  Options
-	ln    net.Listener
-	tlsc  *tls.Config
-	msgs  chan Message
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
+	opts      Options
+	ln        net.Listener
+	tlsc      *tls.Config
+	msgs      chan Message
+	mu        sync.Mutex
+	conns     map[net.Conn]struct{}
+	wg        sync.WaitGroup
+	done      chan struct{} // closed by Close: held answers give up
+	closeOnce sync.Once
+	accepted  atomic.Int64
 }
 
 // Start runs a server until the test ends.
@@ -79,6 +100,7 @@ func Start(t testing.TB, opts Options) *Server {
 		tlsc:  &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 		msgs:  make(chan Message, 100),
 		conns: make(map[net.Conn]struct{}),
+		done:  make(chan struct{}),
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -102,6 +124,7 @@ func (s *Server) ClientTLS() *tls.Config {
 
 // Close stops the server and drops every connection.
 func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.done) })
 	s.ln.Close()
 	s.mu.Lock()
 	for c := range s.conns {
@@ -125,6 +148,9 @@ func (s *Server) Next(t testing.TB) Message {
 
 // Pending returns the number of accepted messages not yet taken by Next.
 func (s *Server) Pending() int { return len(s.msgs) }
+
+// Accepted returns the number of messages answered 250 so far.
+func (s *Server) Accepted() int { return int(s.accepted.Load()) }
 
 func (s *Server) accept() {
 	defer s.wg.Done()
@@ -258,8 +284,35 @@ func (ss *session) handle(verb, arg string) bool {
 		if err != nil {
 			return false
 		}
-		ss.s.msgs <- Message{From: ss.from, To: ss.to, Data: data, TLS: ss.tls, Auth: ss.user, AuthMech: ss.mech}
+		if !o.Discard {
+			select {
+			case ss.s.msgs <- Message{From: ss.from, To: ss.to, Data: data, TLS: ss.tls, Auth: ss.user, AuthMech: ss.mech, Refused: o.RejectData}:
+			case <-ss.s.done: // a full queue nobody reads
+				return false
+			}
+		}
 		ss.from, ss.to = "", nil
+		if o.Hold != nil {
+			select {
+			case <-o.Hold:
+			case <-ss.s.done:
+				return false
+			}
+		}
+		if o.Delay != nil {
+			t := time.NewTimer(o.Delay())
+			select {
+			case <-t.C:
+			case <-ss.s.done:
+				t.Stop()
+				return false
+			}
+		}
+		if o.RejectData {
+			ss.reply(554, "message refused")
+			return true
+		}
+		ss.s.accepted.Add(1)
 		ss.reply(250, "queued")
 	case "RSET":
 		ss.from, ss.to = "", nil
