@@ -74,6 +74,19 @@ func loadStore(cfg StoreConfig) (sessionstore.Store, string, error) {
 	}
 }
 
+// sessionCacheLen is the number of sessions the pooled Redis stores'
+// caches hold, for the metrics.
+func sessionCacheLen() float64 {
+	n := 0
+	storePool.Range(func(_, v any) bool {
+		if r, ok := v.(pooledRedis); ok {
+			n += r.cache.Len()
+		}
+		return true
+	})
+	return float64(n)
+}
+
 func releaseStore(key string) error {
 	if key == "" {
 		return nil
