@@ -5,13 +5,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/passgate/caddy-passgate/sessionstore"
+	redisstore "github.com/passgate/caddy-passgate/sessionstore/redis"
 )
 
 // within polls do until ok holds, and fails if a request sent d or more
 // after the call still does not satisfy it. It is for what the session
 // cache makes asynchronous: a revocation reaches another instance by
-// pub/sub (milliseconds, and never later than sessionstore.SessionCacheTTL
+// pub/sub (milliseconds, and never later than redisstore.SessionCacheTTL
 // even if the notice is lost), and an outage empties the cache when the
 // subscription breaks (at once for a closed connection, within the TTL for
 // a hung server). Responses before then may still be served from cache.
@@ -35,7 +35,7 @@ func refused(r response) bool     { return r.status != 200 }
 func unavailable(r response) bool { return r.status == 503 }
 
 // The bound the cache promises for revocation on every instance.
-const revocationBound = sessionstore.SessionCacheTTL
+const revocationBound = redisstore.SessionCacheTTL
 
 // waitSubscribed waits until a passgate connection is subscribed to the
 // invalidation channel.
@@ -45,11 +45,11 @@ func (rs *redisServer) waitSubscribed() {
 	defer c.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		n, err := c.PubSubNumSub(context.Background(), sessionstore.InvalidationChannel).Result()
+		n, err := c.PubSubNumSub(context.Background(), redisstore.InvalidationChannel).Result()
 		if err != nil {
 			rs.t.Fatal(err)
 		}
-		if n[sessionstore.InvalidationChannel] > 0 {
+		if n[redisstore.InvalidationChannel] > 0 {
 			return
 		}
 		if time.Now().After(deadline) {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/passgate/caddy-passgate/internal/boundedcache"
 	"github.com/passgate/caddy-passgate/sessionstore"
+	redisstore "github.com/passgate/caddy-passgate/sessionstore/redis"
 	"github.com/passgate/caddy-passgate/verify"
 	"github.com/passgate/caddy-passgate/verify/tokens"
 )
@@ -395,7 +396,7 @@ func (p *Passgate) setDefaults() {
 		p.Store.Prefix = DefaultPrefix
 	}
 	if p.Store.Timeout == 0 {
-		p.Store.Timeout = caddy.Duration(sessionstore.DefaultRedisTimeout)
+		p.Store.Timeout = caddy.Duration(redisstore.DefaultTimeout)
 	}
 	if p.BasePath == "" {
 		p.BasePath = DefaultBasePath

@@ -1,6 +1,9 @@
-// Package sessionstore keeps passgate's state: pending sign-in attempts,
-// users and sessions. It has two backends, an in-process memory store and
-// Redis, which behave the same (see package storetest) and know nothing of
+// Package sessionstore describes passgate's state: pending sign-in
+// attempts, users, sessions, refresh tokens and rate limits. It holds the
+// records, the store interfaces and their errors, and the small helpers
+// every backend shares; the backends are its sub-packages memory (in
+// process) and redis (Redis standalone, Sentinel or Cluster), which behave
+// the same (package storetest is the suite both pass) and know nothing of
 // HTTP or Caddy.
 //
 // Secrets never reach a backend in clear: an attempt holds only a keyed MAC
@@ -138,17 +141,13 @@ type Store interface {
 	RefreshStore
 }
 
-func identityKey(channel, identifier string) string {
-	return channel + ":" + identifier
-}
-
-// LimitStore keeps sliding-window rate limits: at most limit events per key
-// in any window-long span. Kept in the store, so every instance shares them.
-type LimitStore interface {
-	// TakeSlot records one event for key at now if fewer than limit happened
-	// in the window before it. It returns the event's handle (for
-	// ReleaseSlot) or, when the limit is reached, how long until a slot frees.
-	TakeSlot(ctx context.Context, key string, limit int, window time.Duration, now time.Time) (slot string, retryAfter time.Duration, err error)
-	// ReleaseSlot forgets an event, as if it never happened.
-	ReleaseSlot(ctx context.Context, key, slot string) error
+// SetIdentifier sets the user's Email or Phone, as channel says, to
+// identifier.
+func (u *User) SetIdentifier(channel, identifier string) {
+	switch channel {
+	case "email":
+		u.Email = identifier
+	case "phone":
+		u.Phone = identifier
+	}
 }

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/passgate/caddy-passgate/sessionstore"
+	"github.com/passgate/caddy-passgate/sessionstore/memory"
 	"github.com/passgate/caddy-passgate/verify"
 )
 
@@ -45,9 +45,9 @@ func (r *recordingSender) count() int {
 	return len(r.sent)
 }
 
-func newService(t *testing.T) (*verify.Service, *recordingSender, *sessionstore.Memory) {
+func newService(t *testing.T) (*verify.Service, *recordingSender, *memory.Store) {
 	t.Helper()
-	store := sessionstore.NewMemory(nil, 0)
+	store := memory.New(nil, 0)
 	sender := &recordingSender{}
 	allow, err := verify.NewPattern("email", "*@Example.com")
 	if err != nil {

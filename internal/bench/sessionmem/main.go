@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/passgate/caddy-passgate/sessionstore"
+	redisstore "github.com/passgate/caddy-passgate/sessionstore/redis"
 )
 
 func main() {
@@ -31,7 +32,7 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	client, err := sessionstore.NewRedisClient(*url, 5*time.Second, "passgate-sessionmem")
+	client, err := redisstore.NewClient(*url, 5*time.Second, "passgate-sessionmem")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -40,7 +41,7 @@ func main() {
 	if keys, err := client.DBSize(ctx).Result(); err != nil || keys != 0 {
 		log.Fatalf("the server must be empty and reachable: %d keys, %v", keys, err)
 	}
-	store := sessionstore.NewRedis(client, "passgate:", 0)
+	store := redisstore.New(client, "passgate:", 0)
 	m := &sessionstore.Sessions{Store: store, Idle: 24 * time.Hour, Lifetime: 30 * 24 * time.Hour, TouchEvery: time.Minute}
 
 	users := make([]sessionstore.User, (*n+*perUser-1) / *perUser)
