@@ -13,6 +13,8 @@ package sessionstore
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -74,9 +76,12 @@ type Session struct {
 	LastSeenAt time.Time // start of the idle timeout
 }
 
-// AttemptStore keeps pending sign-in attempts.
+// AttemptStore keeps pending sign-in attempts. Every call treats a decoy
+// (an attempt for an identifier that may not sign in, stored so that it
+// cannot be told apart) as any other attempt.
 type AttemptStore interface {
-	// CreateAttempt stores a until a.ExpiresAt.
+	// CreateAttempt stores a until a.ExpiresAt, and records it as the
+	// latest attempt for its channel and identifier, until then too.
 	CreateAttempt(ctx context.Context, a Attempt) error
 	// TryAttempt counts one more try against the attempt, atomically, and
 	// returns it with Tries set to the count including this one. A failed
@@ -85,6 +90,12 @@ type AttemptStore interface {
 	// AttemptByToken returns the live attempt whose TokenHash is
 	// tokenHash, without counting a try. ErrNotFound if there is none.
 	AttemptByToken(ctx context.Context, tokenHash []byte) (Attempt, error)
+	// LatestAttempt returns the attempt most recently created for channel
+	// and identifier, without counting a try, for front doors whose verify
+	// call names the address instead of an attempt. ErrNotFound if that
+	// attempt has expired or been deleted (an older one does not count
+	// again). A failed attempt is returned with Failed set.
+	LatestAttempt(ctx context.Context, channel, identifier string) (Attempt, error)
 	// DeleteAttempt removes the attempt, and its token index with it, and
 	// reports whether this call was the one that removed it; of concurrent
 	// callers exactly one gets true.
@@ -128,8 +139,14 @@ type SessionStore interface {
 	TouchSession(ctx context.Context, s Session, until time.Time) error
 	// DeleteSession removes one session.
 	DeleteSession(ctx context.Context, id, userID string) error
-	// DeleteUserSessions removes every session of a user and says how many.
+	// DeleteUserSessions removes every session of a user and says how many
+	// of them were live.
 	DeleteUserSessions(ctx context.Context, userID string) (int, error)
+	// UserSessions returns the user's live sessions, oldest first (by
+	// CreatedAt, then ID), each with Email, Phone and Roles filled as
+	// Session fills them. None, and no error, for a user without sessions
+	// or who does not exist.
+	UserSessions(ctx context.Context, userID string) ([]Session, error)
 }
 
 // Store is everything passgate keeps.
@@ -150,4 +167,15 @@ func (u *User) SetIdentifier(channel, identifier string) {
 	case "phone":
 		u.Phone = identifier
 	}
+}
+
+// SortSessions puts sessions in the order UserSessions returns them: by
+// CreatedAt, then by ID.
+func SortSessions(s []Session) {
+	slices.SortFunc(s, func(a, b Session) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
 }

@@ -20,6 +20,7 @@ type Store struct {
 	mu         sync.Mutex
 	attempts   map[string]memAttempt
 	tokens     map[string]string            // string(TokenHash) -> attempt id
+	latest     map[identity]string          // -> id of the attempt created last
 	users      map[string]sessionstore.User // by id
 	identities map[identity]string          // -> user id
 	sessions   map[string]memSession
@@ -55,6 +56,7 @@ func New(now func() time.Time, sweepEvery time.Duration) *Store {
 		now:        now,
 		attempts:   make(map[string]memAttempt),
 		tokens:     make(map[string]string),
+		latest:     make(map[identity]string),
 		users:      make(map[string]sessionstore.User),
 		identities: make(map[identity]string),
 		sessions:   make(map[string]memSession),
@@ -106,6 +108,11 @@ func (m *Store) sweep() {
 			m.dropAttemptLocked(id)
 		}
 	}
+	for k, id := range m.latest {
+		if _, ok := m.attempts[id]; !ok {
+			delete(m.latest, k)
+		}
+	}
 	for id, s := range m.sessions {
 		if !now.Before(s.until) {
 			m.dropSessionLocked(id, s.s.UserID)
@@ -135,7 +142,27 @@ func (m *Store) CreateAttempt(_ context.Context, a sessionstore.Attempt) error {
 	if len(a.TokenHash) > 0 {
 		m.tokens[string(a.TokenHash)] = a.ID
 	}
+	m.latest[identity{a.Channel, a.Identifier}] = a.ID
 	return nil
+}
+
+// LatestAttempt implements sessionstore.AttemptStore.
+func (m *Store) LatestAttempt(_ context.Context, channel, identifier string) (sessionstore.Attempt, error) {
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := identity{channel, identifier}
+	id, ok := m.latest[k]
+	if !ok {
+		return sessionstore.Attempt{}, sessionstore.ErrNotFound
+	}
+	rec, ok := m.attempts[id]
+	if !ok || !now.Before(rec.until) {
+		m.dropAttemptLocked(id)
+		delete(m.latest, k)
+		return sessionstore.Attempt{}, sessionstore.ErrNotFound
+	}
+	return cloneAttempt(rec.a), nil
 }
 
 // AttemptByToken implements sessionstore.AttemptStore.
@@ -339,6 +366,29 @@ func (m *Store) DeleteUserSessions(_ context.Context, userID string) (int, error
 	}
 	delete(m.byUser, userID)
 	return n, nil
+}
+
+// UserSessions implements sessionstore.SessionStore.
+func (m *Store) UserSessions(_ context.Context, userID string) ([]sessionstore.Session, error) {
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	u, ok := m.users[userID]
+	if !ok {
+		return nil, nil
+	}
+	var out []sessionstore.Session
+	for id := range m.byUser[userID] {
+		rec, ok := m.sessions[id]
+		if !ok || !now.Before(rec.until) {
+			continue
+		}
+		s := rec.s
+		s.Email, s.Phone, s.Roles = u.Email, u.Phone, slices.Clone(u.Roles)
+		out = append(out, s)
+	}
+	sessionstore.SortSessions(out)
+	return out, nil
 }
 
 func (m *Store) dropSessionLocked(id, userID string) {

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -80,6 +81,9 @@ func (r *Store) identityKey(channel, identifier string) string {
 	return r.prefix + "i:" + channel + ":" + identifier
 }
 func (r *Store) sessionKey(id string) string { return r.prefix + "s:" + id }
+func (r *Store) latestKey(channel, identifier string) string {
+	return r.prefix + "n:" + channel + ":" + identifier
+}
 
 // A user's sessions are indexed in the user's own hash, as fields named
 // sessionField + session id with an empty value: a field in a small hash
@@ -137,9 +141,30 @@ func (r *Store) CreateAttempt(ctx context.Context, a sessionstore.Attempt) error
 			p.Set(ctx, tokenIndex, a.ID, 0)
 			p.PExpireAt(ctx, tokenIndex, a.ExpiresAt)
 		}
+		latest := r.latestKey(a.Channel, a.Identifier)
+		p.Set(ctx, latest, a.ID, 0)
+		p.PExpireAt(ctx, latest, a.ExpiresAt)
 		return nil
 	})
 	return storeErr(err)
+}
+
+// LatestAttempt implements sessionstore.AttemptStore.
+func (r *Store) LatestAttempt(ctx context.Context, channel, identifier string) (sessionstore.Attempt, error) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	id, err := r.client.Get(ctx, r.latestKey(channel, identifier)).Result()
+	if err != nil {
+		return sessionstore.Attempt{}, storeErr(err)
+	}
+	f, err := r.client.HGetAll(ctx, r.attemptKey(id)).Result()
+	if err != nil {
+		return sessionstore.Attempt{}, storeErr(err)
+	}
+	if len(f) == 0 {
+		return sessionstore.Attempt{}, sessionstore.ErrNotFound
+	}
+	return decodeAttempt(id, f), nil
 }
 
 // attemptByTokenScript: KEYS[1] token index; ARGV[1] attempt key prefix.
@@ -502,6 +527,66 @@ func (r *Store) DeleteUserSessions(ctx context.Context, userID string) (int, err
 		r.cache.forgetUser(r.sessionKey(""), userID)
 	}
 	return n, storeErr(err)
+}
+
+// UserSessions implements sessionstore.SessionStore.
+func (r *Store) UserSessions(ctx context.Context, userID string) ([]sessionstore.Session, error) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	var fields *goredis.StringSliceCmd
+	var user *goredis.SliceCmd
+	if _, err := r.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		user = p.HMGet(ctx, r.userKey(userID), "ch", "idf", "r")
+		fields = p.HKeys(ctx, r.userKey(userID))
+		return nil
+	}); err != nil {
+		return nil, storeErr(err)
+	}
+	vals := user.Val()
+	if vals[0] == nil {
+		return nil, nil
+	}
+	str := func(v any) string { s, _ := v.(string); return s }
+	u, err := decodeUser(map[string]string{"ch": str(vals[0]), "idf": str(vals[1]), "r": str(vals[2])})
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, f := range fields.Val() {
+		if id, ok := strings.CutPrefix(f, sessionField); ok {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = r.sessionKey(id)
+	}
+	vs, err := r.client.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	var out []sessionstore.Session
+	for i, v := range vs {
+		val, ok := v.(string)
+		if !ok {
+			continue
+		}
+		var rs redisSession
+		if err := json.Unmarshal([]byte(val), &rs); err != nil || rs.UserID != userID {
+			continue
+		}
+		out = append(out, sessionstore.Session{
+			ID: ids[i], UserID: userID, Email: u.Email, Phone: u.Phone, Roles: slices.Clone(u.Roles),
+			CreatedAt:  time.UnixMilli(rs.Created),
+			ExpiresAt:  time.UnixMilli(rs.Expires),
+			LastSeenAt: time.UnixMilli(rs.LastSeen),
+		})
+	}
+	sessionstore.SortSessions(out)
+	return out, nil
 }
 
 func pairs(flat []string) map[string]string {

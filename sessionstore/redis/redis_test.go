@@ -53,8 +53,9 @@ func TestRedisUnreachableIsUnavailable(t *testing.T) {
 	}
 }
 
-// Deleting an attempt deletes its token index in the same script, so no
-// key is left behind to expire on its own.
+// Deleting an attempt deletes its token index in the same script; what is
+// left is the pointer to the latest attempt of the address, which expires
+// with the attempt.
 func TestRedisTokenIndexDeletedWithAttempt(t *testing.T) {
 	client := testClient(t, testRedisURL())
 	ctx := context.Background()
@@ -66,14 +67,18 @@ func TestRedisTokenIndexDeletedWithAttempt(t *testing.T) {
 	if err := s.CreateAttempt(ctx, a); err != nil {
 		t.Fatal(err)
 	}
-	if keys, _ := client.Keys(ctx, prefix+"*").Result(); len(keys) != 2 {
-		t.Fatalf("after create: keys %v, want the attempt and its token index", keys)
+	if keys, _ := client.Keys(ctx, prefix+"*").Result(); len(keys) != 3 {
+		t.Fatalf("after create: keys %v, want the attempt, its token index and the latest-attempt pointer", keys)
 	}
 	if ok, err := s.DeleteAttempt(ctx, a.ID); !ok || err != nil {
 		t.Fatalf("DeleteAttempt = %v, %v", ok, err)
 	}
-	if keys, _ := client.Keys(ctx, prefix+"*").Result(); len(keys) != 0 {
-		t.Fatalf("after delete: keys %v left", keys)
+	latest := prefix + "n:email:a@b.c"
+	if keys, _ := client.Keys(ctx, prefix+"*").Result(); len(keys) != 1 || keys[0] != latest {
+		t.Fatalf("after delete: keys %v left, want only %s", keys, latest)
+	}
+	if ttl := client.PTTL(ctx, latest).Val(); ttl < 50*time.Second || ttl > time.Minute {
+		t.Fatalf("latest-attempt pointer's TTL %v, want the attempt's minute", ttl)
 	}
 }
 
@@ -93,9 +98,9 @@ func TestRedisTokenIndexDeletedWithFailedAttempt(t *testing.T) {
 	if err := s.FailAttempt(ctx, a.ID); err != nil {
 		t.Fatal(err)
 	}
-	keys, _ := client.Keys(ctx, prefix+"*").Result()
-	if len(keys) != 1 || keys[0] != prefix+"a:"+a.ID {
-		t.Fatalf("after FailAttempt: keys %v, want the attempt alone", keys)
+	keys, _ := client.Keys(ctx, prefix+"a:*").Result()
+	if all, _ := client.Keys(ctx, prefix+"*").Result(); len(all) != 2 || len(keys) != 1 || keys[0] != prefix+"a:"+a.ID {
+		t.Fatalf("after FailAttempt: keys %v, want the attempt and the latest-attempt pointer", all)
 	}
 	if ttl := client.PTTL(ctx, keys[0]).Val(); ttl < 50*time.Second || ttl > time.Minute {
 		t.Fatalf("failed attempt's TTL %v, want its minute", ttl)
