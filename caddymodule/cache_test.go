@@ -5,13 +5,13 @@ import (
 	"time"
 
 	"github.com/passgate/caddy-passgate/internal/testenv"
-	"github.com/passgate/caddy-passgate/sessionstore"
+	redisstore "github.com/passgate/caddy-passgate/sessionstore/redis"
 )
 
 // within polls do until ok holds, and fails if a request sent d or more
 // after the call still does not satisfy it. It is for what the session
 // cache makes asynchronous: a revocation reaches another instance by
-// pub/sub (milliseconds, and never later than sessionstore.SessionCacheTTL
+// pub/sub (milliseconds, and never later than redisstore.SessionCacheTTL
 // even if the notice is lost), and an outage empties the cache when the
 // subscription breaks (at once for a closed connection, within the TTL for
 // a hung server). Responses before then may still be served from cache.
@@ -35,4 +35,4 @@ func refused(r testenv.Response) bool     { return r.Status != 200 }
 func unavailable(r testenv.Response) bool { return r.Status == 503 }
 
 // The bound the cache promises for revocation on every instance.
-const revocationBound = sessionstore.SessionCacheTTL
+const revocationBound = redisstore.SessionCacheTTL

@@ -286,9 +286,10 @@ func TestDeliveryFailureLeavesNothing(t *testing.T) {
 			}
 			slices.Sort(keys)
 			// Only the client's start count, and the attempt without its
-			// code's MAC or its link: nothing of the address (no link,
-			// cooldown or hourly count) may be left.
-			if want := []string{"pgtest:a:" + id, "pgtest:l:ips:127.0.0.1"}; !slices.Equal(keys, want) {
+			// code's MAC or its link (and the pointer to it as the address's
+			// latest): nothing of the address (no link, cooldown or hourly
+			// count) may be left.
+			if want := []string{"pgtest:a:" + id, "pgtest:l:ips:127.0.0.1", "pgtest:n:email:ned@example.com"}; !slices.Equal(keys, want) {
 				t.Fatalf("keys left after a failed delivery: %v, want %v", keys, want)
 			}
 			if f := rc.HMGet(ctx, "pgtest:a:"+id, "f", "mac", "th").Val(); f[0] != "1" || f[1] != "" || f[2] != "" {

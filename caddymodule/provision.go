@@ -17,7 +17,7 @@ import (
 	"github.com/passgate/caddy-passgate/caddymodule/native"
 	"github.com/passgate/caddy-passgate/internal/clock"
 	"github.com/passgate/caddy-passgate/internal/httpkit"
-	"github.com/passgate/caddy-passgate/sessionstore"
+	redisstore "github.com/passgate/caddy-passgate/sessionstore/redis"
 	"github.com/passgate/caddy-passgate/verify"
 	"github.com/passgate/caddy-passgate/verify/smtpmail"
 	"github.com/passgate/caddy-passgate/verify/webhook"
@@ -153,7 +153,7 @@ func (p *Passgate) setDefaults() {
 		p.Store.Prefix = DefaultPrefix
 	}
 	if p.Store.Backend == "redis" && p.Store.Timeout == 0 {
-		p.Store.Timeout = caddy.Duration(sessionstore.DefaultRedisTimeout)
+		p.Store.Timeout = caddy.Duration(redisstore.DefaultTimeout)
 	}
 	if p.BasePath == "" {
 		p.BasePath = DefaultBasePath

@@ -108,3 +108,13 @@ func (o observed) RotateRefresh(ctx context.Context, oldHash, newHash string, no
 	defer o.since("rotate_refresh", time.Now())
 	return o.Store.RotateRefresh(ctx, oldHash, newHash, now)
 }
+
+func (o observed) LatestAttempt(ctx context.Context, channel, identifier string) (Attempt, error) {
+	defer o.since("latest_attempt", time.Now())
+	return o.Store.LatestAttempt(ctx, channel, identifier)
+}
+
+func (o observed) UserSessions(ctx context.Context, userID string) ([]Session, error) {
+	defer o.since("user_sessions", time.Now())
+	return o.Store.UserSessions(ctx, userID)
+}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/passgate/caddy-passgate/sessionstore"
+	"github.com/passgate/caddy-passgate/sessionstore/memory"
 	"github.com/passgate/caddy-passgate/verify"
 )
 
@@ -239,7 +240,7 @@ func TestFailedDeliveryIsReportedByTheNextCheck(t *testing.T) {
 // (key kinds, field lengths), not by value: a real start and a decoy must
 // make the same ones while the client waits for the answer.
 type recordingStore struct {
-	*sessionstore.Memory
+	*memory.Store
 	mu    sync.Mutex
 	calls []string
 }
@@ -264,49 +265,49 @@ func keyKind(key string) string { kind, _, _ := strings.Cut(key, ":"); return ki
 func (r *recordingStore) CreateAttempt(ctx context.Context, a sessionstore.Attempt) error {
 	r.record("CreateAttempt mac=%d token=%d ttl=%v redirect=%q createUser=%v", len(a.CodeMAC), len(a.TokenHash),
 		a.ExpiresAt.Sub(a.CreatedAt), a.RedirectTo, a.CreateUser)
-	return r.Memory.CreateAttempt(ctx, a)
+	return r.Store.CreateAttempt(ctx, a)
 }
 
 func (r *recordingStore) TryAttempt(ctx context.Context, id string) (sessionstore.Attempt, error) {
 	r.record("TryAttempt")
-	return r.Memory.TryAttempt(ctx, id)
+	return r.Store.TryAttempt(ctx, id)
 }
 
 func (r *recordingStore) AttemptByToken(ctx context.Context, th []byte) (sessionstore.Attempt, error) {
 	r.record("AttemptByToken")
-	return r.Memory.AttemptByToken(ctx, th)
+	return r.Store.AttemptByToken(ctx, th)
 }
 
 func (r *recordingStore) DeleteAttempt(ctx context.Context, id string) (bool, error) {
 	r.record("DeleteAttempt")
-	return r.Memory.DeleteAttempt(ctx, id)
+	return r.Store.DeleteAttempt(ctx, id)
 }
 
 func (r *recordingStore) FailAttempt(ctx context.Context, id string) error {
 	r.record("FailAttempt")
-	return r.Memory.FailAttempt(ctx, id)
+	return r.Store.FailAttempt(ctx, id)
 }
 
 func (r *recordingStore) UserByIdentifier(ctx context.Context, channel, identifier string) (sessionstore.User, error) {
 	r.record("UserByIdentifier %s", channel)
-	return r.Memory.UserByIdentifier(ctx, channel, identifier)
+	return r.Store.UserByIdentifier(ctx, channel, identifier)
 }
 
 func (r *recordingStore) TakeSlot(ctx context.Context, key string, limit int, window time.Duration, now time.Time) (string, time.Duration, error) {
 	r.record("TakeSlot %s %d %v", keyKind(key), limit, window)
-	return r.Memory.TakeSlot(ctx, key, limit, window, now)
+	return r.Store.TakeSlot(ctx, key, limit, window, now)
 }
 
 func (r *recordingStore) ReleaseSlot(ctx context.Context, key, slot string) error {
 	r.record("ReleaseSlot %s", keyKind(key))
-	return r.Memory.ReleaseSlot(ctx, key, slot)
+	return r.Store.ReleaseSlot(ctx, key, slot)
 }
 
 // A decoy makes the same store calls as a real start before it answers,
 // with and without create_user; what a real one does after (here, a
 // failed delivery giving back its slots) happens once it has answered.
 func TestDecoyAndRealMakeTheSameStoreCalls(t *testing.T) {
-	rec := &recordingStore{Memory: sessionstore.NewMemory(nil, 0)}
+	rec := &recordingStore{Store: memory.New(nil, 0)}
 	gate := newGatedSender(errors.New("smtp down"))
 	s, _, _ := newService(t, withStore(rec),
 		withLimits(verify.Limits{ResendCooldown: time.Minute, SendsPerHour: 5, StartsPerIP: 100, StartsPerIPWindow: 10 * time.Minute}),

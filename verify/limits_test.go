@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/passgate/caddy-passgate/sessionstore"
+	"github.com/passgate/caddy-passgate/sessionstore/memory"
 	"github.com/passgate/caddy-passgate/verify"
 )
 
@@ -127,7 +128,7 @@ func TestDeliveryFailureDoesNotCountAgainstTheAddress(t *testing.T) {
 // A store failure after the limits were taken gives the address's slots
 // back too: the retry is not told to wait for a code that never went.
 func TestStoreFailureDoesNotCountAgainstTheAddress(t *testing.T) {
-	store := sessionstore.NewMemory(nil, 0)
+	store := memory.New(nil, 0)
 	attempts := &failingAttempts{Store: store, fail: sessionstore.ErrUnavailable}
 	s, _, _ := limitedService(t, verify.Limits{ResendCooldown: time.Minute, SendsPerHour: 1}, withStore(attempts))
 	if _, err := startFrom(s, "cy@example.com", "192.0.2.1"); !errors.Is(err, sessionstore.ErrUnavailable) {

@@ -62,7 +62,7 @@ func (e *Engine) Logout(ctx context.Context, c Credential, scope Scope, caller C
 }
 
 func (e *Engine) revokeOthers(ctx context.Context, keep Session) (int, error) {
-	all, err := userSessions(ctx, e.store, keep.UserID)
+	all, err := e.store.UserSessions(ctx, keep.UserID)
 	if err != nil {
 		return 0, err
 	}
@@ -81,7 +81,7 @@ func (e *Engine) revokeOthers(ctx context.Context, keep Session) (int, error) {
 
 // Sessions lists the live sessions of a user.
 func (e *Engine) Sessions(ctx context.Context, userID string) ([]Session, error) {
-	all, err := userSessions(ctx, e.store, userID)
+	all, err := e.store.UserSessions(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -109,15 +109,4 @@ func (e *Engine) Revoke(ctx context.Context, userID, sessionID string, caller Ca
 	}
 	e.emit(Event{Kind: EventSessionRevoked, Caller: caller, UserID: userID, Revoked: 1})
 	return nil
-}
-
-// TODO(lead): the store's own UserSessions once the store branch lands.
-func userSessions(ctx context.Context, st sessionstore.Store, userID string) ([]Session, error) {
-	l, ok := st.(interface {
-		UserSessions(context.Context, string) ([]Session, error)
-	})
-	if !ok {
-		return nil, errors.New("store cannot list sessions")
-	}
-	return l.UserSessions(ctx, userID)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/passgate/caddy-passgate/sessionstore"
+	"github.com/passgate/caddy-passgate/sessionstore/memory"
 	"github.com/passgate/caddy-passgate/verify"
 )
 
@@ -67,9 +68,9 @@ func allowPhones(c *verify.Config) {
 
 // newService is an engine on a memory store (returned too) that sends
 // email codes to the recording sender; options change it.
-func newService(t *testing.T, opts ...option) (*verify.Engine, *recordingSender, *sessionstore.Memory) {
+func newService(t *testing.T, opts ...option) (*verify.Engine, *recordingSender, *memory.Store) {
 	t.Helper()
-	store := sessionstore.NewMemory(nil, 0)
+	store := memory.New(nil, 0)
 	sender := &recordingSender{}
 	allow, err := verify.NewPattern("email", "*@Example.com")
 	if err != nil {

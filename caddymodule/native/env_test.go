@@ -7,7 +7,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/passgate/caddy-passgate/internal/httpkit"
-	"github.com/passgate/caddy-passgate/sessionstore"
+	"github.com/passgate/caddy-passgate/sessionstore/memory"
 	"github.com/passgate/caddy-passgate/verify"
 )
 
@@ -15,7 +15,7 @@ import (
 // 6 digits valid for ttl, and the memory store.
 func testEnv(t *testing.T, senders map[string]verify.Sender, ttl time.Duration) *httpkit.Env {
 	t.Helper()
-	store := sessionstore.NewMemory(nil, 0)
+	store := memory.New(nil, 0)
 	t.Cleanup(func() { store.Close() })
 	e, err := verify.New(verify.Config{
 		Store: store, Senders: senders, CodeTTL: ttl,

@@ -39,7 +39,7 @@ import (
 
 	_ "github.com/passgate/caddy-passgate"
 	"github.com/passgate/caddy-passgate/internal/clock"
-	"github.com/passgate/caddy-passgate/sessionstore"
+	redisstore "github.com/passgate/caddy-passgate/sessionstore/redis"
 )
 
 // Secret is the gateways' secret.
@@ -758,11 +758,11 @@ func (rs *Redis) WaitSubscribed() {
 	defer c.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		n, err := c.PubSubNumSub(context.Background(), sessionstore.InvalidationChannel).Result()
+		n, err := c.PubSubNumSub(context.Background(), redisstore.InvalidationChannel).Result()
 		if err != nil {
 			rs.T.Fatal(err)
 		}
-		if n[sessionstore.InvalidationChannel] > 0 {
+		if n[redisstore.InvalidationChannel] > 0 {
 			return
 		}
 		if time.Now().After(deadline) {

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/passgate/caddy-passgate/sessionstore"
+	redisstore "github.com/passgate/caddy-passgate/sessionstore/redis"
 )
 
 func main() {
@@ -32,7 +33,7 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	client, err := sessionstore.NewRedisClient(*url, 5*time.Second, "passgate-sessionmem")
+	client, err := redisstore.NewClient(*url, 5*time.Second, "passgate-sessionmem")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -41,7 +42,7 @@ func main() {
 	if keys, err := client.DBSize(ctx).Result(); err != nil || keys != 0 {
 		log.Fatalf("the server must be empty and reachable: %d keys, %v", keys, err)
 	}
-	store := sessionstore.NewRedis(client, "passgate:", 0)
+	store := redisstore.New(client, "passgate:", 0)
 	// A session as passgate makes one: under the hash of a 256-bit secret,
 	// until its idle end (the absolute end is 30 days away).
 	create := func(u sessionstore.User) error {

@@ -1,10 +1,9 @@
-package sessionstore_test
+package redis_test
 
 import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"os"
 	"runtime"
 	"slices"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/passgate/caddy-passgate/sessionstore"
+	redisstore "github.com/passgate/caddy-passgate/sessionstore/redis"
 	"github.com/passgate/caddy-passgate/sessionstore/storetest"
 )
 
@@ -29,19 +29,19 @@ func testRedisURL() string {
 func TestRedis(t *testing.T) {
 	client := testClient(t, testRedisURL())
 	storetest.Run(t, func(t *testing.T) sessionstore.Store {
-		return sessionstore.NewRedis(client, testPrefix(t, client), 0)
+		return redisstore.New(client, testPrefix(t, client), 0)
 	})
 }
 
 func TestRedisUnreachableIsUnavailable(t *testing.T) {
 	// Port 1 on loopback refuses at once; the error must say "unavailable",
 	// never "not found", so that callers fail closed.
-	client, err := sessionstore.NewRedisClient("redis://127.0.0.1:1/0", 200*time.Millisecond, "passgate-test")
+	client, err := redisstore.NewClient("redis://127.0.0.1:1/0", 200*time.Millisecond, "passgate-test")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	s := sessionstore.NewRedis(client, "x:", 0)
+	s := redisstore.New(client, "x:", 0)
 	ctx := context.Background()
 	_, err = s.Session(ctx, "abc")
 	if !errors.Is(err, sessionstore.ErrUnavailable) || errors.Is(err, sessionstore.ErrNotFound) {
@@ -53,27 +53,32 @@ func TestRedisUnreachableIsUnavailable(t *testing.T) {
 	}
 }
 
-// Deleting an attempt deletes its token index in the same script, so no
-// key is left behind to expire on its own.
+// Deleting an attempt deletes its token index in the same script; what is
+// left is the pointer to the latest attempt of the address, which expires
+// with the attempt.
 func TestRedisTokenIndexDeletedWithAttempt(t *testing.T) {
 	client := testClient(t, testRedisURL())
 	ctx := context.Background()
 	prefix := testPrefix(t, client)
-	s := sessionstore.NewRedis(client, prefix, 0)
+	s := redisstore.New(client, prefix, 0)
 	now := time.Now()
 	a := sessionstore.Attempt{ID: rand.Text(), Channel: "email", Identifier: "a@b.c",
 		TokenHash: []byte("0123456789abcdef0123456789abcdef"), CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
 	if err := s.CreateAttempt(ctx, a); err != nil {
 		t.Fatal(err)
 	}
-	if keys, _ := client.Keys(ctx, prefix+"*").Result(); len(keys) != 2 {
-		t.Fatalf("after create: keys %v, want the attempt and its token index", keys)
+	if keys, _ := client.Keys(ctx, prefix+"*").Result(); len(keys) != 3 {
+		t.Fatalf("after create: keys %v, want the attempt, its token index and the latest-attempt pointer", keys)
 	}
 	if ok, err := s.DeleteAttempt(ctx, a.ID); !ok || err != nil {
 		t.Fatalf("DeleteAttempt = %v, %v", ok, err)
 	}
-	if keys, _ := client.Keys(ctx, prefix+"*").Result(); len(keys) != 0 {
-		t.Fatalf("after delete: keys %v left", keys)
+	latest := prefix + "n:email:a@b.c"
+	if keys, _ := client.Keys(ctx, prefix+"*").Result(); len(keys) != 1 || keys[0] != latest {
+		t.Fatalf("after delete: keys %v left, want only %s", keys, latest)
+	}
+	if ttl := client.PTTL(ctx, latest).Val(); ttl < 50*time.Second || ttl > time.Minute {
+		t.Fatalf("latest-attempt pointer's TTL %v, want the attempt's minute", ttl)
 	}
 }
 
@@ -83,7 +88,7 @@ func TestRedisTokenIndexDeletedWithFailedAttempt(t *testing.T) {
 	client := testClient(t, testRedisURL())
 	ctx := context.Background()
 	prefix := testPrefix(t, client)
-	s := sessionstore.NewRedis(client, prefix, 0)
+	s := redisstore.New(client, prefix, 0)
 	now := time.Now()
 	a := sessionstore.Attempt{ID: rand.Text(), Channel: "email", Identifier: "a@b.c", CodeMAC: []byte("mac"),
 		TokenHash: []byte("0123456789abcdef0123456789abcdef"), CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
@@ -93,9 +98,9 @@ func TestRedisTokenIndexDeletedWithFailedAttempt(t *testing.T) {
 	if err := s.FailAttempt(ctx, a.ID); err != nil {
 		t.Fatal(err)
 	}
-	keys, _ := client.Keys(ctx, prefix+"*").Result()
-	if len(keys) != 1 || keys[0] != prefix+"a:"+a.ID {
-		t.Fatalf("after FailAttempt: keys %v, want the attempt alone", keys)
+	keys, _ := client.Keys(ctx, prefix+"a:*").Result()
+	if all, _ := client.Keys(ctx, prefix+"*").Result(); len(all) != 2 || len(keys) != 1 || keys[0] != prefix+"a:"+a.ID {
+		t.Fatalf("after FailAttempt: keys %v, want the attempt and the latest-attempt pointer", all)
 	}
 	if ttl := client.PTTL(ctx, keys[0]).Val(); ttl < 50*time.Second || ttl > time.Minute {
 		t.Fatalf("failed attempt's TTL %v, want its minute", ttl)
@@ -108,11 +113,11 @@ func TestRedisTokenIndexDeletedWithFailedAttempt(t *testing.T) {
 // Failing operations against a dead server leave no goroutine behind.
 func TestRedisFailuresLeakNoGoroutines(t *testing.T) {
 	before := runtime.NumGoroutine()
-	client, err := sessionstore.NewRedisClient("redis://127.0.0.1:1/0", 100*time.Millisecond, "passgate-test")
+	client, err := redisstore.NewClient("redis://127.0.0.1:1/0", 100*time.Millisecond, "passgate-test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := sessionstore.NewRedis(client, "x:", 0)
+	s := redisstore.New(client, "x:", 0)
 	var wg sync.WaitGroup
 	for range 50 {
 		wg.Go(func() {
@@ -132,96 +137,6 @@ func TestRedisFailuresLeakNoGoroutines(t *testing.T) {
 	}
 }
 
-// Sessions made by the previous layout (identity and roles in the session
-// value, the user's sessions in a set us:<user>) are still read, with the
-// user's current identity and roles, and a global logout removes and
-// announces them along with the current layout's.
-func TestRedisLegacySessions(t *testing.T) {
-	client := testClient(t, testRedisURL())
-	ctx := context.Background()
-	prefix := testPrefix(t, client)
-	s := sessionstore.NewRedis(client, prefix, 0)
-	now := time.Now().Truncate(time.Millisecond)
-	u, err := s.RecordSignIn(ctx, "email", "old@example.com", rand.Text(), []string{"staff"}, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	legacyID := rand.Text()
-	legacyKey := prefix + "s:" + legacyID
-	val := fmt.Sprintf(`{"u":%q,"e":"stale@example.com","r":["stale"],"c":%d,"x":%d,"s":%d}`,
-		u.ID, now.UnixMilli(), now.Add(time.Hour).UnixMilli(), now.UnixMilli())
-	if err := client.Set(ctx, legacyKey, val, time.Hour).Err(); err != nil {
-		t.Fatal(err)
-	}
-	setKey := prefix + "us:" + u.ID
-	if err := client.SAdd(ctx, setKey, legacyID, rand.Text() /* long gone */).Err(); err != nil {
-		t.Fatal(err)
-	}
-	client.Expire(ctx, setKey, time.Hour)
-
-	current := sessionstore.Session{ID: rand.Text(), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour), LastSeenAt: now}
-	if err := s.CreateSession(ctx, current, current.ExpiresAt); err != nil {
-		t.Fatal(err)
-	}
-	// The current layout indexes in the user's hash and makes no set.
-	if ok, err := client.HExists(ctx, prefix+"u:"+u.ID, "s:"+current.ID).Result(); !ok || err != nil {
-		t.Fatalf("session field in the user's hash: %v, %v", ok, err)
-	}
-	if members, _ := client.SMembers(ctx, setKey).Result(); len(members) != 2 {
-		t.Fatalf("the legacy set was changed by CreateSession: %v", members)
-	}
-
-	got, err := s.Session(ctx, legacyID)
-	if err != nil {
-		t.Fatalf("reading a legacy session: %v", err)
-	}
-	if got.ID != legacyID || got.UserID != u.ID || got.Email != "old@example.com" || got.Phone != "" ||
-		!slices.Equal(got.Roles, []string{"staff"}) || !got.CreatedAt.Equal(now) ||
-		!got.ExpiresAt.Equal(now.Add(time.Hour)) || !got.LastSeenAt.Equal(now) {
-		t.Fatalf("legacy session reads %+v, want its times and the user's identity and roles", got)
-	}
-
-	ps := client.Subscribe(ctx, sessionstore.InvalidationChannel)
-	defer ps.Close()
-	if _, err := ps.Receive(ctx); err != nil { // the subscription's confirmation
-		t.Fatal(err)
-	}
-	n, err := s.DeleteUserSessions(ctx, u.ID)
-	if err != nil || n != 2 {
-		t.Fatalf("DeleteUserSessions = %d, %v; want 2 (the legacy and the current session)", n, err)
-	}
-	for _, id := range []string{legacyID, current.ID} {
-		if _, err := s.Session(ctx, id); !errors.Is(err, sessionstore.ErrNotFound) {
-			t.Fatalf("session %s after global logout: %v, want ErrNotFound", id, err)
-		}
-	}
-	if n, _ := client.Exists(ctx, setKey).Result(); n != 0 {
-		t.Fatal("the legacy set survived a global logout")
-	}
-	fields, _ := client.HKeys(ctx, prefix+"u:"+u.ID).Result()
-	for _, f := range fields {
-		if strings.HasPrefix(f, "s:") {
-			t.Fatalf("session field %s left in the user's hash", f)
-		}
-	}
-	if _, err := s.User(ctx, u.ID); err != nil {
-		t.Fatalf("the user went with the sessions: %v", err)
-	}
-
-	want := map[string]bool{legacyKey: true, prefix + "s:" + current.ID: true}
-	ch := ps.Channel()
-	timeout := time.After(2 * time.Second)
-	for len(want) > 0 {
-		select {
-		case m := <-ch:
-			delete(want, m.Payload)
-		case <-timeout:
-			t.Fatalf("no revocation notice for %v", want)
-		}
-	}
-}
-
 // The per-user index in the user's hash (fields s:<session id>) holds
 // exactly the live sessions: whatever ends a session takes its field with
 // it, or the next sign-in prunes it. The hash has no expiry, so a field
@@ -230,7 +145,7 @@ func TestRedisSessionIndex(t *testing.T) {
 	client := testClient(t, testRedisURL())
 	ctx := context.Background()
 	prefix := testPrefix(t, client)
-	s := sessionstore.NewRedis(client, prefix, 0)
+	s := redisstore.New(client, prefix, 0)
 	now := time.Now().Truncate(time.Millisecond)
 	u, err := s.RecordSignIn(ctx, "email", "idx@example.com", rand.Text(), nil, now)
 	if err != nil {

@@ -1,4 +1,4 @@
-package sessionstore
+package redis
 
 import (
 	"context"
@@ -6,13 +6,15 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/passgate/caddy-passgate/sessionstore"
 )
 
-func (r *Redis) refreshKey(hash string) string { return r.prefix + "r:" + hash }
+func (r *Store) refreshKey(hash string) string { return r.prefix + "r:" + hash }
 
-// CreateRefresh implements RefreshStore.
-func (r *Redis) CreateRefresh(ctx context.Context, rt RefreshToken) error {
+// CreateRefresh implements sessionstore.RefreshStore.
+func (r *Store) CreateRefresh(ctx context.Context, rt sessionstore.RefreshToken) error {
 	ctx, cancel := r.bound(ctx)
 	defer cancel()
 	amr, err := json.Marshal(nonNil(rt.AMR))
@@ -20,7 +22,7 @@ func (r *Redis) CreateRefresh(ctx context.Context, rt RefreshToken) error {
 		return err
 	}
 	key := r.refreshKey(rt.Hash)
-	_, err = r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	_, err = r.client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		p.HSet(ctx, key, "sid", rt.SessionID, "uid", rt.UserID, "amr", amr,
 			"x", rt.ExpiresAt.UnixMilli(), "rot", 0)
 		p.PExpireAt(ctx, key, rt.ExpiresAt)
@@ -29,26 +31,26 @@ func (r *Redis) CreateRefresh(ctx context.Context, rt RefreshToken) error {
 	return storeErr(err)
 }
 
-// Refresh implements RefreshStore.
-func (r *Redis) Refresh(ctx context.Context, hash string) (RefreshToken, error) {
+// Refresh implements sessionstore.RefreshStore.
+func (r *Store) Refresh(ctx context.Context, hash string) (sessionstore.RefreshToken, error) {
 	ctx, cancel := r.bound(ctx)
 	defer cancel()
 	f, err := r.client.HMGet(ctx, r.refreshKey(hash), "sid", "uid", "amr", "x").Result()
 	if err != nil {
-		return RefreshToken{}, storeErr(err)
+		return sessionstore.RefreshToken{}, storeErr(err)
 	}
 	if f[0] == nil {
-		return RefreshToken{}, ErrNotFound
+		return sessionstore.RefreshToken{}, sessionstore.ErrNotFound
 	}
 	return refreshFrom(hash, f)
 }
 
 // refreshFrom decodes a refresh record's fields sid, uid, amr and x.
-func refreshFrom(hash string, f []any) (RefreshToken, error) {
+func refreshFrom(hash string, f []any) (sessionstore.RefreshToken, error) {
 	str := func(v any) string { s, _ := v.(string); return s }
-	rt := RefreshToken{Hash: hash, SessionID: str(f[0]), UserID: str(f[1]), ExpiresAt: millis(str(f[3]))}
+	rt := sessionstore.RefreshToken{Hash: hash, SessionID: str(f[0]), UserID: str(f[1]), ExpiresAt: millis(str(f[3]))}
 	if err := json.Unmarshal([]byte(str(f[2])), &rt.AMR); err != nil {
-		return RefreshToken{}, fmt.Errorf("%w: corrupt refresh record: %v", ErrUnavailable, err)
+		return sessionstore.RefreshToken{}, fmt.Errorf("%w: corrupt refresh record: %v", sessionstore.ErrUnavailable, err)
 	}
 	return rt, nil
 }
@@ -60,7 +62,7 @@ func refreshFrom(hash string, f []any) (RefreshToken, error) {
 // token unspent), {2, sid, uid, amr, x} reused (the session is deleted).
 // The spent token keeps its successor's hash (nx) and when it was spent
 // (at). Times are the caller's, as in takeSlotScript.
-var rotateRefreshScript = redis.NewScript(`
+var rotateRefreshScript = goredis.NewScript(`
 local f = redis.call('HMGET', KEYS[1], 'sid', 'uid', 'amr', 'x', 'rot', 'nx', 'at')
 if not f[1] then return {0} end
 if f[5] == '1' then
@@ -82,29 +84,29 @@ redis.call('PEXPIREAT', KEYS[2], f[4])
 return {1, f[1], f[2], f[3], f[4]}
 `)
 
-// RotateRefresh implements RefreshStore.
-func (r *Redis) RotateRefresh(ctx context.Context, oldHash, newHash string, now time.Time) (RefreshToken, error) {
+// RotateRefresh implements sessionstore.RefreshStore.
+func (r *Store) RotateRefresh(ctx context.Context, oldHash, newHash string, now time.Time) (sessionstore.RefreshToken, error) {
 	ctx, cancel := r.bound(ctx)
 	defer cancel()
 	res, err := rotateRefreshScript.Run(ctx, r.client,
 		[]string{r.refreshKey(oldHash), r.refreshKey(newHash)},
 		r.sessionKey(""), r.userKey(""), InvalidationChannel,
-		now.UnixMilli(), RefreshRetryGrace.Milliseconds(), newHash,
+		now.UnixMilli(), sessionstore.RefreshRetryGrace.Milliseconds(), newHash,
 	).Slice()
 	if err != nil {
-		return RefreshToken{}, storeErr(err)
+		return sessionstore.RefreshToken{}, storeErr(err)
 	}
 	status, _ := res[0].(int64)
 	if status == 0 {
-		return RefreshToken{}, ErrNotFound
+		return sessionstore.RefreshToken{}, sessionstore.ErrNotFound
 	}
 	if len(res) != 5 {
-		return RefreshToken{}, fmt.Errorf("%w: rotation script returned %d values", ErrUnavailable, len(res))
+		return sessionstore.RefreshToken{}, fmt.Errorf("%w: rotation script returned %d values", sessionstore.ErrUnavailable, len(res))
 	}
 	if status == 2 {
 		rt, err := refreshFrom(oldHash, res[1:])
 		if err == nil {
-			err = ErrRefreshReused
+			err = sessionstore.ErrRefreshReused
 			if r.cache != nil {
 				r.cache.forget(r.sessionKey(rt.SessionID))
 			}

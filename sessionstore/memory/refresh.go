@@ -1,20 +1,22 @@
-package sessionstore
+package memory
 
 import (
 	"context"
 	"slices"
 	"time"
+
+	"github.com/passgate/caddy-passgate/sessionstore"
 )
 
 type memRefresh struct {
-	rt      RefreshToken
+	rt      sessionstore.RefreshToken
 	rotated bool
 	next    string    // hash of the token it was rotated to
 	spentAt time.Time // when it was rotated
 }
 
-// CreateRefresh implements RefreshStore.
-func (m *Memory) CreateRefresh(_ context.Context, rt RefreshToken) error {
+// CreateRefresh implements sessionstore.RefreshStore.
+func (m *Store) CreateRefresh(_ context.Context, rt sessionstore.RefreshToken) error {
 	rt.AMR = slices.Clone(rt.AMR)
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -22,28 +24,28 @@ func (m *Memory) CreateRefresh(_ context.Context, rt RefreshToken) error {
 	return nil
 }
 
-// Refresh implements RefreshStore.
-func (m *Memory) Refresh(_ context.Context, hash string) (RefreshToken, error) {
+// Refresh implements sessionstore.RefreshStore.
+func (m *Store) Refresh(_ context.Context, hash string) (sessionstore.RefreshToken, error) {
 	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	rec, ok := m.refresh[hash]
 	if !ok || !now.Before(rec.rt.ExpiresAt) {
-		return RefreshToken{}, ErrNotFound
+		return sessionstore.RefreshToken{}, sessionstore.ErrNotFound
 	}
 	rt := rec.rt
 	rt.AMR = slices.Clone(rt.AMR)
 	return rt, nil
 }
 
-// RotateRefresh implements RefreshStore.
-func (m *Memory) RotateRefresh(_ context.Context, oldHash, newHash string, now time.Time) (RefreshToken, error) {
+// RotateRefresh implements sessionstore.RefreshStore.
+func (m *Store) RotateRefresh(_ context.Context, oldHash, newHash string, now time.Time) (sessionstore.RefreshToken, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	rec, ok := m.refresh[oldHash]
 	if !ok || !now.Before(rec.rt.ExpiresAt) {
 		delete(m.refresh, oldHash)
-		return RefreshToken{}, ErrNotFound
+		return sessionstore.RefreshToken{}, sessionstore.ErrNotFound
 	}
 	old := rec.rt
 	old.AMR = slices.Clone(old.AMR)
@@ -51,17 +53,17 @@ func (m *Memory) RotateRefresh(_ context.Context, oldHash, newHash string, now t
 		if next, ok := m.refresh[newHash]; ok && rec.next == newHash && !next.rotated &&
 			withinGrace(now, rec.spentAt) {
 			if sess, ok := m.sessions[old.SessionID]; !ok || !now.Before(sess.until) {
-				return RefreshToken{}, ErrNotFound
+				return sessionstore.RefreshToken{}, sessionstore.ErrNotFound
 			}
 			rt := next.rt
 			rt.AMR = slices.Clone(rt.AMR)
 			return rt, nil
 		}
 		m.dropSessionLocked(old.SessionID, old.UserID)
-		return old, ErrRefreshReused
+		return old, sessionstore.ErrRefreshReused
 	}
 	if sess, ok := m.sessions[old.SessionID]; !ok || !now.Before(sess.until) {
-		return RefreshToken{}, ErrNotFound
+		return sessionstore.RefreshToken{}, sessionstore.ErrNotFound
 	}
 	// The rotated token stays, marked, until the chain ends: presenting it
 	// again is the sign of a stolen token, unless it is this rotation
@@ -80,10 +82,10 @@ func (m *Memory) RotateRefresh(_ context.Context, oldHash, newHash string, now t
 // before the rotation counts as within it too.
 func withinGrace(now, spentAt time.Time) bool {
 	d := now.Sub(spentAt)
-	return d > -RefreshRetryGrace && d < RefreshRetryGrace
+	return d > -sessionstore.RefreshRetryGrace && d < sessionstore.RefreshRetryGrace
 }
 
-func (m *Memory) sweepRefreshLocked(now time.Time) {
+func (m *Store) sweepRefreshLocked(now time.Time) {
 	for h, rec := range m.refresh {
 		if !now.Before(rec.rt.ExpiresAt) {
 			delete(m.refresh, h)

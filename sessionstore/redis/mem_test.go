@@ -1,4 +1,4 @@
-package sessionstore_test
+package redis_test
 
 import (
 	"context"
@@ -10,9 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/passgate/caddy-passgate/sessionstore"
+	redisstore "github.com/passgate/caddy-passgate/sessionstore/redis"
 )
 
 // maxSessionBytes is the Redis memory one session may cost, its share of
@@ -30,7 +31,7 @@ func TestRedisSessionMemory(t *testing.T) {
 			url, _ := startPrivateRedis(t)
 			client := testClient(t, url)
 			ctx := context.Background()
-			store := sessionstore.NewRedis(client, "passgate:", 0)
+			store := redisstore.New(client, "passgate:", 0)
 
 			users := make([]sessionstore.User, (n+perUser-1)/perUser)
 			parallel(t, len(users), func(i int) error {
@@ -86,7 +87,7 @@ func parallel(t *testing.T, n int, fn func(i int) error) {
 
 var usedMemoryRE = regexp.MustCompile(`(?m)^used_memory:(\d+)`)
 
-func usedMemory(t *testing.T, client *redis.Client) int64 {
+func usedMemory(t *testing.T, client *goredis.Client) int64 {
 	t.Helper()
 	info, err := client.Info(context.Background(), "memory").Result()
 	if err != nil {

@@ -1,4 +1,4 @@
-package sessionstore_test
+package redis_test
 
 import (
 	"context"
@@ -7,12 +7,14 @@ import (
 	"time"
 
 	"github.com/passgate/caddy-passgate/sessionstore"
+	"github.com/passgate/caddy-passgate/sessionstore/memory"
+	redisstore "github.com/passgate/caddy-passgate/sessionstore/redis"
 )
 
 // BenchmarkSessionLookup is a lookup of a live session: in memory,
 // in Redis read every time, and in Redis through the session cache.
 func BenchmarkSessionLookup(b *testing.B) {
-	client, err := sessionstore.NewRedisClient(testRedisURL(), time.Second, "passgate-bench")
+	client, err := redisstore.NewClient(testRedisURL(), time.Second, "passgate-bench")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -27,17 +29,17 @@ func BenchmarkSessionLookup(b *testing.B) {
 			client.Del(ctx, keys...)
 		}
 	})
-	cache := sessionstore.NewSessionCache(client, sessionstore.SessionCacheEntries, sessionstore.SessionCacheTTL)
+	cache := redisstore.NewSessionCache(client, redisstore.SessionCacheEntries, redisstore.SessionCacheTTL)
 	b.Cleanup(func() { cache.Close() })
-	mem := sessionstore.NewMemory(nil, time.Minute)
+	mem := memory.New(nil, time.Minute)
 	b.Cleanup(func() { mem.Close() })
 	stores := []struct {
 		name  string
 		store sessionstore.Store
 	}{
 		{"memory", mem},
-		{"redis", sessionstore.NewRedis(client, prefix, 0)},
-		{"redis-cached", sessionstore.NewRedis(client, prefix, 0).WithCache(cache)},
+		{"redis", redisstore.New(client, prefix, 0)},
+		{"redis-cached", redisstore.New(client, prefix, 0).WithCache(cache)},
 	}
 	for _, st := range stores {
 		b.Run(st.name, func(b *testing.B) {

@@ -1,4 +1,4 @@
-package sessionstore_test
+package redis_test
 
 import (
 	"context"
@@ -13,15 +13,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/passgate/caddy-passgate/sessionstore"
+	redisstore "github.com/passgate/caddy-passgate/sessionstore/redis"
 	"github.com/passgate/caddy-passgate/sessionstore/storetest"
 )
 
-func testClient(t *testing.T, url string) *redis.Client {
+func testClient(t *testing.T, url string) *goredis.Client {
 	t.Helper()
-	client, err := sessionstore.NewRedisClient(url, time.Second, "passgate-test")
+	client, err := redisstore.NewClient(url, time.Second, "passgate-test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +35,7 @@ func testClient(t *testing.T, url string) *redis.Client {
 
 // testPrefix returns a key prefix of the test's own on client's server;
 // its keys are removed when the test ends.
-func testPrefix(t *testing.T, client *redis.Client) string {
+func testPrefix(t *testing.T, client *goredis.Client) string {
 	prefix := "passgate-test:" + rand.Text() + ":"
 	t.Cleanup(func() {
 		ctx := context.Background()
@@ -45,8 +46,8 @@ func testPrefix(t *testing.T, client *redis.Client) string {
 	return prefix
 }
 
-func cachedStore(t *testing.T, client *redis.Client, prefix string, ttl time.Duration) (*sessionstore.Redis, *sessionstore.SessionCache) {
-	c := sessionstore.NewSessionCache(client, 100, ttl)
+func cachedStore(t *testing.T, client *goredis.Client, prefix string, ttl time.Duration) (*redisstore.Store, *redisstore.SessionCache) {
+	c := redisstore.NewSessionCache(client, 100, ttl)
 	t.Cleanup(func() {
 		c.Close()
 		ctx := context.Background()
@@ -54,7 +55,7 @@ func cachedStore(t *testing.T, client *redis.Client, prefix string, ttl time.Dur
 			client.Del(ctx, keys...)
 		}
 	})
-	return sessionstore.NewRedis(client, prefix, 0).WithCache(c), c
+	return redisstore.New(client, prefix, 0).WithCache(c), c
 }
 
 // waitFor polls cond for at most d: for what only pub/sub delivery, which
@@ -97,7 +98,7 @@ func newSession(t *testing.T, s sessionstore.Store, userID string) sessionstore.
 }
 
 // warm reads the session through s until it comes from the cache.
-func warm(t *testing.T, s *sessionstore.Redis, c *sessionstore.SessionCache, id string) {
+func warm(t *testing.T, s *redisstore.Store, c *redisstore.SessionCache, id string) {
 	t.Helper()
 	waitFor(t, 5*time.Second, "the cache subscribed", func() bool {
 		_, err := s.Session(context.Background(), id)
@@ -119,19 +120,19 @@ func TestSessionCacheRevocationReachesOtherInstance(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name   string
-		revoke func(t *testing.T, a *sessionstore.Redis, s sessionstore.Session)
+		revoke func(t *testing.T, a *redisstore.Store, s sessionstore.Session)
 	}{
-		{"logout", func(t *testing.T, a *sessionstore.Redis, s sessionstore.Session) {
+		{"logout", func(t *testing.T, a *redisstore.Store, s sessionstore.Session) {
 			if err := a.DeleteSession(ctx, s.ID, s.UserID); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"global logout", func(t *testing.T, a *sessionstore.Redis, s sessionstore.Session) {
+		{"global logout", func(t *testing.T, a *redisstore.Store, s sessionstore.Session) {
 			if n, err := a.DeleteUserSessions(ctx, s.UserID); n != 1 || err != nil {
 				t.Fatalf("DeleteUserSessions = %d, %v", n, err)
 			}
 		}},
-		{"refresh token reuse", func(t *testing.T, a *sessionstore.Redis, s sessionstore.Session) {
+		{"refresh token reuse", func(t *testing.T, a *redisstore.Store, s sessionstore.Session) {
 			_, h1 := sessionstore.NewRefreshToken()
 			_, h2 := sessionstore.NewRefreshToken()
 			_, h3 := sessionstore.NewRefreshToken()
@@ -209,7 +210,7 @@ func tryPrivateRedis(t *testing.T) (url string, stop func(), err error) {
 		}
 	}
 	url = fmt.Sprintf("redis://127.0.0.1:%d/0", port)
-	client, err := sessionstore.NewRedisClient(url, time.Second, "passgate-test")
+	client, err := redisstore.NewClient(url, time.Second, "passgate-test")
 	if err != nil {
 		stop()
 		t.Fatal(err)
@@ -263,9 +264,9 @@ func TestSessionCacheOutageFailsClosed(t *testing.T) {
 func TestSessionCacheBounded(t *testing.T) {
 	client := testClient(t, testRedisURL())
 	prefix := testPrefix(t, client)
-	c := sessionstore.NewSessionCache(client, 10, time.Hour)
+	c := redisstore.NewSessionCache(client, 10, time.Hour)
 	t.Cleanup(func() { c.Close() })
-	s := sessionstore.NewRedis(client, prefix, 0).WithCache(c)
+	s := redisstore.New(client, prefix, 0).WithCache(c)
 	first := newSession(t, s, "u0")
 	warm(t, s, c, first.ID)
 	for i := range 50 {
@@ -286,12 +287,12 @@ func TestSessionCacheBounded(t *testing.T) {
 // against a dead server, and lookups meanwhile fail closed.
 func TestSessionCacheCloseLeavesNoGoroutine(t *testing.T) {
 	before := runtime.NumGoroutine()
-	client, err := sessionstore.NewRedisClient("redis://127.0.0.1:1/0", 100*time.Millisecond, "passgate-test")
+	client, err := redisstore.NewClient("redis://127.0.0.1:1/0", 100*time.Millisecond, "passgate-test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := sessionstore.NewSessionCache(client, 10, time.Hour)
-	s := sessionstore.NewRedis(client, "x:", 0).WithCache(c)
+	c := redisstore.NewSessionCache(client, 10, time.Hour)
+	s := redisstore.New(client, "x:", 0).WithCache(c)
 	for range 20 {
 		if _, err := s.Session(context.Background(), "abc"); !errors.Is(err, sessionstore.ErrUnavailable) {
 			t.Fatalf("got %v, want ErrUnavailable", err)

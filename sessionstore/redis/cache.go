@@ -1,4 +1,4 @@
-package sessionstore
+package redis
 
 import (
 	"context"
@@ -8,7 +8,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/passgate/caddy-passgate/sessionstore"
 
 	"github.com/passgate/caddy-passgate/internal/boundedcache"
 )
@@ -40,8 +42,8 @@ const (
 // The subscription starts with the first lookup, not before: building a
 // store must not touch the network. Close stops it.
 type SessionCache struct {
-	client redis.UniversalClient
-	cache  *boundedcache.Cache[string, Session]
+	client goredis.UniversalClient
+	cache  *boundedcache.Cache[string, sessionstore.Session]
 	live   atomic.Bool
 	// gen changes with every invalidation, so that a read that raced with
 	// a revocation does not put the revoked session back.
@@ -52,16 +54,16 @@ type SessionCache struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	mu     sync.Mutex
-	ps     *redis.PubSub
+	ps     *goredis.PubSub
 }
 
 // NewSessionCache returns a cache of at most entries sessions, each kept at
 // most ttl, fed by client's invalidation channel.
-func NewSessionCache(client redis.UniversalClient, entries int, ttl time.Duration) *SessionCache {
+func NewSessionCache(client goredis.UniversalClient, entries int, ttl time.Duration) *SessionCache {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &SessionCache{
 		client: client,
-		cache:  boundedcache.New[string, Session](entries, ttl, nil),
+		cache:  boundedcache.New[string, sessionstore.Session](entries, ttl, nil),
 		ctx:    ctx,
 		cancel: cancel,
 		done:   make(chan struct{}),
@@ -74,10 +76,10 @@ func (c *SessionCache) Live() bool { return c.live.Load() }
 // Len is the number of sessions held.
 func (c *SessionCache) Len() int { return c.cache.Len() }
 
-func (c *SessionCache) get(key string) (Session, bool) {
+func (c *SessionCache) get(key string) (sessionstore.Session, bool) {
 	if !c.live.Load() {
 		c.start.Do(func() { go c.run() })
-		return Session{}, false
+		return sessionstore.Session{}, false
 	}
 	s, ok := c.cache.Get(key)
 	s.Roles = slices.Clone(s.Roles) // the caller's copy, not the cache's
@@ -87,7 +89,7 @@ func (c *SessionCache) get(key string) (Session, bool) {
 func (c *SessionCache) generation() uint64 { return c.gen.Load() }
 
 // put caches s unless an invalidation happened since gen was read.
-func (c *SessionCache) put(key string, s Session, gen uint64) {
+func (c *SessionCache) put(key string, s sessionstore.Session, gen uint64) {
 	if !c.live.Load() {
 		return
 	}
@@ -104,7 +106,7 @@ func (c *SessionCache) forget(key string) {
 
 func (c *SessionCache) forgetUser(keyPrefix, userID string) {
 	c.gen.Add(1)
-	c.cache.DeleteFunc(func(k string, s Session) bool {
+	c.cache.DeleteFunc(func(k string, s sessionstore.Session) bool {
 		return s.UserID == userID && strings.HasPrefix(k, keyPrefix)
 	})
 }
@@ -134,14 +136,14 @@ func (c *SessionCache) run() {
 				break
 			}
 			switch m := msg.(type) {
-			case *redis.Subscription:
+			case *goredis.Subscription:
 				if m.Kind == "subscribe" && m.Channel == InvalidationChannel {
 					// Anything cached before now may have missed a notice.
 					c.flush()
 					c.live.Store(true)
 					backoff = 50 * time.Millisecond
 				}
-			case *redis.Message:
+			case *goredis.Message:
 				c.forget(m.Payload)
 			}
 		}
@@ -177,7 +179,7 @@ func (c *SessionCache) Close() error {
 
 // WithCache returns a copy of r that reads sessions through c. Several
 // stores (prefixes) may share one cache: it is keyed by the full key.
-func (r *Redis) WithCache(c *SessionCache) *Redis {
+func (r *Store) WithCache(c *SessionCache) *Store {
 	cp := *r
 	cp.cache = c
 	return &cp

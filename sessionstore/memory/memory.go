@@ -1,24 +1,28 @@
-package sessionstore
+// Package memory is a sessionstore.Store held in one process.
+package memory
 
 import (
 	"context"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/passgate/caddy-passgate/sessionstore"
 )
 
-// Memory is a Store held in this process. It suits a single instance and
-// development: its state is lost when the process exits. Expired records
-// are dropped when read and by a periodic sweep, so memory stays bounded by
-// the live records.
-type Memory struct {
+// Store is a sessionstore.Store held in this process. It suits a single
+// instance and development: its state is lost when the process exits.
+// Expired records are dropped when read and by a periodic sweep, so memory
+// stays bounded by the live records.
+type Store struct {
 	now func() time.Time
 
 	mu         sync.Mutex
 	attempts   map[string]memAttempt
-	tokens     map[string]string // string(TokenHash) -> attempt id
-	users      map[string]User   // by id
-	identities map[string]string // identityKey -> user id
+	tokens     map[string]string            // string(TokenHash) -> attempt id
+	latest     map[identity]string          // -> id of the attempt created last
+	users      map[string]sessionstore.User // by id
+	identities map[identity]string          // -> user id
 	sessions   map[string]memSession
 	byUser     map[string]map[string]struct{} // user id -> session ids
 	limits     map[string][]memEvent          // limit key -> events in time order
@@ -28,29 +32,33 @@ type Memory struct {
 	done chan struct{}
 }
 
+// identity is a channel and an identifier on it.
+type identity struct{ channel, identifier string }
+
 type memAttempt struct {
-	a     Attempt
+	a     sessionstore.Attempt
 	until time.Time
 }
 
 type memSession struct {
-	s     Session
+	s     sessionstore.Session
 	until time.Time
 }
 
-// NewMemory returns an empty memory store that sweeps expired records every
+// New returns an empty memory store that sweeps expired records every
 // sweepEvery (no sweep if zero). now may be nil for the system clock.
 // Call Close to stop the sweep.
-func NewMemory(now func() time.Time, sweepEvery time.Duration) *Memory {
+func New(now func() time.Time, sweepEvery time.Duration) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	m := &Memory{
+	m := &Store{
 		now:        now,
 		attempts:   make(map[string]memAttempt),
 		tokens:     make(map[string]string),
-		users:      make(map[string]User),
-		identities: make(map[string]string),
+		latest:     make(map[identity]string),
+		users:      make(map[string]sessionstore.User),
+		identities: make(map[identity]string),
 		sessions:   make(map[string]memSession),
 		byUser:     make(map[string]map[string]struct{}),
 		limits:     make(map[string][]memEvent),
@@ -67,7 +75,7 @@ func NewMemory(now func() time.Time, sweepEvery time.Duration) *Memory {
 }
 
 // Close stops the sweep. The store stays usable.
-func (m *Memory) Close() error {
+func (m *Store) Close() error {
 	select {
 	case <-m.stop:
 	default:
@@ -77,7 +85,7 @@ func (m *Memory) Close() error {
 	return nil
 }
 
-func (m *Memory) sweepLoop(every time.Duration) {
+func (m *Store) sweepLoop(every time.Duration) {
 	defer close(m.done)
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -91,13 +99,18 @@ func (m *Memory) sweepLoop(every time.Duration) {
 	}
 }
 
-func (m *Memory) sweep() {
+func (m *Store) sweep() {
 	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for id, a := range m.attempts {
 		if !now.Before(a.until) {
 			m.dropAttemptLocked(id)
+		}
+	}
+	for k, id := range m.latest {
+		if _, ok := m.attempts[id]; !ok {
+			delete(m.latest, k)
 		}
 	}
 	for id, s := range m.sessions {
@@ -119,8 +132,8 @@ func (m *Memory) sweep() {
 // caddymodule accepts windows of at most a day.
 const maxLimitWindow = 48 * time.Hour
 
-// CreateAttempt implements AttemptStore.
-func (m *Memory) CreateAttempt(_ context.Context, a Attempt) error {
+// CreateAttempt implements sessionstore.AttemptStore.
+func (m *Store) CreateAttempt(_ context.Context, a sessionstore.Attempt) error {
 	a.CodeMAC = slices.Clone(a.CodeMAC)
 	a.TokenHash = slices.Clone(a.TokenHash)
 	m.mu.Lock()
@@ -129,53 +142,73 @@ func (m *Memory) CreateAttempt(_ context.Context, a Attempt) error {
 	if len(a.TokenHash) > 0 {
 		m.tokens[string(a.TokenHash)] = a.ID
 	}
+	m.latest[identity{a.Channel, a.Identifier}] = a.ID
 	return nil
 }
 
-// AttemptByToken implements AttemptStore.
-func (m *Memory) AttemptByToken(_ context.Context, tokenHash []byte) (Attempt, error) {
+// LatestAttempt implements sessionstore.AttemptStore.
+func (m *Store) LatestAttempt(_ context.Context, channel, identifier string) (sessionstore.Attempt, error) {
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := identity{channel, identifier}
+	id, ok := m.latest[k]
+	if !ok {
+		return sessionstore.Attempt{}, sessionstore.ErrNotFound
+	}
+	rec, ok := m.attempts[id]
+	if !ok || !now.Before(rec.until) {
+		m.dropAttemptLocked(id)
+		delete(m.latest, k)
+		return sessionstore.Attempt{}, sessionstore.ErrNotFound
+	}
+	return cloneAttempt(rec.a), nil
+}
+
+// AttemptByToken implements sessionstore.AttemptStore.
+func (m *Store) AttemptByToken(_ context.Context, tokenHash []byte) (sessionstore.Attempt, error) {
 	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if len(tokenHash) == 0 {
-		return Attempt{}, ErrNotFound
+		return sessionstore.Attempt{}, sessionstore.ErrNotFound
 	}
 	id, ok := m.tokens[string(tokenHash)]
 	if !ok {
-		return Attempt{}, ErrNotFound
+		return sessionstore.Attempt{}, sessionstore.ErrNotFound
 	}
 	rec, ok := m.attempts[id]
 	if !ok || !now.Before(rec.until) {
 		m.dropAttemptLocked(id)
 		delete(m.tokens, string(tokenHash))
-		return Attempt{}, ErrNotFound
+		return sessionstore.Attempt{}, sessionstore.ErrNotFound
 	}
 	return cloneAttempt(rec.a), nil
 }
 
 // dropAttemptLocked removes an attempt and its token index.
-func (m *Memory) dropAttemptLocked(id string) {
+func (m *Store) dropAttemptLocked(id string) {
 	if rec, ok := m.attempts[id]; ok && len(rec.a.TokenHash) > 0 {
 		delete(m.tokens, string(rec.a.TokenHash))
 	}
 	delete(m.attempts, id)
 }
 
-func cloneAttempt(a Attempt) Attempt {
+func cloneAttempt(a sessionstore.Attempt) sessionstore.Attempt {
 	a.CodeMAC = slices.Clone(a.CodeMAC)
 	a.TokenHash = slices.Clone(a.TokenHash)
 	return a
 }
 
-// TryAttempt implements AttemptStore.
-func (m *Memory) TryAttempt(_ context.Context, id string) (Attempt, error) {
+// TryAttempt implements sessionstore.AttemptStore.
+func (m *Store) TryAttempt(_ context.Context, id string) (sessionstore.Attempt, error) {
 	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	rec, ok := m.attempts[id]
 	if !ok || !now.Before(rec.until) {
 		m.dropAttemptLocked(id)
-		return Attempt{}, ErrNotFound
+		return sessionstore.Attempt{}, sessionstore.ErrNotFound
 	}
 	if !rec.a.Failed {
 		rec.a.Tries++
@@ -184,8 +217,8 @@ func (m *Memory) TryAttempt(_ context.Context, id string) (Attempt, error) {
 	return cloneAttempt(rec.a), nil
 }
 
-// DeleteAttempt implements AttemptStore.
-func (m *Memory) DeleteAttempt(_ context.Context, id string) (bool, error) {
+// DeleteAttempt implements sessionstore.AttemptStore.
+func (m *Store) DeleteAttempt(_ context.Context, id string) (bool, error) {
 	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -194,8 +227,8 @@ func (m *Memory) DeleteAttempt(_ context.Context, id string) (bool, error) {
 	return ok && now.Before(rec.until), nil
 }
 
-// FailAttempt implements AttemptStore.
-func (m *Memory) FailAttempt(_ context.Context, id string) error {
+// FailAttempt implements sessionstore.AttemptStore.
+func (m *Store) FailAttempt(_ context.Context, id string) error {
 	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -212,39 +245,39 @@ func (m *Memory) FailAttempt(_ context.Context, id string) error {
 	return nil
 }
 
-// UserByIdentifier implements UserStore.
-func (m *Memory) UserByIdentifier(_ context.Context, channel, identifier string) (User, error) {
+// UserByIdentifier implements sessionstore.UserStore.
+func (m *Store) UserByIdentifier(_ context.Context, channel, identifier string) (sessionstore.User, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	id, ok := m.identities[identityKey(channel, identifier)]
+	id, ok := m.identities[identity{channel, identifier}]
 	if !ok {
-		return User{}, ErrNotFound
+		return sessionstore.User{}, sessionstore.ErrNotFound
 	}
 	return cloneUser(m.users[id]), nil
 }
 
-// User implements UserStore.
-func (m *Memory) User(_ context.Context, id string) (User, error) {
+// User implements sessionstore.UserStore.
+func (m *Store) User(_ context.Context, id string) (sessionstore.User, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	u, ok := m.users[id]
 	if !ok {
-		return User{}, ErrNotFound
+		return sessionstore.User{}, sessionstore.ErrNotFound
 	}
 	return cloneUser(u), nil
 }
 
-// RecordSignIn implements UserStore.
-func (m *Memory) RecordSignIn(_ context.Context, channel, identifier, newID string, roles []string, at time.Time) (User, error) {
+// RecordSignIn implements sessionstore.UserStore.
+func (m *Store) RecordSignIn(_ context.Context, channel, identifier, newID string, roles []string, at time.Time) (sessionstore.User, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	key := identityKey(channel, identifier)
+	key := identity{channel, identifier}
 	id, ok := m.identities[key]
 	if !ok {
 		id = newID
 		m.identities[key] = id
-		u := User{ID: id, CreatedAt: at}
-		setIdentifier(&u, channel, identifier)
+		u := sessionstore.User{ID: id, CreatedAt: at}
+		u.SetIdentifier(channel, identifier)
 		m.users[id] = u
 	}
 	u := m.users[id]
@@ -256,13 +289,13 @@ func (m *Memory) RecordSignIn(_ context.Context, channel, identifier, newID stri
 
 // ownSession is what a store keeps of a session: identity and roles are
 // its user's, joined on read.
-func ownSession(s Session) Session {
+func ownSession(s sessionstore.Session) sessionstore.Session {
 	s.Email, s.Phone, s.Roles = "", "", nil
 	return s
 }
 
-// CreateSession implements SessionStore.
-func (m *Memory) CreateSession(_ context.Context, s Session, until time.Time) error {
+// CreateSession implements sessionstore.SessionStore.
+func (m *Store) CreateSession(_ context.Context, s sessionstore.Session, until time.Time) error {
 	s = ownSession(s)
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -276,51 +309,51 @@ func (m *Memory) CreateSession(_ context.Context, s Session, until time.Time) er
 	return nil
 }
 
-// Session implements SessionStore.
-func (m *Memory) Session(_ context.Context, id string) (Session, error) {
+// Session implements sessionstore.SessionStore.
+func (m *Store) Session(_ context.Context, id string) (sessionstore.Session, error) {
 	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	rec, ok := m.sessions[id]
 	if !ok {
-		return Session{}, ErrNotFound
+		return sessionstore.Session{}, sessionstore.ErrNotFound
 	}
 	if !now.Before(rec.until) {
 		m.dropSessionLocked(id, rec.s.UserID)
-		return Session{}, ErrNotFound
+		return sessionstore.Session{}, sessionstore.ErrNotFound
 	}
 	u, ok := m.users[rec.s.UserID]
 	if !ok {
-		return Session{}, ErrNotFound
+		return sessionstore.Session{}, sessionstore.ErrNotFound
 	}
 	s := rec.s
 	s.Email, s.Phone, s.Roles = u.Email, u.Phone, slices.Clone(u.Roles)
 	return s, nil
 }
 
-// TouchSession implements SessionStore.
-func (m *Memory) TouchSession(_ context.Context, s Session, until time.Time) error {
+// TouchSession implements sessionstore.SessionStore.
+func (m *Store) TouchSession(_ context.Context, s sessionstore.Session, until time.Time) error {
 	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	rec, ok := m.sessions[s.ID]
 	if !ok || !now.Before(rec.until) {
-		return ErrNotFound
+		return sessionstore.ErrNotFound
 	}
 	m.sessions[s.ID] = memSession{s: ownSession(s), until: until}
 	return nil
 }
 
-// DeleteSession implements SessionStore.
-func (m *Memory) DeleteSession(_ context.Context, id, userID string) error {
+// DeleteSession implements sessionstore.SessionStore.
+func (m *Store) DeleteSession(_ context.Context, id, userID string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.dropSessionLocked(id, userID)
 	return nil
 }
 
-// DeleteUserSessions implements SessionStore.
-func (m *Memory) DeleteUserSessions(_ context.Context, userID string) (int, error) {
+// DeleteUserSessions implements sessionstore.SessionStore.
+func (m *Store) DeleteUserSessions(_ context.Context, userID string) (int, error) {
 	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -335,7 +368,30 @@ func (m *Memory) DeleteUserSessions(_ context.Context, userID string) (int, erro
 	return n, nil
 }
 
-func (m *Memory) dropSessionLocked(id, userID string) {
+// UserSessions implements sessionstore.SessionStore.
+func (m *Store) UserSessions(_ context.Context, userID string) ([]sessionstore.Session, error) {
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	u, ok := m.users[userID]
+	if !ok {
+		return nil, nil
+	}
+	var out []sessionstore.Session
+	for id := range m.byUser[userID] {
+		rec, ok := m.sessions[id]
+		if !ok || !now.Before(rec.until) {
+			continue
+		}
+		s := rec.s
+		s.Email, s.Phone, s.Roles = u.Email, u.Phone, slices.Clone(u.Roles)
+		out = append(out, s)
+	}
+	sessionstore.SortSessions(out)
+	return out, nil
+}
+
+func (m *Store) dropSessionLocked(id, userID string) {
 	delete(m.sessions, id)
 	if set := m.byUser[userID]; set != nil {
 		delete(set, id)
@@ -345,18 +401,9 @@ func (m *Memory) dropSessionLocked(id, userID string) {
 	}
 }
 
-func cloneUser(u User) User {
+func cloneUser(u sessionstore.User) sessionstore.User {
 	u.Roles = slices.Clone(u.Roles)
 	return u
 }
 
-func setIdentifier(u *User, channel, identifier string) {
-	switch channel {
-	case "email":
-		u.Email = identifier
-	case "phone":
-		u.Phone = identifier
-	}
-}
-
-var _ Store = (*Memory)(nil)
+var _ sessionstore.Store = (*Store)(nil)
