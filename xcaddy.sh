@@ -41,7 +41,7 @@ validate)
 	exec ./caddy validate --adapter caddyfile --config "${1:-Caddyfile.example}"
 	;;
 bench)
-	exec ./caddymodule/internal/bench/bench.sh "$@"
+	exec ./internal/bench/bench.sh "$@"
 	;;
 test)
 	if ! command -v redis-server >/dev/null; then

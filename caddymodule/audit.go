@@ -1,70 +1,50 @@
 package caddymodule
 
 import (
-	"context"
-	"errors"
-	"net/http"
-
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/passgate/caddy-passgate/verify"
 )
 
-// Audit events, written by the "http.handlers.passgate.audit" logger so
-// that operators can route them apart. Each carries the client IP and,
-// once known, the user id; none ever carries a code, link, token or cookie.
-const (
-	auditStarted     = "sign-in started"
-	auditSent        = "code sent"
-	auditSignedIn    = "signed in"
-	auditFailed      = "sign-in failed"
-	auditRateLimited = "rate limited"
-	auditSignedOut   = "signed out"
-	auditTokenReuse  = "refresh token reused: session revoked"
-)
+// auditLog writes the engine's events to the "http.handlers.passgate.audit"
+// logger, so that operators can route them apart; a failed delivery goes
+// to the error log instead. Each line carries the client IP and, once
+// known, the user id; none ever carries a code, link, token or cookie.
+type auditLog struct{ audit, errors *zap.Logger }
 
-func (p *Passgate) audit(r *http.Request, event string, fields ...zap.Field) {
-	if c := p.auditLog.Check(zapcore.InfoLevel, event); c != nil {
-		c.Write(append(fields, zap.String("client_ip", clientIP(r)))...)
-	}
+func newAuditLog(logger *zap.Logger) auditLog {
+	return auditLog{audit: logger.Named("audit"), errors: logger}
 }
 
-// deliveryClientKey holds, in the context a start hands to its delivery,
-// the client IP for the delivery's audit event.
-type deliveryClientKey struct{}
-
-// delivered hears the end of each background delivery
-// (verify.Service.OnDelivery): a message that went out is the "code sent"
-// event; one that did not is an error for the operator, whose text holds
-// neither the code nor the link.
-func (p *Passgate) delivered(ctx context.Context, channel string, err error) {
-	ip, _ := ctx.Value(deliveryClientKey{}).(string)
-	if err != nil {
-		p.logger.Error("delivery failed", zap.String("channel", channel), zap.String("client_ip", ip), zap.Error(err))
+func (a auditLog) Event(ev verify.Event) {
+	if ev.Kind == verify.EventDeliveryFailed {
+		a.errors.Error("delivery failed", zap.String("channel", ev.Channel), zap.String("sender", ev.Sender),
+			zap.String("client_ip", ev.Caller.ClientIP), zap.Error(ev.Err))
 		return
 	}
-	if c := p.auditLog.Check(zapcore.InfoLevel, auditSent); c != nil {
-		c.Write(zap.String("channel", channel), zap.String("client_ip", ip))
+	c := a.audit.Check(zapcore.InfoLevel, string(ev.Kind))
+	if c == nil {
+		return
 	}
-}
-
-// auditRefusal records why a start or a check was refused: a rate limit
-// as its own event, the rest as a failed sign-in. Store and delivery
-// failures are the error log's business.
-func (p *Passgate) auditRefusal(r *http.Request, err error, fields ...zap.Field) {
-	var limited *verify.RateLimitedError
-	switch {
-	case errors.As(err, &limited):
-		p.audit(r, auditRateLimited, append(fields, zap.String("limit", limited.Limit),
-			zap.Duration("retry_after", limited.RetryAfter))...)
-	case isRefusal(err):
-		p.audit(r, auditFailed, append(fields, zap.String("reason", err.Error()))...)
+	fields := []zap.Field{zap.String("door", ev.Caller.Door), zap.String("client_ip", ev.Caller.ClientIP)}
+	add := func(key, v string) {
+		if v != "" {
+			fields = append(fields, zap.String(key, v))
+		}
 	}
-}
-
-func isRefusal(err error) bool {
-	var wrong *verify.WrongCodeError
-	return errors.As(err, &wrong) || errors.Is(err, verify.ErrAttemptNotFound) ||
-		errors.Is(err, verify.ErrTooManyAttempts)
+	add("channel", ev.Channel)
+	add("user_id", ev.UserID)
+	add("method", ev.Method)
+	add("limit", ev.Limit)
+	add("scope", string(ev.Scope))
+	switch ev.Kind {
+	case verify.EventSignInFailed:
+		fields = append(fields, zap.String("reason", ev.Err.Error()))
+	case verify.EventRateLimited:
+		fields = append(fields, zap.Duration("retry_after", ev.RetryAfter))
+	case verify.EventSignedOut, verify.EventSessionRevoked:
+		fields = append(fields, zap.Int("revoked", ev.Revoked))
+	}
+	c.Write(fields...)
 }

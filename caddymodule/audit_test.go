@@ -5,42 +5,44 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/passgate/caddy-passgate/internal/testenv"
 )
 
 // The audit trail names each event with user id and client IP, and no
 // log line but the development delivery's ever holds a code, a link
 // token, a cookie or a bearer or refresh token.
 func TestAuditEventsLeakNoSecrets(t *testing.T) {
-	g := startGateway(t)
-	c := g.newClient()
+	g := testenv.StartGateway(t)
+	c := g.NewClient()
 	secrets := []string{}
 
-	id := c.start("uma@example.com")
-	code := g.codeFor("uma@example.com")
+	id := c.Start("uma@example.com")
+	code := g.CodeFor("uma@example.com")
 	// The code is digits: match it as a number of its own, not inside a
 	// timestamp's digits.
 	codeRE := regexp.MustCompile(`(^|[^0-9.])` + code + `([^0-9]|$)`)
-	c.do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": wrongCode(code)})
-	r := c.do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": code, "tokens": true})
-	if r.status != 200 {
-		t.Fatalf("verify: %d %s", r.status, r.body)
+	c.Do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": wrongCode(code)})
+	r := c.Do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": code, "tokens": true})
+	if r.Status != 200 {
+		t.Fatalf("verify: %d %s", r.Status, r.Body)
 	}
-	out := r.json(t)
+	out := r.JSON(t)
 	userID := out["user"].(map[string]any)["id"].(string)
 	secrets = append(secrets, out["access_token"].(string), out["refresh_token"].(string))
-	for _, ck := range c.hc.Jar.Cookies(mustURL(g.base)) {
+	for _, ck := range c.HC.Jar.Cookies(mustURL(g.Base)) {
 		secrets = append(secrets, ck.Value)
 	}
-	c.do("GET", "/app", nil) // cookie and
-	c.do("GET", "/app", nil, "Authorization", "Bearer "+out["access_token"].(string))
-	if r := c.do("POST", "/auth/start", map[string]any{"email": "uma@example.com"}); r.status != 429 {
-		t.Fatalf("second start: %d, want 429", r.status)
+	c.Do("GET", "/app", nil) // cookie and
+	c.Do("GET", "/app", nil, "Authorization", "Bearer "+out["access_token"].(string))
+	if r := c.Do("POST", "/auth/start", map[string]any{"email": "uma@example.com"}); r.Status != 429 {
+		t.Fatalf("second start: %d, want 429", r.Status)
 	}
-	c.do("POST", "/auth/logout", map[string]any{"scope": "global"})
-	g.waitLog("code sent", 1) // written when the delivery ends, after /start answered
+	c.Do("POST", "/auth/logout", map[string]any{"scope": "global"})
+	g.WaitLog("code sent", 1) // written when the delivery ends, after /start answered
 
 	events := map[string]map[string]any{}
-	for _, e := range readLog(t, g.logPath) {
+	for _, e := range testenv.ReadLog(t, g.LogPath) {
 		if e["logger"] == "http.handlers.passgate.audit" {
 			events[e["msg"].(string)] = e
 		}
@@ -61,7 +63,7 @@ func TestAuditEventsLeakNoSecrets(t *testing.T) {
 		}
 	}
 
-	for _, path := range []string{g.logPath, g.access} {
+	for _, path := range []string{g.LogPath, g.AccessLog} {
 		raw, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)

@@ -15,7 +15,8 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
-	"github.com/passgate/caddy-passgate/caddymodule"
+	"github.com/passgate/caddy-passgate/internal/clock"
+	"github.com/passgate/caddy-passgate/internal/testenv"
 	"github.com/passgate/caddy-passgate/verify/smtpmail/smtptest"
 )
 
@@ -161,10 +162,10 @@ func askForCode(t *testing.T, ctx context.Context, email string) {
 // then sign out and the app sends to sign-in again.
 func TestBrowserSignInWithMailedCode(t *testing.T) {
 	srv := smtptest.Start(t, smtptest.Options{Users: smtpUsers()})
-	g := startGateway(t, withSMTP(t, srv, ""))
+	g := testenv.StartGateway(t, withSMTP(t, srv, ""))
 	ctx := browser(t)
 
-	openLogin(t, ctx, g.base, "/app/page?x=1")
+	openLogin(t, ctx, g.Base, "/app/page?x=1")
 	screenshot(t, ctx, "1-sign-in")
 	askForCode(t, ctx, "Ann@Example.com")
 	screenshot(t, ctx, "2-check-your-email")
@@ -184,10 +185,10 @@ func TestBrowserSignInWithMailedCode(t *testing.T) {
 	if st := submit(t, ctx, chromedp.SendKeys(chromedp.ID("code"), code)); st != 200 {
 		t.Fatalf("verify: landed with %d", st)
 	}
-	landed(t, ctx, g.base, "/app/page?x=1", "ann@example.com")
+	landed(t, ctx, g.Base, "/app/page?x=1", "ann@example.com")
 
 	// The sign-in page, signed in, offers to sign out.
-	if st := submit(t, ctx, chromedp.Navigate(g.base+"/auth/login")); st != 200 {
+	if st := submit(t, ctx, chromedp.Navigate(g.Base+"/auth/login")); st != 200 {
 		t.Fatalf("sign-in page when signed in: %d", st)
 	}
 	if body := text(t, ctx); !strings.Contains(body, "You are signed in") || !strings.Contains(body, "ann@example.com") {
@@ -197,14 +198,14 @@ func TestBrowserSignInWithMailedCode(t *testing.T) {
 	if st := submit(t, ctx, chromedp.Click(chromedp.Search(`//button[normalize-space()="Sign out"]`))); st != 200 {
 		t.Fatalf("sign out: landed with %d", st)
 	}
-	if u := location(t, ctx, g.base); u != "/auth/login?signed_out=1" {
+	if u := location(t, ctx, g.Base); u != "/auth/login?signed_out=1" {
 		t.Fatalf("after signing out: %s", u)
 	}
 	if body := text(t, ctx); !strings.Contains(body, "You are signed out.") {
 		t.Fatalf("after signing out: %s", body)
 	}
 	screenshot(t, ctx, "7-signed-out")
-	openLogin(t, ctx, g.base, "/app/page?x=1")
+	openLogin(t, ctx, g.Base, "/app/page?x=1")
 }
 
 // (b) and (d): the link from the email, opened in another browser context
@@ -213,10 +214,10 @@ func TestBrowserSignInWithMailedCode(t *testing.T) {
 // user left behind now refuses the used code.
 func TestBrowserMagicLinkSignsIn(t *testing.T) {
 	srv := smtptest.Start(t, smtptest.Options{Users: smtpUsers()})
-	g := startGateway(t, withSMTP(t, srv, ""))
+	g := testenv.StartGateway(t, withSMTP(t, srv, ""))
 	ctx := browser(t)
 
-	openLogin(t, ctx, g.base, "/app/page?x=1")
+	openLogin(t, ctx, g.Base, "/app/page?x=1")
 	askForCode(t, ctx, "bea@example.com")
 	code, link := codeAndLink(t, srv, "bea@example.com")
 
@@ -225,7 +226,7 @@ func TestBrowserMagicLinkSignsIn(t *testing.T) {
 	// <pre>: the browser shows the app's JSON echo in one, or the JSON
 	// error a refused post would get; the link page has none.
 	do(t, other, chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS("pre")))
-	landed(t, other, g.base, "/app/page?x=1", "bea@example.com")
+	landed(t, other, g.Base, "/app/page?x=1", "bea@example.com")
 	// The script posts while the page loads, so the post replaces the link
 	// page in the history: Back does not show the now used link, and the
 	// token is not left in the history list.
@@ -253,7 +254,7 @@ func TestBrowserMagicLinkSignsIn(t *testing.T) {
 	if st := submit(t, other, chromedp.Click(chromedp.Search(`//a[normalize-space()="Back to sign-in"]`))); st != 200 {
 		t.Fatalf("back to sign-in: %d", st)
 	}
-	if u := location(t, other, g.base); u != "/auth/login" {
+	if u := location(t, other, g.Base); u != "/auth/login" {
 		t.Fatalf("back to sign-in leads to %s", u)
 	}
 
@@ -272,17 +273,17 @@ func TestBrowserMagicLinkSignsIn(t *testing.T) {
 // still pass.
 func TestBrowserMagicLinkWithoutScript(t *testing.T) {
 	srv := smtptest.Start(t, smtptest.Options{Users: smtpUsers()})
-	g := startGateway(t, withSMTP(t, srv, ""))
+	g := testenv.StartGateway(t, withSMTP(t, srv, ""))
 	ctx := browser(t)
 
-	openLogin(t, ctx, g.base, "/app/page?x=1")
+	openLogin(t, ctx, g.Base, "/app/page?x=1")
 	askForCode(t, ctx, "cy@example.com")
 	_, link := codeAndLink(t, srv, "cy@example.com")
-	path := strings.TrimPrefix(link, g.base)
+	path := strings.TrimPrefix(link, g.Base)
 
-	scanner := g.newClient()
-	if r := scanner.do("GET", path, nil, "Accept", "text/html"); r.status != 200 {
-		t.Fatalf("scanner GET of the link: %d", r.status)
+	scanner := g.NewClient()
+	if r := scanner.Do("GET", path, nil, "Accept", "text/html"); r.Status != 200 {
+		t.Fatalf("scanner GET of the link: %d", r.Status)
 	}
 
 	noJS := secondContext(t, ctx)
@@ -291,7 +292,7 @@ func TestBrowserMagicLinkWithoutScript(t *testing.T) {
 		t.Fatalf("link without script: %d", st)
 	}
 	do(t, noJS, chromedp.WaitVisible(chromedp.CSS(`#magic button`)))
-	if u := location(t, noJS, g.base); u != path {
+	if u := location(t, noJS, g.Base); u != path {
 		t.Fatalf("without script the link page went on to %s", u)
 	}
 	if body := text(t, noJS); !strings.Contains(body, "cy@example.com") {
@@ -302,20 +303,20 @@ func TestBrowserMagicLinkWithoutScript(t *testing.T) {
 	}
 	screenshot(t, noJS, "5-magic-link")
 	// Neither GET used the link up.
-	if r := scanner.do("GET", path, nil); r.status != 200 || !strings.Contains(string(r.body), `name="token"`) {
-		t.Fatalf("the link after two GETs: %d %s", r.status, r.body)
+	if r := scanner.Do("GET", path, nil); r.Status != 200 || !strings.Contains(string(r.Body), `name="token"`) {
+		t.Fatalf("the link after two GETs: %d %s", r.Status, r.Body)
 	}
-	if r := scanner.do("GET", "/app/page", nil); r.status != 401 {
-		t.Fatalf("a GET of the link signed the scanner in: %d", r.status)
+	if r := scanner.Do("GET", "/app/page", nil); r.Status != 401 {
+		t.Fatalf("a GET of the link signed the scanner in: %d", r.Status)
 	}
 
 	if st := submit(t, noJS, chromedp.Click(chromedp.CSS(`#magic button`))); st != 200 {
 		t.Fatalf("the link's button: landed with %d", st)
 	}
-	landed(t, noJS, g.base, "/app/page?x=1", "cy@example.com")
+	landed(t, noJS, g.Base, "/app/page?x=1", "cy@example.com")
 	// The post really came as Origin: null, and was let through.
 	found := false
-	for _, e := range readLog(t, g.access) {
+	for _, e := range testenv.ReadLog(t, g.AccessLog) {
 		req, _ := e["request"].(map[string]any)
 		if req == nil || req["method"] != "POST" || req["uri"] != "/auth/magic" {
 			continue
@@ -334,30 +335,30 @@ func TestBrowserMagicLinkWithoutScript(t *testing.T) {
 // (c) "Sign out everywhere" on one device ends the session on another.
 func TestBrowserSignOutEverywhere(t *testing.T) {
 	srv := smtptest.Start(t, smtptest.Options{Users: smtpUsers()})
-	g := startGateway(t, withSMTP(t, srv, ""))
+	g := testenv.StartGateway(t, withSMTP(t, srv, ""))
 	laptop := browser(t)
 	phone := secondContext(t, laptop)
 
 	for i, ctx := range []context.Context{laptop, phone} {
 		if i > 0 {
-			caddymodule.AdvanceClock(61 * time.Second) // the resend cooldown
+			clock.Advance(61 * time.Second) // the resend cooldown
 		}
-		openLogin(t, ctx, g.base, "/app/page?x=1")
+		openLogin(t, ctx, g.Base, "/app/page?x=1")
 		askForCode(t, ctx, "dee@example.com")
 		code, _ := codeAndLink(t, srv, "dee@example.com")
 		if st := submit(t, ctx, chromedp.SendKeys(chromedp.ID("code"), code)); st != 200 {
 			t.Fatalf("verify: landed with %d", st)
 		}
-		landed(t, ctx, g.base, "/app/page?x=1", "dee@example.com")
+		landed(t, ctx, g.Base, "/app/page?x=1", "dee@example.com")
 	}
 
-	do(t, laptop, chromedp.Navigate(g.base+"/auth/login"))
+	do(t, laptop, chromedp.Navigate(g.Base+"/auth/login"))
 	if st := submit(t, laptop, chromedp.Click(chromedp.Search(`//button[normalize-space()="Sign out everywhere"]`))); st != 200 {
 		t.Fatalf("sign out everywhere: landed with %d", st)
 	}
 	if body := text(t, laptop); !strings.Contains(body, "You are signed out.") {
 		t.Fatalf("after signing out everywhere: %s", body)
 	}
-	openLogin(t, laptop, g.base, "/app/page?x=1")
-	openLogin(t, phone, g.base, "/app/page?x=1")
+	openLogin(t, laptop, g.Base, "/app/page?x=1")
+	openLogin(t, phone, g.Base, "/app/page?x=1")
 }

@@ -19,6 +19,8 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+
+	"github.com/passgate/caddy-passgate/internal/testenv"
 )
 
 // startOtherSite serves, on ip (127.0.0.2 is another site than the
@@ -93,10 +95,10 @@ func signedOut(t *testing.T, ctx context.Context, base string) {
 
 // fetchHeaders returns the Sec-Fetch-Site and Sec-Fetch-User of the
 // requests for path in the access log, in order.
-func fetchHeaders(t *testing.T, g *gateway, path string) []string {
+func fetchHeaders(t *testing.T, g *testenv.Gateway, path string) []string {
 	t.Helper()
 	var out []string
-	for _, e := range readLog(t, g.access) {
+	for _, e := range testenv.ReadLog(t, g.AccessLog) {
 		req, _ := e["request"].(map[string]any)
 		if req == nil || req["method"] != "GET" || req["uri"] != path {
 			continue
@@ -114,63 +116,63 @@ func fetchHeaders(t *testing.T, g *gateway, path string) []string {
 }
 
 func TestBrowserMagicLinkLoginCSRF(t *testing.T) {
-	g := startGateway(t)
+	g := testenv.StartGateway(t)
 	evil := startOtherSite(t, "127.0.0.2")
 	sameSite := startOtherSite(t, "127.0.0.1")
 
 	// The attacker asks for a link to their own account, and chooses
 	// where it lands.
-	r := g.newClient().do("POST", "/auth/start", map[string]any{"email": "mallory@example.com", "redirect_to": "/app/mallory"})
-	if r.status != 200 {
-		t.Fatalf("attacker's start: %d %s", r.status, r.body)
+	r := g.NewClient().Do("POST", "/auth/start", map[string]any{"email": "mallory@example.com", "redirect_to": "/app/mallory"})
+	if r.Status != 200 {
+		t.Fatalf("attacker's start: %d %s", r.Status, r.Body)
 	}
-	attackLink := g.linkFor("mallory@example.com")
-	attackPath := strings.TrimPrefix(attackLink, g.base)
+	attackLink := g.LinkFor("mallory@example.com")
+	attackPath := strings.TrimPrefix(attackLink, g.Base)
 
 	// The victim has just asked for a link of their own in this browser,
 	// so it holds a pre-sign-in cookie: for the victim's attempt only.
 	ctx := browser(t)
-	openLogin(t, ctx, g.base, "/app/page?x=1")
+	openLogin(t, ctx, g.Base, "/app/page?x=1")
 	askForCode(t, ctx, "vic@example.com")
 
 	// Then visits the attacker's pages, on another site and on another
 	// port of the same site.
 	for _, site := range []string{evil, sameSite} {
 		do(t, ctx, chromedp.Navigate(site+"/go?to="+url.QueryEscape(attackLink)))
-		asksToSignIn(t, ctx, g.base, attackPath, "mallory@example.com")
+		asksToSignIn(t, ctx, g.Base, attackPath, "mallory@example.com")
 	}
 	if got := fetchHeaders(t, g, attackPath); strings.Join(got, ",") != "cross-site <nil>,same-site <nil>" {
 		t.Fatalf("the link was opened with Sec-Fetch-Site, Sec-Fetch-User %q, not as this test means", got)
 	}
 	screenshot(t, ctx, "5b-magic-link-asks")
-	signedOut(t, ctx, g.base)
+	signedOut(t, ctx, g.Base)
 
 	// The victim's own link, opened from webmail (a click on another
 	// site), in the browser that asked for it, signs in by itself.
-	victimLink := g.linkFor("vic@example.com")
+	victimLink := g.LinkFor("vic@example.com")
 	do(t, ctx, chromedp.Navigate(evil+"/mail?link="+url.QueryEscape(victimLink)),
 		chromedp.Click(chromedp.ID("link")), chromedp.WaitVisible(chromedp.CSS("pre")))
-	landed(t, ctx, g.base, "/app/page?x=1", "vic@example.com")
-	if got := fetchHeaders(t, g, strings.TrimPrefix(victimLink, g.base)); strings.Join(got, ",") != "cross-site ?1" {
+	landed(t, ctx, g.Base, "/app/page?x=1", "vic@example.com")
+	if got := fetchHeaders(t, g, strings.TrimPrefix(victimLink, g.Base)); strings.Join(got, ",") != "cross-site ?1" {
 		t.Fatalf("the victim's link was opened with %q", got)
 	}
 
 	// A link opened on a device that did not ask for it: a navigation the
 	// browser starts without a person's activation asks, and the click
 	// signs in.
-	phone := g.newClient()
-	phone.start("mo@example.com")
-	moLink := g.linkFor("mo@example.com")
+	phone := g.NewClient()
+	phone.Start("mo@example.com")
+	moLink := g.LinkFor("mo@example.com")
 	other := secondContext(t, ctx)
 	if _, err := chromedp.Call(other, page.Navigate, page.NavigateParams{URL: moLink, TransitionType: page.TransitionTypeLink}); err != nil {
 		t.Fatal(err)
 	}
-	asksToSignIn(t, other, g.base, strings.TrimPrefix(moLink, g.base), "mo@example.com")
+	asksToSignIn(t, other, g.Base, strings.TrimPrefix(moLink, g.Base), "mo@example.com")
 	if st := submit(t, other, chromedp.Click(chromedp.CSS("#magic button"))); st != 200 {
 		t.Fatalf("the button: landed with %d", st)
 	}
-	landed(t, other, g.base, "/app/next?x=1", "mo@example.com")
-	if got := fetchHeaders(t, g, strings.TrimPrefix(moLink, g.base)); strings.Join(got, ",") != "none <nil>" {
+	landed(t, other, g.Base, "/app/next?x=1", "mo@example.com")
+	if got := fetchHeaders(t, g, strings.TrimPrefix(moLink, g.Base)); strings.Join(got, ",") != "none <nil>" {
 		t.Fatalf("mo's link was opened with %q", got)
 	}
 
@@ -178,12 +180,12 @@ func TestBrowserMagicLinkLoginCSRF(t *testing.T) {
 	// it: Chromium sends what it sends for an address typed or handed over
 	// by another program (checked in the access log), and the page signs
 	// in by itself.
-	g.newClient().start("ned@example.com")
-	nedLink := g.linkFor("ned@example.com")
+	g.NewClient().Start("ned@example.com")
+	nedLink := g.LinkFor("ned@example.com")
 	third := secondContext(t, ctx)
 	do(t, third, chromedp.Navigate(nedLink), chromedp.WaitVisible(chromedp.CSS("pre")))
-	landed(t, third, g.base, "/app/next?x=1", "ned@example.com")
-	if got := fetchHeaders(t, g, strings.TrimPrefix(nedLink, g.base)); strings.Join(got, ",") != "none ?1" {
+	landed(t, third, g.Base, "/app/next?x=1", "ned@example.com")
+	if got := fetchHeaders(t, g, strings.TrimPrefix(nedLink, g.Base)); strings.Join(got, ",") != "none ?1" {
 		t.Fatalf("ned's link was opened with %q", got)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/passgate/caddy-passgate/internal/testenv"
 )
 
 // browser starts headless Debian chromium for one test.
@@ -68,10 +70,10 @@ func submit(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp
 // CSP, or none of this would work.
 func TestBrowserSignIn(t *testing.T) {
 	sms := startSMSGateway(t)
-	g := startGateway(t, withSMS(sms, ""))
+	g := testenv.StartGateway(t, withSMS(sms, ""))
 	ctx := browser(t)
 
-	do(t, ctx, chromedp.Navigate(g.base+"/app/deep?x=1"), chromedp.WaitVisible(chromedp.ID("email")))
+	do(t, ctx, chromedp.Navigate(g.Base+"/app/deep?x=1"), chromedp.WaitVisible(chromedp.ID("email")))
 	// The button colour comes from the nonce-carrying style, the switch
 	// from the nonce-carrying script.
 	if c := evaluate[string](t, ctx, `getComputedStyle(document.querySelector("#f-email button")).backgroundColor`); c != "rgb(45, 91, 215)" {
@@ -87,7 +89,7 @@ func TestBrowserSignIn(t *testing.T) {
 		t.Fatal("resend is enabled before the cooldown")
 	}
 	// No Enter: the complete code submits itself.
-	if st := submit(t, ctx, chromedp.SendKeys(chromedp.ID("code"), g.codeFor("liz@example.com"))); st != 200 {
+	if st := submit(t, ctx, chromedp.SendKeys(chromedp.ID("code"), g.CodeFor("liz@example.com"))); st != 200 {
 		t.Fatalf("verify: landed with %d", st)
 	}
 	if u := evaluate[string](t, ctx, `location.pathname + location.search`); u != "/app/deep?x=1" {
@@ -102,10 +104,10 @@ func TestBrowserSignIn(t *testing.T) {
 // gateway pasted with a space.
 func TestBrowserSignInByPhone(t *testing.T) {
 	sms := startSMSGateway(t)
-	g := startGateway(t, withSMS(sms, ""))
+	g := testenv.StartGateway(t, withSMS(sms, ""))
 	ctx := browser(t)
 
-	do(t, ctx, chromedp.Navigate(g.base+"/auth/login?redirect_to=/app/p"),
+	do(t, ctx, chromedp.Navigate(g.Base+"/auth/login?redirect_to=/app/p"),
 		chromedp.WaitVisible(chromedp.ID("email")),
 		chromedp.Click(chromedp.CSS("[data-channel=phone]")),
 		chromedp.WaitVisible(chromedp.ID("phone")))
@@ -118,7 +120,7 @@ func TestBrowserSignInByPhone(t *testing.T) {
 	if st := submit(t, ctx, chromedp.SendKeys(chromedp.ID("phone"), "+44 7946 095800\r")); st != 200 {
 		t.Fatalf("start: %d", st)
 	}
-	code := sms.codeFor("+447946095800")
+	code := sms.CodeFor("+447946095800")
 
 	if st := submit(t, ctx, chromedp.SendKeys(chromedp.ID("code"), "000000")); st != 400 {
 		t.Fatalf("wrong code: %d", st)

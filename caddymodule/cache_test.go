@@ -1,21 +1,21 @@
 package caddymodule_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
-	"github.com/passgate/caddy-passgate/sessionstore"
+	"github.com/passgate/caddy-passgate/internal/testenv"
+	redisstore "github.com/passgate/caddy-passgate/sessionstore/redis"
 )
 
 // within polls do until ok holds, and fails if a request sent d or more
 // after the call still does not satisfy it. It is for what the session
 // cache makes asynchronous: a revocation reaches another instance by
-// pub/sub (milliseconds, and never later than sessionstore.SessionCacheTTL
+// pub/sub (milliseconds, and never later than redisstore.SessionCacheTTL
 // even if the notice is lost), and an outage empties the cache when the
 // subscription breaks (at once for a closed connection, within the TTL for
 // a hung server). Responses before then may still be served from cache.
-func within(t *testing.T, d time.Duration, what string, do func() response, ok func(response) bool) response {
+func within(t *testing.T, d time.Duration, what string, do func() testenv.Response, ok func(testenv.Response) bool) testenv.Response {
 	t.Helper()
 	start := time.Now()
 	for {
@@ -25,36 +25,14 @@ func within(t *testing.T, d time.Duration, what string, do func() response, ok f
 			return r
 		}
 		if late {
-			t.Fatalf("%s: still %d %s after %v", what, r.status, r.body, d)
+			t.Fatalf("%s: still %d %s after %v", what, r.Status, r.Body, d)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 }
 
-func refused(r response) bool     { return r.status != 200 }
-func unavailable(r response) bool { return r.status == 503 }
+func refused(r testenv.Response) bool     { return r.Status != 200 }
+func unavailable(r testenv.Response) bool { return r.Status == 503 }
 
 // The bound the cache promises for revocation on every instance.
-const revocationBound = sessionstore.SessionCacheTTL
-
-// waitSubscribed waits until a passgate connection is subscribed to the
-// invalidation channel.
-func (rs *redisServer) waitSubscribed() {
-	rs.t.Helper()
-	c := rs.client()
-	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		n, err := c.PubSubNumSub(context.Background(), sessionstore.InvalidationChannel).Result()
-		if err != nil {
-			rs.t.Fatal(err)
-		}
-		if n[sessionstore.InvalidationChannel] > 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			rs.t.Fatal("no passgate subscription to the invalidation channel within 10s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+const revocationBound = redisstore.SessionCacheTTL

@@ -1,18 +1,13 @@
 package caddymodule
 
 import (
-	"errors"
-	"math"
-	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/passgate/caddy-passgate/verify"
 )
@@ -32,87 +27,122 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 	return p, err
 }
 
-// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax
+// (each subdirective of a block on its own line):
 //
 //	passgate {
-//	    secret      <secret>                 # repeat to rotate: first signs, all verify
-//	    store       memory [{ prefix <p> }]
-//	    store       redis <url> [{ prefix <p>; timeout <duration> }]
-//	    base_path   <path>
-//	    email       log
-//	    email       smtp <host:port> [{ from <addr>; username <u>; password <p>; tls none|starttls|implicit; subject <s>; templates <dir>; timeout <d> }]
-//	    redirect_origins <https://host[:port]|https://*.domain>...
-//	    link_origin <https://host[:port]>
-//	    sms         log | webhook <url> { secret <s>; timeout <duration>; retries <n> }
-//	    allow       email|phone <glob>...
-//	    role        <name> email|phone <glob>...
-//	    public      <path>...
-//	    code        { length <n>; ttl <duration>; max_attempts <n> }
-//	    session     { idle <duration>; lifetime <duration> }
-//	    limits      { resend_cooldown <d>; sends_per_hour <per network> [<per address>];
-//	                  starts_per_ip <n> <window>; verifies_per_ip <n> <window>; wrong_codes_per_day <n> }
-//	    cookie      { name <name>; domain <domain>; insecure }
-//	    headers     { user_id <name>; email <name>; phone <name>; roles <name>; assertion <name>;
-//	                  strip <name>...; pass_credentials }
-//	    jwt         { issuer <iss>; audience <aud>; access_ttl <duration>; key <kid> <pem>... }
-//	    page        { title <t>; logo <path-or-data-url>; color <css-colour>; template <file> }
+//	    secret           <secret>              # repeat to rotate: first signs, all verify
+//	    store            memory | redis <url> {
+//	        prefix  <p>
+//	        timeout <duration>                 # redis only
+//	    }
+//	    base_path        <path>
+//	    email            log | smtp <host:port> {
+//	        from      <addr>
+//	        username  <u>
+//	        password  <p>
+//	        tls       none | starttls | implicit
+//	        subject   <s>
+//	        templates <dir>
+//	        timeout   <duration>
+//	    }
+//	    sms              log | webhook <url> {
+//	        secret  <s>
+//	        timeout <duration>
+//	        retries <n>
+//	    }
+//	    redirect_origins <https://host[:port] | https://*.domain>...
+//	    link_origin      <https://host[:port]>
+//	    allow            email | phone <glob>...
+//	    role             <name> email | phone <glob>...
+//	    public           <path>...
+//	    code {
+//	        length       <n>
+//	        ttl          <duration>
+//	        max_attempts <n>
+//	    }
+//	    session {
+//	        idle     <duration>
+//	        lifetime <duration>
+//	    }
+//	    limits {
+//	        resend_cooldown     <duration>
+//	        sends_per_hour      <per network> [<per address>]
+//	        starts_per_ip       <n> <window>
+//	        verifies_per_ip     <n> <window>
+//	        wrong_codes_per_day <n>
+//	    }
+//	    cookie {
+//	        name     <name>
+//	        domain   <domain>
+//	        insecure
+//	    }
+//	    headers {
+//	        user_id   <name>                   # "" or off turns a header off
+//	        email     <name>
+//	        phone     <name>
+//	        roles     <name>
+//	        assertion <name>
+//	        strip     <name>...
+//	        pass_credentials
+//	    }
+//	    jwt {
+//	        issuer     <iss>
+//	        audience   <aud>
+//	        access_ttl <duration>
+//	        key        <kid> <pem file or placeholder>   # repeat to rotate: first signs
+//	    }
+//	    page {
+//	        title    <t>
+//	        logo     <path or data: URL>
+//	        color    <css colour>
+//	        template <file>
+//	    }
 //	}
 //
-// A header name of "" or `off` turns that header off. Errors name the
-// Caddyfile line.
+// The parser reads the syntax; the rules every value must keep are
+// check's (validate.go), the same for a Caddyfile and for JSON. Either
+// kind of error names its Caddyfile line.
 func (p *Passgate) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	// Checks that need the whole block (a later `code` changes what a
-	// `limits` value may be), each reporting the line it is about.
-	var whole []func() error
+	// Where each setting was given, for check's errors.
+	lines := map[string]caddyfile.Dispenser{}
+	at := func(option string) { lines[option] = *d }
 	for d.NextBlock(0) {
 		var err error
 		switch d.Val() {
 		case "secret":
+			at("secret " + strconv.Itoa(len(p.Secrets)))
 			var s string
 			if s, err = oneArg(d); err == nil {
-				err = checkLiteralSecret(d, s)
 				p.Secrets = append(p.Secrets, s)
 			}
 		case "store":
-			err = p.parseStore(d)
+			at("store")
+			err = p.parseStore(d, at)
 		case "base_path":
-			var bp string
-			if bp, err = oneArg(d); err == nil {
-				if !validBasePath(bp) {
-					return d.Errf("base_path %q: must be a path of one or more plain segments, like /auth", bp)
-				}
-				p.BasePath = bp
-			}
+			at("base_path")
+			p.BasePath, err = oneArg(d)
 		case "email":
-			if !d.NextArg() {
+			err = p.parseEmail(d, at)
+		case "sms":
+			err = p.parseSMS(d, at)
+		case "redirect_origins":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
 				return d.ArgErr()
 			}
-			switch delivery := d.Val(); delivery {
-			case "log":
-				if d.NextArg() {
-					return d.ArgErr()
-				}
-				p.Email = &DeliveryConfig{Delivery: delivery}
-			case "smtp":
-				var c *SMTPConfig
-				if c, err = parseEmailSMTP(d); err == nil {
-					p.Email = &DeliveryConfig{Delivery: delivery, SMTP: c}
-				}
-			default:
-				return d.Errf("email: unknown delivery %q (want log or smtp)", delivery)
+			for range args {
+				at("redirect_origins " + strconv.Itoa(len(p.RedirectOrigins)))
+				p.RedirectOrigins = append(p.RedirectOrigins, "")
 			}
-		case "redirect_origins":
-			err = p.parseRedirectOrigins(d)
+			copy(p.RedirectOrigins[len(p.RedirectOrigins)-len(args):], args)
 		case "link_origin":
-			err = p.parseLinkOrigin(d)
-		case "sms":
-			err = p.parseSMS(d)
-		case "page":
-			err = p.parsePage(d)
+			at("link_origin")
+			p.LinkOrigin, err = oneArg(d)
 		case "allow":
 			var ch string
 			var globs []string
@@ -127,10 +157,8 @@ func (p *Passgate) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if !d.NextArg() {
 				return d.ArgErr()
 			}
+			at("role " + strconv.Itoa(len(p.Roles)))
 			rc := RoleConfig{Name: d.Val()}
-			if !validRoleName(rc.Name) {
-				return d.Errf("role name %q: no commas or spaces", rc.Name)
-			}
 			var ch string
 			var globs []string
 			if ch, globs, err = channelGlobs(d); err == nil {
@@ -148,20 +176,30 @@ func (p *Passgate) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			p.Public = append(p.Public, args...)
 		case "code":
-			err = p.parseCode(d)
+			err = block(d, "code", at, map[string]func() error{
+				"length":       func() (err error) { p.Code.Length, err = intArg(d); return },
+				"ttl":          func() (err error) { p.Code.TTL, err = durationArg(d); return },
+				"max_attempts": func() (err error) { p.Code.MaxAttempts, err = intArg(d); return },
+			})
 		case "session":
-			err = p.parseSession(d)
+			err = block(d, "session", at, map[string]func() error{
+				"idle":     func() (err error) { p.Session.Idle, err = durationArg(d); return },
+				"lifetime": func() (err error) { p.Session.Lifetime, err = durationArg(d); return },
+			})
 		case "limits":
-			var check func() error
-			if check, err = p.parseLimits(d); check != nil {
-				whole = append(whole, check)
-			}
+			err = p.parseLimits(d, at)
 		case "cookie":
-			err = p.parseCookie(d)
+			err = block(d, "cookie", at, map[string]func() error{
+				"name":     func() (err error) { p.Cookie.Name, err = oneArg(d); return },
+				"domain":   func() (err error) { p.Cookie.Domain, err = oneArg(d); return },
+				"insecure": func() error { p.Cookie.Insecure = true; return noArgs(d) },
+			})
 		case "headers":
-			err = p.parseHeaders(d)
+			err = p.parseHeaders(d, at)
 		case "jwt":
-			err = p.parseJWT(d)
+			err = p.parseJWT(d, at)
+		case "page":
+			err = p.parsePage(d, at)
 		default:
 			return d.Errf("unknown subdirective %q", d.Val())
 		}
@@ -169,11 +207,35 @@ func (p *Passgate) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return err
 		}
 	}
-	for _, check := range whole {
-		if err := check(); err != nil {
+	if err := p.check(); err != nil {
+		if ce, ok := err.(*configError); ok {
+			if line, ok := lines[ce.option]; ok {
+				return line.Errf("%v", ce)
+			}
+		}
+		return d.Errf("%v", err)
+	}
+	return nil
+}
+
+// block reads the options of a subdirective's block, each with its own
+// reader, recording where each was given (as "<name> <option>") and where
+// the block ends (as name), for checks of the whole block.
+func block(d *caddyfile.Dispenser, name string, at func(string), readers map[string]func() error) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		read, ok := readers[d.Val()]
+		if !ok {
+			return d.Errf("unknown %s option %q", name, d.Val())
+		}
+		at(name + " " + d.Val())
+		if err := read(); err != nil {
 			return err
 		}
 	}
+	at(name)
 	return nil
 }
 
@@ -188,303 +250,9 @@ func oneArg(d *caddyfile.Dispenser) (string, error) {
 	return v, nil
 }
 
-// checkLiteralSecret refuses a literal secret that is too short; one with
-// placeholders is checked when they are replaced, at provision.
-func checkLiteralSecret(d *caddyfile.Dispenser, s string) error {
-	if strings.Contains(s, "{") {
-		return nil
-	}
-	if len(s) < minSecretLen {
-		return d.Errf("secret is %d bytes; at least %d are needed (use {env.PASSGATE_SECRET} or {file./path})", len(s), minSecretLen)
-	}
-	return nil
-}
-
-func channelGlobs(d *caddyfile.Dispenser) (string, []string, error) {
-	if !d.NextArg() {
-		return "", nil, d.ArgErr()
-	}
-	ch := d.Val()
-	globs := d.RemainingArgs()
-	if len(globs) == 0 {
-		return "", nil, d.ArgErr()
-	}
-	for _, g := range globs {
-		if _, err := verify.NewPattern(ch, g); err != nil {
-			return "", nil, d.Errf("%v", err)
-		}
-	}
-	return ch, globs, nil
-}
-
-func (p *Passgate) parseStore(d *caddyfile.Dispenser) error {
-	if !d.NextArg() {
-		return d.ArgErr()
-	}
-	p.Store.Backend = d.Val()
-	switch p.Store.Backend {
-	case "memory":
-		if d.NextArg() {
-			return d.ArgErr()
-		}
-	case "redis":
-		if !d.NextArg() {
-			return d.Errf("store redis: a URL is required (redis://host:6379/0)")
-		}
-		p.Store.URL = d.Val()
-		if !strings.Contains(p.Store.URL, "{") {
-			if _, err := redis.ParseURL(p.Store.URL); err != nil {
-				return d.Errf("store redis %s: %v", redactURL(p.Store.URL), redactErr(err, p.Store.URL))
-			}
-		}
-		if d.NextArg() {
-			return d.ArgErr()
-		}
-	default:
-		return d.Errf("unknown store %q (want memory or redis)", p.Store.Backend)
-	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		var err error
-		switch d.Val() {
-		case "prefix":
-			p.Store.Prefix, err = oneArg(d)
-		case "timeout":
-			if p.Store.Backend != "redis" {
-				return d.Errf("store %s has no timeout", p.Store.Backend)
-			}
-			p.Store.Timeout, err = durationArg(d)
-		default:
-			return d.Errf("unknown store option %q", d.Val())
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (p *Passgate) parseCode(d *caddyfile.Dispenser) error {
+func noArgs(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
-	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		var err error
-		switch d.Val() {
-		case "length":
-			p.Code.Length, err = intArg(d, "code length", verify.DefaultCodeLength, 10)
-		case "ttl":
-			p.Code.TTL, err = durationArg(d)
-			if err == nil && p.Code.TTL > caddy.Duration(verify.DefaultCodeTTL) {
-				return d.Errf("code ttl: at most %v", verify.DefaultCodeTTL)
-			}
-		case "max_attempts":
-			p.Code.MaxAttempts, err = intArg(d, "code max_attempts", 1, verify.DefaultMaxAttempts)
-		default:
-			return d.Errf("unknown code option %q", d.Val())
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (p *Passgate) parseSession(d *caddyfile.Dispenser) error {
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		var err error
-		switch d.Val() {
-		case "idle":
-			p.Session.Idle, err = durationArg(d)
-		case "lifetime":
-			p.Session.Lifetime, err = durationArg(d)
-		default:
-			return d.Errf("unknown session option %q", d.Val())
-		}
-		if err != nil {
-			return err
-		}
-	}
-	idle, lifetime := p.Session.Idle, p.Session.Lifetime
-	if idle == 0 {
-		idle = caddy.Duration(DefaultSessionIdle)
-	}
-	if lifetime == 0 {
-		lifetime = caddy.Duration(DefaultSessionLifetime)
-	}
-	if idle > lifetime {
-		return d.Errf("session idle (%v) is longer than its lifetime (%v)", time.Duration(idle), time.Duration(lifetime))
-	}
-	return nil
-}
-
-// parseLimits parses the limits block and returns the check of its
-// values (LimitsConfig.validate), to run once the code settings are known;
-// an error it finds is reported at the line of the option it is about.
-func (p *Passgate) parseLimits(d *caddyfile.Dispenser) (wholeBlockCheck func() error, err error) {
-	if d.NextArg() {
-		return nil, d.ArgErr()
-	}
-	rate := func() (*Rate, error) {
-		args := d.RemainingArgs()
-		if len(args) != 2 {
-			return nil, d.Errf("%s: want <count> <window>, like 60 10m", d.Val())
-		}
-		n, err := strconv.Atoi(args[0])
-		if err != nil || n < 1 {
-			return nil, d.Errf("%s count %q: a number of 1 or more", d.Val(), args[0])
-		}
-		w, err := caddy.ParseDuration(args[1])
-		if err != nil || w <= 0 || w > maxLimitWindow {
-			return nil, d.Errf("%s window %q: a duration above 0, at most %v", d.Val(), args[1], maxLimitWindow)
-		}
-		return &Rate{Count: n, Window: caddy.Duration(w)}, nil
-	}
-	block := *d // the line to report an error about no one option at
-	lines := map[string]caddyfile.Dispenser{}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		lines[d.Val()] = *d
-		var err error
-		switch d.Val() {
-		case "resend_cooldown":
-			p.Limits.ResendCooldown, err = durationArg(d)
-			if cd := time.Duration(p.Limits.ResendCooldown); err == nil && (cd < minResendCooldown || cd > maxLimitWindow) {
-				return nil, d.Errf("resend_cooldown: %v to %v", minResendCooldown, maxLimitWindow)
-			}
-		case "sends_per_hour":
-			// <per address and network> [<per address>]; their bounds
-			// depend on each other, so validate checks them. A 0 would
-			// read as "the default" in JSON: refused here.
-			args := d.RemainingArgs()
-			counts := make([]int, len(args))
-			ok := len(args) == 1 || len(args) == 2
-			for i, a := range args {
-				counts[i], err = strconv.Atoi(a)
-				ok = ok && err == nil && counts[i] >= 1
-			}
-			if !ok {
-				return nil, d.Errf("sends_per_hour: want <per network> [<per address>], numbers of 1 or more, like 5 20")
-			}
-			p.Limits.SendsPerHour = counts[0]
-			if len(counts) == 2 {
-				p.Limits.SendsPerHourPerAddress = counts[1]
-			}
-		case "starts_per_ip":
-			p.Limits.StartsPerIP, err = rate()
-		case "verifies_per_ip":
-			p.Limits.VerifiesPerIP, err = rate()
-		case "wrong_codes_per_day":
-			p.Limits.WrongCodesPerDay, err = intArg(d, "wrong_codes_per_day", 1, math.MaxInt32)
-		default:
-			return nil, d.Errf("unknown limits option %q", d.Val())
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	return func() error {
-		code := p.Code
-		if code.Length == 0 {
-			code.Length = verify.DefaultCodeLength
-		}
-		if code.MaxAttempts == 0 {
-			code.MaxAttempts = verify.DefaultMaxAttempts
-		}
-		verr := p.Limits.validate(code)
-		if verr == nil {
-			return nil
-		}
-		at := block
-		var le *limitError
-		if errors.As(verr, &le) {
-			if l, ok := lines[le.option]; ok {
-				at = l
-			}
-		}
-		return at.Errf("%v", verr)
-	}, nil
-}
-
-func (p *Passgate) parseCookie(d *caddyfile.Dispenser) error {
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		var err error
-		switch d.Val() {
-		case "name":
-			p.Cookie.Name, err = oneArg(d)
-			if err == nil && !validCookieName(p.Cookie.Name) {
-				return d.Errf("cookie name %q: letters, digits, - and _ only", p.Cookie.Name)
-			}
-		case "domain":
-			p.Cookie.Domain, err = oneArg(d)
-		case "insecure":
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			p.Cookie.Insecure = true
-		default:
-			return d.Errf("unknown cookie option %q", d.Val())
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (p *Passgate) parseHeaders(d *caddyfile.Dispenser) error {
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		var set func(name string)
-		switch d.Val() {
-		case "user_id":
-			set = func(n string) { p.Headers.UserID = &n }
-		case "email":
-			set = func(n string) { p.Headers.Email = &n }
-		case "phone":
-			set = func(n string) { p.Headers.Phone = &n }
-		case "roles":
-			set = func(n string) { p.Headers.Roles = &n }
-		case "assertion":
-			set = func(n string) { p.Headers.Assertion = n }
-		case "pass_credentials":
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			p.Headers.PassCredentials = true
-			continue
-		case "strip":
-			names := d.RemainingArgs()
-			if len(names) == 0 {
-				return d.ArgErr()
-			}
-			for _, n := range names {
-				if !validHeaderName(n) {
-					return d.Errf("header name %q: letters, digits and - only, and not a header HTTP or sign-in needs", n)
-				}
-			}
-			p.Headers.Strip = append(p.Headers.Strip, names...)
-			continue
-		default:
-			return d.Errf("unknown headers option %q", d.Val())
-		}
-		name, err := oneArg(d)
-		if err != nil {
-			return err
-		}
-		if name == "off" {
-			name = ""
-		}
-		if name != "" && !validHeaderName(name) {
-			return d.Errf("header name %q: letters, digits and - only, and not a header HTTP or sign-in needs", name)
-		}
-		set(name)
 	}
 	return nil
 }
@@ -504,69 +272,251 @@ func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
 	return caddy.Duration(dur), nil
 }
 
-func intArg(d *caddyfile.Dispenser, what string, lo, hi int) (int, error) {
+func intArg(d *caddyfile.Dispenser) (int, error) {
+	option := d.Val()
 	v, err := oneArg(d)
 	if err != nil {
 		return 0, err
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil || n < lo || n > hi {
-		return 0, d.Errf("%s %q: must be a number from %d to %d", what, v, lo, hi)
+	if err != nil {
+		return 0, d.Errf("%s %q: not a number", option, v)
 	}
 	return n, nil
 }
 
-func validBasePath(bp string) bool {
-	bp = strings.TrimSuffix(bp, "/")
-	if !strings.HasPrefix(bp, "/") || len(bp) < 2 {
-		return false
+func channelGlobs(d *caddyfile.Dispenser) (string, []string, error) {
+	if !d.NextArg() {
+		return "", nil, d.ArgErr()
 	}
-	for _, seg := range strings.Split(bp[1:], "/") {
-		if seg == "" || seg == "." || seg == ".." {
-			return false
+	ch := d.Val()
+	globs := d.RemainingArgs()
+	if len(globs) == 0 {
+		return "", nil, d.ArgErr()
+	}
+	for _, g := range globs {
+		if _, err := verify.NewPattern(ch, g); err != nil {
+			return "", nil, d.Errf("%v", err)
 		}
-		for i := 0; i < len(seg); i++ {
-			c := seg[i]
-			if !(c == '-' || c == '_' || c == '.' || c == '~' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
-				return false
+	}
+	return ch, globs, nil
+}
+
+func (p *Passgate) parseStore(d *caddyfile.Dispenser, at func(string)) error {
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	p.Store.Backend = d.Val()
+	switch p.Store.Backend {
+	case "memory":
+	case "redis":
+		if !d.NextArg() {
+			return d.Errf("store redis: a URL is required (redis://host:6379/0)")
+		}
+		p.Store.URL = d.Val()
+	default:
+		return d.Errf("unknown store %q (want memory or redis)", p.Store.Backend)
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return block(d, "store", at, map[string]func() error{
+		"prefix":  func() (err error) { p.Store.Prefix, err = oneArg(d); return },
+		"timeout": func() (err error) { p.Store.Timeout, err = durationArg(d); return },
+	})
+}
+
+func (p *Passgate) parseEmail(d *caddyfile.Dispenser, at func(string)) error {
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	switch delivery := d.Val(); delivery {
+	case "log":
+		p.Email = &DeliveryConfig{Delivery: delivery}
+		return noArgs(d)
+	case "smtp":
+		if !d.NextArg() {
+			return d.Errf("email smtp: the server's host:port is required")
+		}
+		c := &SMTPConfig{Addr: d.Val()}
+		p.Email = &DeliveryConfig{Delivery: delivery, SMTP: c}
+		if err := noArgs(d); err != nil {
+			return err
+		}
+		return block(d, "email smtp", at, map[string]func() error{
+			"from":      func() (err error) { c.From, err = oneArg(d); return },
+			"username":  func() (err error) { c.Username, err = oneArg(d); return },
+			"password":  func() (err error) { c.Password, err = oneArg(d); return },
+			"tls":       func() (err error) { c.TLS, err = oneArg(d); return },
+			"subject":   func() (err error) { c.Subject, err = oneArg(d); return },
+			"templates": func() (err error) { c.Templates, err = oneArg(d); return },
+			"timeout":   func() (err error) { c.Timeout, err = durationArg(d); return },
+		})
+	default:
+		return d.Errf("email: unknown delivery %q (want log or smtp)", delivery)
+	}
+}
+
+func (p *Passgate) parseSMS(d *caddyfile.Dispenser, at func(string)) error {
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	at("sms")
+	c := &SMSConfig{Delivery: d.Val()}
+	p.SMS = c
+	switch c.Delivery {
+	case "log":
+		if err := noArgs(d); err != nil {
+			return err
+		}
+		if d.NextBlock(d.Nesting()) {
+			return d.Errf("sms log takes no options")
+		}
+		return nil
+	case "webhook":
+		if !d.NextArg() {
+			return d.Errf("sms webhook: a URL is required")
+		}
+		c.URL = d.Val()
+		if err := noArgs(d); err != nil {
+			return err
+		}
+		return block(d, "sms webhook", at, map[string]func() error{
+			"secret":  func() (err error) { c.Secret, err = oneArg(d); return },
+			"timeout": func() (err error) { c.Timeout, err = durationArg(d); return },
+			"retries": func() error {
+				n, err := intArg(d)
+				c.Retries = &n
+				return err
+			},
+		})
+	default:
+		return d.Errf("sms: unknown delivery %q (want log or webhook)", c.Delivery)
+	}
+}
+
+func (p *Passgate) parseLimits(d *caddyfile.Dispenser, at func(string)) error {
+	rate := func() (*Rate, error) {
+		args := d.RemainingArgs()
+		if len(args) != 2 {
+			return nil, d.Errf("%s: want <count> <window>, like 60 10m", d.Val())
+		}
+		n, err := strconv.Atoi(args[0])
+		if err != nil {
+			return nil, d.Errf("%s count %q: not a number", d.Val(), args[0])
+		}
+		w, err := caddy.ParseDuration(args[1])
+		if err != nil {
+			return nil, d.Errf("%s window %q: %v", d.Val(), args[1], err)
+		}
+		return &Rate{Count: n, Window: caddy.Duration(w)}, nil
+	}
+	l := &p.Limits
+	return block(d, "limits", at, map[string]func() error{
+		"resend_cooldown": func() (err error) { l.ResendCooldown, err = durationArg(d); return },
+		"sends_per_hour": func() error {
+			// <per address and network> [<per address>]. A 0 would read
+			// as "the default" in JSON: refused here.
+			args := d.RemainingArgs()
+			counts := make([]int, len(args))
+			ok := len(args) == 1 || len(args) == 2
+			for i, a := range args {
+				var err error
+				counts[i], err = strconv.Atoi(a)
+				ok = ok && err == nil && counts[i] >= 1
 			}
+			if !ok {
+				return d.Errf("sends_per_hour: want <per network> [<per address>], numbers of 1 or more, like 5 20")
+			}
+			l.SendsPerHour = counts[0]
+			if len(counts) == 2 {
+				l.SendsPerHourPerAddress = counts[1]
+			}
+			return nil
+		},
+		"starts_per_ip":       func() (err error) { l.StartsPerIP, err = rate(); return },
+		"verifies_per_ip":     func() (err error) { l.VerifiesPerIP, err = rate(); return },
+		"wrong_codes_per_day": func() (err error) { l.WrongCodesPerDay, err = intArg(d); return },
+	})
+}
+
+func (p *Passgate) parseHeaders(d *caddyfile.Dispenser, at func(string)) error {
+	name := func(set func(*string)) func() error {
+		return func() error {
+			n, err := oneArg(d)
+			if n == "off" {
+				n = ""
+			}
+			set(&n)
+			return err
 		}
 	}
-	return true
+	h := &p.Headers
+	return block(d, "headers", at, map[string]func() error{
+		"user_id":   name(func(n *string) { h.UserID = n }),
+		"email":     name(func(n *string) { h.Email = n }),
+		"phone":     name(func(n *string) { h.Phone = n }),
+		"roles":     name(func(n *string) { h.Roles = n }),
+		"assertion": name(func(n *string) { h.Assertion = *n }),
+		"strip": func() error {
+			names := d.RemainingArgs()
+			if len(names) == 0 {
+				return d.ArgErr()
+			}
+			h.Strip = append(h.Strip, names...)
+			return nil
+		},
+		"pass_credentials": func() error { h.PassCredentials = true; return noArgs(d) },
+	})
 }
 
-// reservedHeaders may not be identity headers: stripping them from every
-// request would break the protocol or sign-in itself.
-var reservedHeaders = map[string]bool{
-	"Authorization": true, "Connection": true, "Content-Length": true, "Content-Type": true,
-	"Cookie": true, "Host": true, "Keep-Alive": true, "Proxy-Authorization": true, "Proxy-Connection": true,
-	"Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true, "Origin": true,
-	"Accept": true, "Sec-Fetch-Site": true, "X-Forwarded-For": true, "X-Forwarded-Proto": true,
-	"X-Forwarded-Host": true, "Forwarded": true,
-}
-
-func validHeaderName(s string) bool {
-	if reservedHeaders[http.CanonicalHeaderKey(s)] {
-		return false
+func (p *Passgate) parseJWT(d *caddyfile.Dispenser, at func(string)) error {
+	if p.JWT == nil {
+		p.JWT = new(JWTConfig)
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c == '-' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
-			return false
+	j := p.JWT
+	return block(d, "jwt", at, map[string]func() error{
+		"issuer":     func() (err error) { j.Issuer, err = oneArg(d); return },
+		"audience":   func() (err error) { j.Audience, err = oneArg(d); return },
+		"access_ttl": func() (err error) { j.AccessTTL, err = durationArg(d); return },
+		"key": func() error {
+			args := d.RemainingArgs()
+			if len(args) != 2 {
+				return d.Errf("jwt key: want <kid> <pem file or placeholder>")
+			}
+			at("jwt key " + strconv.Itoa(len(j.Keys)))
+			j.Keys = append(j.Keys, JWTKey{ID: args[0], PEM: args[1]})
+			return nil
+		},
+	})
+}
+
+func (p *Passgate) parsePage(d *caddyfile.Dispenser, at func(string)) error {
+	pc := &p.Page
+	value := func(set *string) func() error {
+		return func() (err error) { *set, err = oneArg(d); return }
+	}
+	colour := func() error {
+		at("page color") // either spelling
+		if !d.NextArg() {
+			// The usual mistake: an unquoted #hex is a comment.
+			return d.Errf("page color: a value is required (quote hex colours, \"#2d5bd7\": # starts a comment)")
 		}
+		d.Prev()
+		return value(&pc.Color)()
 	}
-	return s != ""
-}
-
-func validCookieName(s string) bool {
-	return validHeaderName(strings.ReplaceAll(s, "_", "-"))
+	return block(d, "page", at, map[string]func() error{
+		"title":    value(&pc.Title),
+		"logo":     value(&pc.Logo),
+		"color":    colour,
+		"colour":   colour,
+		"template": value(&pc.Template),
+	})
 }
 
 // Interface guard
 var _ caddyfile.Unmarshaler = (*Passgate)(nil)
 
-// validRoleName refuses names that would break the comma-separated
-// X-Auth-Roles header.
-func validRoleName(name string) bool {
-	return name != "" && !strings.ContainsAny(name, ", \t")
-}
+// literal reports whether s holds no placeholder, so that its rules can
+// be checked before provision replaces them.
+func literal(s string) bool { return !strings.Contains(s, "{") }

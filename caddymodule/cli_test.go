@@ -25,7 +25,7 @@ func caddyBinary(t *testing.T) string {
 			return
 		}
 		caddyBinPath = filepath.Join(dir, "caddy")
-		out, err := exec.Command("go", "build", "-o", caddyBinPath, "./internal/caddybin").CombinedOutput()
+		out, err := exec.Command("go", "build", "-o", caddyBinPath, "../internal/testenv/caddybin").CombinedOutput()
 		if err != nil {
 			caddyBinErr = err
 			caddyBinPath = string(out)

@@ -2,14 +2,15 @@ package caddymodule
 
 import (
 	"net/http"
-	"net/textproto"
 	"strings"
 	"time"
 
 	"github.com/gorilla/securecookie"
 
+	"github.com/passgate/caddy-passgate/internal/boundedcache"
+	"github.com/passgate/caddy-passgate/internal/httpkit"
 	"github.com/passgate/caddy-passgate/sessionstore"
-	"github.com/passgate/caddy-passgate/sessionstore/boundedcache"
+	"github.com/passgate/caddy-passgate/verify"
 )
 
 // sessionCookie writes and reads the session cookie. Its value is the
@@ -36,10 +37,11 @@ const (
 	decodedCookieTTL     = time.Minute
 )
 
-func newSessionCookie(cfg CookieConfig, lifetime time.Duration, keys []keySet) sessionCookie {
+func newSessionCookie(cfg CookieConfig, lifetime time.Duration, keys secretKeys) sessionCookie {
+	hash, block := keys.keys("cookie hash"), keys.keys("cookie block")
 	codecs := make([]securecookie.Codec, len(keys))
-	for i, k := range keys {
-		sc := securecookie.New(k.cookieHash, k.cookieBlock)
+	for i := range keys {
+		sc := securecookie.New(hash[i], block[i])
 		sc.MaxAge(int(lifetime / time.Second))
 		// The value is already random text: no gob round trip needed.
 		sc.SetSerializer(securecookie.NopEncoder{})
@@ -66,7 +68,7 @@ func (c sessionCookie) decode(value string) string {
 // sessionID returns the public ID of the session whose secret the
 // request's cookie carries, or "".
 func (c sessionCookie) sessionID(r *http.Request) string {
-	value := cookieValue(r.Header, c.name)
+	value := httpkit.CookieValue(r.Header, c.name)
 	if value == "" {
 		return ""
 	}
@@ -82,52 +84,32 @@ func (c sessionCookie) sessionID(r *http.Request) string {
 	return id
 }
 
-// cookieValue returns the value of the first cookie called name in h, or
-// "", as (*http.Request).Cookie reads it (FuzzCookieValue holds the two to
-// the same answer), but without building a Cookie for every one sent: it
-// runs on every request. name must be a valid cookie name.
-func cookieValue(h http.Header, name string) string {
-	lines := h["Cookie"]
-	count := 0
-	for _, line := range lines {
-		count += strings.Count(line, ";") + 1
+// Credential implements httpkit.SessionCookie: an Authorization: Bearer
+// header, if there is one, is the only credential looked at.
+func (c sessionCookie) Credential(r *http.Request) verify.Credential {
+	if tok, ok := bearerToken(r); ok {
+		return verify.Credential{Bearer: tok, IsBearer: true}
 	}
-	if count > maxCookies {
-		return ""
-	}
-	for _, line := range lines {
-		for rest := textproto.TrimString(line); rest != ""; {
-			var part string
-			part, rest, _ = strings.Cut(rest, ";")
-			n, v, _ := strings.Cut(textproto.TrimString(part), "=")
-			if textproto.TrimString(n) != name {
-				continue
-			}
-			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
-				v = v[1 : len(v)-1]
-			}
-			if validCookieValue(v) {
-				return v
-			}
-		}
-	}
-	return ""
+	return verify.Credential{SessionID: c.sessionID(r)}
 }
 
-// maxCookies is net/http's limit (its GODEBUG httpcookiemaxnum default):
-// a request with more cookies has none.
-const maxCookies = 3000
-
-func validCookieValue(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if b := v[i]; b < 0x20 || b >= 0x7f || b == '"' || b == ';' || b == '\\' {
-			return false
-		}
+// bearerToken returns the token of an Authorization: Bearer header. It
+// indexes the map by the canonical name: Header.Get would canonicalise
+// the name again, on every request.
+func bearerToken(r *http.Request) (string, bool) {
+	var value string
+	if values := r.Header["Authorization"]; len(values) > 0 {
+		value = values[0]
 	}
-	return true
+	scheme, tok, ok := strings.Cut(value, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimSpace(tok), true
 }
 
-func (c sessionCookie) set(w http.ResponseWriter, secret string) error {
+// Set implements httpkit.SessionCookie.
+func (c sessionCookie) Set(w http.ResponseWriter, secret string) error {
 	v, err := securecookie.EncodeMulti(c.name, []byte(secret), c.codecs...)
 	if err != nil {
 		return err
@@ -136,7 +118,8 @@ func (c sessionCookie) set(w http.ResponseWriter, secret string) error {
 	return nil
 }
 
-func (c sessionCookie) clear(w http.ResponseWriter) {
+// Clear implements httpkit.SessionCookie.
+func (c sessionCookie) Clear(w http.ResponseWriter) {
 	http.SetCookie(w, c.cookie("", -1))
 }
 

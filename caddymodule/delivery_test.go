@@ -10,14 +10,15 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/passgate/caddy-passgate/internal/testenv"
 	"github.com/passgate/caddy-passgate/verify/smtpmail/smtptest"
 )
 
 // withSlowSMTP is withSMTP with a timeout long enough that no step of a
 // test outlasts it by chance.
-func withSlowSMTP(t *testing.T, srv *smtptest.Server) gatewayOption {
+func withSlowSMTP(t *testing.T, srv *smtptest.Server) testenv.Option {
 	t.Setenv("PASSGATE_TEST_SMTP_PASSWORD", "pw from env")
-	return withExtra(fmt.Sprintf(`email smtp %s {
+	return testenv.WithExtra(fmt.Sprintf(`email smtp %s {
 			from "Passgate <noreply@example.com>"
 			username mailer
 			password {env.PASSGATE_TEST_SMTP_PASSWORD}
@@ -26,9 +27,9 @@ func withSlowSMTP(t *testing.T, srv *smtptest.Server) gatewayOption {
 		}`, srv.Addr))
 }
 
-func auditEvents(t *testing.T, g *gateway, event string) int {
+func auditEvents(t *testing.T, g *testenv.Gateway, event string) int {
 	n := 0
-	for _, e := range readLog(t, g.logPath) {
+	for _, e := range testenv.ReadLog(t, g.LogPath) {
 		if e["logger"] == "http.handlers.passgate.audit" && e["msg"] == event {
 			n++
 		}
@@ -42,19 +43,19 @@ func auditEvents(t *testing.T, g *gateway, event string) int {
 func TestStartAnswersWhileTheMailIsHeld(t *testing.T) {
 	hold := make(chan struct{})
 	srv := smtptest.Start(t, smtptest.Options{Users: smtpUsers(), Hold: hold})
-	g := startGateway(t, withSlowSMTP(t, srv))
-	c := g.newClient()
+	g := testenv.StartGateway(t, withSlowSMTP(t, srv))
+	c := g.NewClient()
 
-	id := c.start("ann@example.com")
+	id := c.Start("ann@example.com")
 	code, _ := codeAndLink(t, srv, "ann@example.com") // reached the server; its answer is held
-	c.start("ann@elsewhere.example")
+	c.Start("ann@elsewhere.example")
 	if n := auditEvents(t, g, "code sent"); n != 0 {
 		t.Fatalf("%d \"code sent\" events while the server holds the message", n)
 	}
 	close(hold)
-	g.waitLog("code sent", 1)
-	if r := c.do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": code}); r.status != 200 {
-		t.Fatalf("verify: %d %s", r.status, r.body)
+	g.WaitLog("code sent", 1)
+	if r := c.Do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": code}); r.Status != 200 {
+		t.Fatalf("verify: %d %s", r.Status, r.Body)
 	}
 	if n := auditEvents(t, g, "code sent"); n != 1 || srv.Pending() != 0 {
 		t.Fatalf("%d \"code sent\" events and %d more messages, want 1 and none for the decoy", n, srv.Pending())
@@ -66,30 +67,30 @@ func TestStartAnswersWhileTheMailIsHeld(t *testing.T) {
 // counted), the link is dead, and the address may ask again at once.
 func TestRefusedMessageIsReportedByVerify(t *testing.T) {
 	srv := smtptest.Start(t, smtptest.Options{Users: smtpUsers(), RejectData: true})
-	g := startGateway(t, withSMTP(t, srv, ""))
-	c := g.newClient()
-	id := c.start("kim@example.com")
+	g := testenv.StartGateway(t, withSMTP(t, srv, ""))
+	c := g.NewClient()
+	id := c.Start("kim@example.com")
 	code, link := codeAndLink(t, srv, "kim@example.com")
-	failed := g.waitLog("delivery failed", 1)[0]
+	failed := g.WaitLog("delivery failed", 1)[0]
 	if e, _ := failed["error"].(string); !strings.Contains(e, "554") || strings.Contains(e, code) ||
 		strings.Contains(e, link[strings.Index(link, "token=")+6:]) || failed["channel"] != "email" {
 		t.Fatalf("failure logged as %v, want the server's 554, without the code or link", failed)
 	}
 	for range 6 { // more than max_attempts: no try is counted
-		r := c.do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": code})
-		if r.status != 502 || r.json(t)["error"] != "delivery_failed" {
-			t.Fatalf("verify with the refused message's code: %d %s, want 502 delivery_failed", r.status, r.body)
+		r := c.Do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": code})
+		if r.Status != 502 || r.JSON(t)["error"] != "delivery_failed" {
+			t.Fatalf("verify with the refused message's code: %d %s, want 502 delivery_failed", r.Status, r.Body)
 		}
 	}
-	r := c.do("GET", strings.TrimPrefix(link, g.base), nil)
-	if r.status != 404 || !strings.Contains(string(r.body), "no longer works") {
-		t.Fatalf("link of a refused message: %d %s", r.status, r.body)
+	r := c.Do("GET", strings.TrimPrefix(link, g.Base), nil)
+	if r.Status != 404 || !strings.Contains(string(r.Body), "no longer works") {
+		t.Fatalf("link of a refused message: %d %s", r.Status, r.Body)
 	}
-	r = c.do("POST", "/auth/magic", map[string]any{"token": link[strings.Index(link, "token=")+6:]})
-	if r.status != 404 || r.json(t)["error"] != "attempt_not_found" {
-		t.Fatalf("POST /magic with a refused message's link: %d %s", r.status, r.body)
+	r = c.Do("POST", "/auth/magic", map[string]any{"token": link[strings.Index(link, "token=")+6:]})
+	if r.Status != 404 || r.JSON(t)["error"] != "attempt_not_found" {
+		t.Fatalf("POST /magic with a refused message's link: %d %s", r.Status, r.Body)
 	}
-	c.start("kim@example.com") // no cooldown to wait out
+	c.Start("kim@example.com") // no cooldown to wait out
 	if n := auditEvents(t, g, "code sent"); n != 0 {
 		t.Fatalf("%d \"code sent\" events for refused messages", n)
 	}
@@ -100,30 +101,30 @@ func TestRefusedMessageIsReportedByVerify(t *testing.T) {
 func TestDeliveryInFlightSurvivesReloadAndStop(t *testing.T) {
 	hold := make(chan struct{})
 	srv := smtptest.Start(t, smtptest.Options{Users: smtpUsers(), RejectData: true, Hold: hold})
-	rs := startRedis(t)
-	g := startGateway(t, withRedis(rs), withSlowSMTP(t, srv))
-	c := g.newClient()
-	rc := rs.client()
+	rs := testenv.StartRedis(t)
+	g := testenv.StartGateway(t, testenv.WithRedis(rs), withSlowSMTP(t, srv))
+	c := g.NewClient()
+	rc := rs.Client()
 	defer rc.Close()
 	ctx := context.Background()
 
 	// Reload: had it waited for the delivery, the delivery would have
 	// ended by its 10 s timeout first, not by the server's 554.
-	id := c.start("ann@example.com")
+	id := c.Start("ann@example.com")
 	srv.Next(t)
-	g.load()
+	g.Load()
 	hold <- struct{}{}
-	failed := g.waitLog("delivery failed", 1)[0]
+	failed := g.WaitLog("delivery failed", 1)[0]
 	if e, _ := failed["error"].(string); !strings.Contains(e, "554") {
 		t.Fatalf("delivery across a reload failed with %v, want the server's 554", failed)
 	}
-	if r := c.do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": "123456"}); r.status != 502 {
-		t.Fatalf("verify on the new config: %d %s, want 502", r.status, r.body)
+	if r := c.Do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": "123456"}); r.Status != 502 {
+		t.Fatalf("verify on the new config: %d %s, want 502", r.Status, r.Body)
 	}
 
 	// Stop: the delivery still marks its attempt failed and gives the
 	// address's slots back in Redis, then the client is closed.
-	id = c.start("bob@example.com")
+	id = c.Start("bob@example.com")
 	srv.Next(t)
 	if err := caddy.Stop(); err != nil {
 		t.Fatal(err)
@@ -138,7 +139,7 @@ func TestDeliveryInFlightSurvivesReloadAndStop(t *testing.T) {
 	if f := rc.HGet(ctx, "pgtest:a:"+id, "f").Val(); f != "1" {
 		t.Fatalf("attempt whose delivery failed after the stop: f = %q, want it marked failed", f)
 	}
-	waitFor(t, func() bool { return rs.passgateConnections() == 0 })
+	waitFor(t, func() bool { return rs.PassgateConnections() == 0 })
 }
 
 // addressLimits lists the limit keys in Redis other than the clients'

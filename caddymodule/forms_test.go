@@ -13,7 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/passgate/caddy-passgate/caddymodule"
+	"github.com/passgate/caddy-passgate/internal/httpkit"
+	"github.com/passgate/caddy-passgate/internal/testenv"
 )
 
 func form(kv ...string) string {
@@ -29,61 +30,61 @@ var hiddenAttempt = regexp.MustCompile(`name="attempt_id" value="([A-Z2-7]+)"`)
 // The sign-in page works as plain HTML forms: address, then code, then back
 // to where the user was going.
 func TestSignInWithFormsOnly(t *testing.T) {
-	g := startGateway(t)
-	c := g.newClient()
-	ct := []string{"Content-Type", "application/x-www-form-urlencoded", "Origin", g.base}
+	g := testenv.StartGateway(t)
+	c := g.NewClient()
+	ct := []string{"Content-Type", "application/x-www-form-urlencoded", "Origin", g.Base}
 
-	r := c.do("GET", "/auth/login?redirect_to=%2Fapp%2Fdeep%3Fx%3D1", nil)
-	if r.status != 200 || !strings.Contains(string(r.body), `name="redirect_to" value="/app/deep?x=1"`) {
-		t.Fatalf("login page: %d %s", r.status, r.body)
+	r := c.Do("GET", "/auth/login?redirect_to=%2Fapp%2Fdeep%3Fx%3D1", nil)
+	if r.Status != 200 || !strings.Contains(string(r.Body), `name="redirect_to" value="/app/deep?x=1"`) {
+		t.Fatalf("login page: %d %s", r.Status, r.Body)
 	}
-	if csp := r.header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") {
+	if csp := r.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") {
 		t.Fatalf("login page CSP %q", csp)
 	}
 
-	r = c.do("POST", "/auth/start", form("email", "Liz@Example.com", "redirect_to", "/app/deep?x=1"), ct...)
-	m := hiddenAttempt.FindSubmatch(r.body)
-	if r.status != 200 || m == nil || !strings.Contains(string(r.body), `autocomplete="one-time-code"`) {
-		t.Fatalf("start by form: %d %s", r.status, r.body)
+	r = c.Do("POST", "/auth/start", form("email", "Liz@Example.com", "redirect_to", "/app/deep?x=1"), ct...)
+	m := hiddenAttempt.FindSubmatch(r.Body)
+	if r.Status != 200 || m == nil || !strings.Contains(string(r.Body), `autocomplete="one-time-code"`) {
+		t.Fatalf("start by form: %d %s", r.Status, r.Body)
 	}
 	attempt := string(m[1])
 
-	r = c.do("POST", "/auth/verify", form("attempt_id", attempt, "code", "999999x", "email", "liz@example.com", "redirect_to", "/app/deep?x=1"), ct...)
-	if r.status != 400 || !strings.Contains(string(r.body), "not right") || !hiddenAttempt.Match(r.body) {
-		t.Fatalf("wrong code by form: %d %s, want the code page again with an error", r.status, r.body)
+	r = c.Do("POST", "/auth/verify", form("attempt_id", attempt, "code", "999999x", "email", "liz@example.com", "redirect_to", "/app/deep?x=1"), ct...)
+	if r.Status != 400 || !strings.Contains(string(r.Body), "not right") || !hiddenAttempt.Match(r.Body) {
+		t.Fatalf("wrong code by form: %d %s, want the code page again with an error", r.Status, r.Body)
 	}
 
-	code := g.codeFor("liz@example.com")
-	r = c.do("POST", "/auth/verify", form("attempt_id", attempt, "code", code[:3]+" "+code[3:], "email", "liz@example.com"), ct...)
-	if r.status != 303 || r.header.Get("Location") != "/app/deep?x=1" {
-		t.Fatalf("verify by form: %d Location %q, want 303 to /app/deep?x=1", r.status, r.header.Get("Location"))
+	code := g.CodeFor("liz@example.com")
+	r = c.Do("POST", "/auth/verify", form("attempt_id", attempt, "code", code[:3]+" "+code[3:], "email", "liz@example.com"), ct...)
+	if r.Status != 303 || r.Header.Get("Location") != "/app/deep?x=1" {
+		t.Fatalf("verify by form: %d Location %q, want 303 to /app/deep?x=1", r.Status, r.Header.Get("Location"))
 	}
-	setCookie := r.header.Get("Set-Cookie")
+	setCookie := r.Header.Get("Set-Cookie")
 	for _, attr := range []string{"passgate_session=", "HttpOnly", "SameSite=Lax", "Path=/"} {
 		if !strings.Contains(setCookie, attr) {
 			t.Fatalf("session cookie %q lacks %s", setCookie, attr)
 		}
 	}
-	if h := echoed(t, c.do("GET", "/app/deep?x=1", nil)); h.Get("X-Auth-Email") != "liz@example.com" {
+	if h := testenv.Echoed(t, c.Do("GET", "/app/deep?x=1", nil)); h.Get("X-Auth-Email") != "liz@example.com" {
 		t.Fatalf("after form sign-in: %v", h)
 	}
 
-	r = c.do("GET", "/auth/login", nil)
-	if !strings.Contains(string(r.body), "liz@example.com") || !strings.Contains(string(r.body), `action="/auth/logout"`) {
-		t.Fatalf("login page when signed in: %s", r.body)
+	r = c.Do("GET", "/auth/login", nil)
+	if !strings.Contains(string(r.Body), "liz@example.com") || !strings.Contains(string(r.Body), `action="/auth/logout"`) {
+		t.Fatalf("login page when signed in: %s", r.Body)
 	}
-	r = c.do("POST", "/auth/logout", form("scope", "global"), ct...)
-	if r.status != 303 || !strings.HasPrefix(r.header.Get("Location"), "/auth/login") {
-		t.Fatalf("logout by form: %d %q", r.status, r.header.Get("Location"))
+	r = c.Do("POST", "/auth/logout", form("scope", "global"), ct...)
+	if r.Status != 303 || !strings.HasPrefix(r.Header.Get("Location"), "/auth/login") {
+		t.Fatalf("logout by form: %d %q", r.Status, r.Header.Get("Location"))
 	}
-	if r := c.do("GET", "/app", nil); r.status != 401 {
-		t.Fatalf("after logout by form: %d", r.status)
+	if r := c.Do("GET", "/app", nil); r.Status != 401 {
+		t.Fatalf("after logout by form: %d", r.Status)
 	}
 }
 
 func TestCrossSitePostsRefused(t *testing.T) {
-	g := startGateway(t)
-	c := g.newClient()
+	g := testenv.StartGateway(t)
+	c := g.NewClient()
 	body := form("email", "max@example.com")
 	for _, hdr := range [][]string{
 		{"Origin", "https://evil.example"},
@@ -91,15 +92,15 @@ func TestCrossSitePostsRefused(t *testing.T) {
 		{"Sec-Fetch-Site", "cross-site"},
 		{"Sec-Fetch-Site", "same-site"},
 	} {
-		r := c.do("POST", "/auth/start", body, "Content-Type", "application/x-www-form-urlencoded", hdr[0], hdr[1])
-		if r.status != 403 {
-			t.Fatalf("%s: %s: %d, want 403", hdr[0], hdr[1], r.status)
+		r := c.Do("POST", "/auth/start", body, "Content-Type", "application/x-www-form-urlencoded", hdr[0], hdr[1])
+		if r.Status != 403 {
+			t.Fatalf("%s: %s: %d, want 403", hdr[0], hdr[1], r.Status)
 		}
 	}
 	// The same post from the site itself goes through.
-	r := c.do("POST", "/auth/start", body, "Content-Type", "application/x-www-form-urlencoded", "Origin", g.base, "Sec-Fetch-Site", "same-origin")
-	if r.status != 200 {
-		t.Fatalf("same-origin post: %d %s", r.status, r.body)
+	r := c.Do("POST", "/auth/start", body, "Content-Type", "application/x-www-form-urlencoded", "Origin", g.Base, "Sec-Fetch-Site", "same-origin")
+	if r.Status != 200 {
+		t.Fatalf("same-origin post: %d %s", r.Status, r.Body)
 	}
 }
 
@@ -108,15 +109,15 @@ func TestCrossSitePostsRefused(t *testing.T) {
 // whatever Origin says. With link_origin set (a TLS-terminating proxy in
 // front of a plain-HTTP Caddy), that origin is this site's too.
 func TestCrossSiteCheckSchemePortAndFetchSite(t *testing.T) {
-	g := startGateway(t, withExtra("link_origin https://auth.example.com"))
-	c := g.newClient()
-	host := strings.TrimPrefix(g.base, "http://")
+	g := testenv.StartGateway(t, testenv.WithExtra("link_origin https://auth.example.com"))
+	c := g.NewClient()
+	host := strings.TrimPrefix(g.Base, "http://")
 	for _, tc := range []struct {
 		headers []string
 		status  int
 	}{
-		{[]string{"Origin", g.base}, 200},
-		{[]string{"Origin", g.base, "Sec-Fetch-Site", "same-origin"}, 200},
+		{[]string{"Origin", g.Base}, 200},
+		{[]string{"Origin", g.Base, "Sec-Fetch-Site", "same-origin"}, 200},
 		{[]string{"Origin", "HTTP://" + strings.ToUpper(host)}, 200},
 		{[]string{"Origin", "https://auth.example.com"}, 200},
 		{[]string{"Origin", "https://auth.example.com:443", "Sec-Fetch-Site", "same-origin"}, 200},
@@ -130,23 +131,23 @@ func TestCrossSiteCheckSchemePortAndFetchSite(t *testing.T) {
 		{[]string{"Origin", "http://127.0.0.1:1"}, 403},
 		{[]string{"Origin", "http://auth.example.com"}, 403},
 		{[]string{"Origin", "https://auth.example.com:8443"}, 403},
-		{[]string{"Origin", g.base, "Sec-Fetch-Site", "cross-site"}, 403},
-		{[]string{"Origin", g.base, "Sec-Fetch-Site", "same-site"}, 403},
+		{[]string{"Origin", g.Base, "Sec-Fetch-Site", "cross-site"}, 403},
+		{[]string{"Origin", g.Base, "Sec-Fetch-Site", "same-site"}, 403},
 		{[]string{"Origin", "https://auth.example.com", "Sec-Fetch-Site", "cross-site"}, 403},
-		{[]string{"Origin", g.base, "Origin", "https://evil.example"}, 403},
-		{[]string{"Origin", g.base + "/path"}, 403},
+		{[]string{"Origin", g.Base, "Origin", "https://evil.example"}, 403},
+		{[]string{"Origin", g.Base + "/path"}, 403},
 		{[]string{"Origin", "http://user@" + host}, 403},
 	} {
-		r := c.do("POST", "/auth/logout", nil, tc.headers...)
-		if r.status != tc.status {
-			t.Errorf("POST /auth/logout with %q: %d, want %d (%s)", tc.headers, r.status, tc.status, bytes.TrimSpace(r.body))
+		r := c.Do("POST", "/auth/logout", nil, tc.headers...)
+		if r.Status != tc.status {
+			t.Errorf("POST /auth/logout with %q: %d, want %d (%s)", tc.headers, r.Status, tc.status, bytes.TrimSpace(r.Body))
 		}
 	}
 }
 
 func TestBadInputGetsClearErrors(t *testing.T) {
-	g := startGateway(t)
-	c := g.newClient()
+	g := testenv.StartGateway(t)
+	c := g.NewClient()
 	tests := []struct {
 		name, method, path, body, ctype string
 		status                          int
@@ -187,9 +188,9 @@ func TestBadInputGetsClearErrors(t *testing.T) {
 			if tc.body != "" {
 				body = tc.body
 			}
-			r := c.do(tc.method, tc.path, body, hdr...)
-			if r.status != tc.status || r.json(t)["error"] != tc.code || r.json(t)["message"] == "" {
-				t.Fatalf("%d %s, want %d %s with a message", r.status, r.body, tc.status, tc.code)
+			r := c.Do(tc.method, tc.path, body, hdr...)
+			if r.Status != tc.status || r.JSON(t)["error"] != tc.code || r.JSON(t)["message"] == "" {
+				t.Fatalf("%d %s, want %d %s with a message", r.Status, r.Body, tc.status, tc.code)
 			}
 		})
 	}
@@ -197,15 +198,15 @@ func TestBadInputGetsClearErrors(t *testing.T) {
 
 // No answer of start depends on whether an address may sign in.
 func TestStartDoesNotEnumerate(t *testing.T) {
-	g := startGateway(t)
-	c := g.newClient()
+	g := testenv.StartGateway(t)
+	c := g.NewClient()
 	shape := func(email string) []string {
-		r := c.do("POST", "/auth/start", map[string]any{"email": email})
-		if r.status != 200 {
-			t.Fatalf("start %s: %d %s", email, r.status, r.body)
+		r := c.Do("POST", "/auth/start", map[string]any{"email": email})
+		if r.Status != 200 {
+			t.Fatalf("start %s: %d %s", email, r.Status, r.Body)
 		}
 		var keys []string
-		for k := range r.json(t) {
+		for k := range r.JSON(t) {
 			keys = append(keys, k)
 		}
 		return keys
@@ -214,8 +215,8 @@ func TestStartDoesNotEnumerate(t *testing.T) {
 	if len(allowed) != 4 || len(refused) != len(allowed) {
 		t.Fatalf("answers differ: %v vs %v", allowed, refused)
 	}
-	g.codeFor("ned@example.com") // deliveries end after the answers
-	for _, e := range readLog(t, g.logPath) {
+	g.CodeFor("ned@example.com") // deliveries end after the answers
+	for _, e := range testenv.ReadLog(t, g.LogPath) {
 		if e["to"] == "ned@elsewhere.example" {
 			t.Fatal("a code was sent to an address that may not sign in")
 		}
@@ -226,16 +227,16 @@ func TestStartDoesNotEnumerate(t *testing.T) {
 // the bound on reading it, the request is answered 408 and the connection
 // closed, however slowly the bytes still come.
 func TestSlowBodyIsCutOff(t *testing.T) {
-	caddymodule.SetBodyReadTimeout(t, 300*time.Millisecond)
-	g := startGateway(t)
-	conn, err := net.Dial("tcp", strings.TrimPrefix(g.base, "http://"))
+	t.Cleanup(httpkit.SetBodyReadTimeout(300 * time.Millisecond))
+	g := testenv.StartGateway(t)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(g.Base, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
 	body := strings.Repeat(" ", 4000) + `{"email":"slow@example.com"}`
 	fmt.Fprintf(conn, "POST /auth/start HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n",
-		strings.TrimPrefix(g.base, "http://"), len(body))
+		strings.TrimPrefix(g.Base, "http://"), len(body))
 	// Dribble the body, one byte per 100 ms (over 6 minutes in all), from
 	// another goroutine, until the server gives up.
 	stop := make(chan struct{})

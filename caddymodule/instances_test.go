@@ -1,7 +1,6 @@
 package caddymodule_test
 
 import (
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -11,27 +10,23 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/passgate/caddy-passgate/internal/testenv"
 )
 
 // otherInstance runs a second Caddy, the built binary, with the same
 // passgate configuration as g on another port, sharing g's Redis.
 type otherInstance struct {
-	gateway
+	*testenv.Gateway
 	cmd *exec.Cmd
 }
 
-func startOtherInstance(t *testing.T, g *gateway) *otherInstance {
+func startOtherInstance(t *testing.T, g *testenv.Gateway) *otherInstance {
 	t.Helper()
 	dir := t.TempDir()
-	o := &otherInstance{gateway: *g}
-	o.t = t
-	o.port = freePort(t)
-	o.base = fmt.Sprintf("http://127.0.0.1:%d", o.port)
-	o.logPath = filepath.Join(dir, "caddy.log")
-	o.access = filepath.Join(dir, "access.log")
-	o.msgs = newLogMessages()
+	o := &otherInstance{Gateway: g.Twin(t)}
 	cfg := filepath.Join(dir, "Caddyfile")
-	if err := os.WriteFile(cfg, []byte(o.caddyfile()), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(o.Caddyfile()), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	o.cmd = exec.Command(caddyBinary(t), "run", "--adapter", "caddyfile", "--config", cfg)
@@ -46,7 +41,7 @@ func startOtherInstance(t *testing.T, g *gateway) *otherInstance {
 	})
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(o.port))
+		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(o.Port))
 		if err == nil {
 			c.Close()
 			break
@@ -60,48 +55,48 @@ func startOtherInstance(t *testing.T, g *gateway) *otherInstance {
 }
 
 // client returns a client of instance o sharing c's cookies.
-func (o *otherInstance) clientLike(c *client) *client {
-	return &client{t: o.t, g: &o.gateway, hc: c.hc}
+func (o *otherInstance) clientLike(c *testenv.Client) *testenv.Client {
+	return &testenv.Client{T: o.T, G: o.Gateway, HC: c.HC}
 }
 
 func TestTwoInstancesShareOneRedis(t *testing.T) {
-	rs := startRedis(t)
-	a := startGateway(t, withRedis(rs))
+	rs := testenv.StartRedis(t)
+	a := testenv.StartGateway(t, testenv.WithRedis(rs))
 	b := startOtherInstance(t, a)
 
 	// A code sent by one instance verifies on the other.
-	ca := a.newClient()
-	cb := b.clientLike(a.newClient())
-	id := ca.start("pam@example.com")
-	r := cb.do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": a.codeFor("pam@example.com")})
-	if r.status != 200 {
-		t.Fatalf("code from A verified on B: %d %s", r.status, r.body)
+	ca := a.NewClient()
+	cb := b.clientLike(a.NewClient())
+	id := ca.Start("pam@example.com")
+	r := cb.Do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": a.CodeFor("pam@example.com")})
+	if r.Status != 200 {
+		t.Fatalf("code from A verified on B: %d %s", r.Status, r.Body)
 	}
-	if h := echoed(t, cb.do("GET", "/app", nil)); h.Get("X-Auth-Email") != "pam@example.com" {
+	if h := testenv.Echoed(t, cb.Do("GET", "/app", nil)); h.Get("X-Auth-Email") != "pam@example.com" {
 		t.Fatalf("on B: %v", h)
 	}
 
 	// Limits hold across both: a second start on B within A's cooldown.
-	ca.start("quin@example.com")
-	r = cb.do("POST", "/auth/start", map[string]any{"email": "quin@example.com"})
-	if r.status != 429 || r.json(t)["error"] != "rate_limited" {
-		t.Fatalf("start on B inside A's cooldown: %d %s, want 429", r.status, r.body)
+	ca.Start("quin@example.com")
+	r = cb.Do("POST", "/auth/start", map[string]any{"email": "quin@example.com"})
+	if r.Status != 429 || r.JSON(t)["error"] != "rate_limited" {
+		t.Fatalf("start on B inside A's cooldown: %d %s, want 429", r.Status, r.Body)
 	}
 
 	// Single use holds across both under concurrency.
-	id = b.clientLike(b.newClient()).start("rex@example.com")
-	code := b.codeFor("rex@example.com")
+	id = b.clientLike(b.NewClient()).Start("rex@example.com")
+	code := b.CodeFor("rex@example.com")
 	var ok, gone atomic.Int32
 	var wg sync.WaitGroup
 	for i := range 20 {
-		var c *client
+		var c *testenv.Client
 		if i%2 == 0 {
-			c = a.newClient()
+			c = a.NewClient()
 		} else {
-			c = b.clientLike(a.newClient())
+			c = b.clientLike(a.NewClient())
 		}
 		wg.Go(func() {
-			switch c.do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": code}).status {
+			switch c.Do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": code}).Status {
 			case 200:
 				ok.Add(1)
 			case 404:
@@ -115,16 +110,16 @@ func TestTwoInstancesShareOneRedis(t *testing.T) {
 	}
 
 	// A logout on A ends the session on B.
-	if r := cb.do("GET", "/app", nil); r.status != 200 {
-		t.Fatalf("before logout: %d", r.status)
+	if r := cb.Do("GET", "/app", nil); r.Status != 200 {
+		t.Fatalf("before logout: %d", r.Status)
 	}
-	shared := a.newClient()
-	shared.hc = cb.hc
-	if r := shared.do("POST", "/auth/logout", nil); r.status != 200 {
-		t.Fatalf("logout on A: %d", r.status)
+	shared := a.NewClient()
+	shared.HC = cb.HC
+	if r := shared.Do("POST", "/auth/logout", nil); r.Status != 200 {
+		t.Fatalf("logout on A: %d", r.Status)
 	}
-	r = within(t, revocationBound, "B after logout on A", func() response { return cb.do("GET", "/app", nil) }, refused)
-	if r.status != 401 {
-		t.Fatalf("on B after logout on A: %d, want 401", r.status)
+	r = within(t, revocationBound, "B after logout on A", func() testenv.Response { return cb.Do("GET", "/app", nil) }, refused)
+	if r.Status != 401 {
+		t.Fatalf("on B after logout on A: %d, want 401", r.Status)
 	}
 }

@@ -9,43 +9,44 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/passgate/caddy-passgate/internal/testenv"
 )
 
 // backends runs a test against the memory store and against Redis.
-func backends(t *testing.T, fn func(t *testing.T, opts ...gatewayOption)) {
+func backends(t *testing.T, fn func(t *testing.T, opts ...testenv.Option)) {
 	t.Run("memory", func(t *testing.T) { fn(t) })
-	t.Run("redis", func(t *testing.T) { fn(t, withRedis(startRedis(t))) })
+	t.Run("redis", func(t *testing.T) { fn(t, testenv.WithRedis(testenv.StartRedis(t))) })
 }
 
 func TestWholeFlow(t *testing.T) {
-	backends(t, func(t *testing.T, opts ...gatewayOption) {
-		g := startGateway(t, opts...)
-		c := g.newClient()
+	backends(t, func(t *testing.T, opts ...testenv.Option) {
+		g := testenv.StartGateway(t, opts...)
+		c := g.NewClient()
 
 		// Not signed in: a browser is sent to sign in, with the way back...
-		r := c.do("GET", "/app/page?q=1", nil, "Accept", "text/html,application/xhtml+xml")
-		if r.status != 302 {
-			t.Fatalf("browser without session: %d, want 302", r.status)
+		r := c.Do("GET", "/app/page?q=1", nil, "Accept", "text/html,application/xhtml+xml")
+		if r.Status != 302 {
+			t.Fatalf("browser without session: %d, want 302", r.Status)
 		}
-		loc, _ := url.Parse(r.header.Get("Location"))
+		loc, _ := url.Parse(r.Header.Get("Location"))
 		if loc.Path != "/auth/login" || loc.Query().Get("redirect_to") != "/app/page?q=1" {
-			t.Fatalf("redirected to %q", r.header.Get("Location"))
+			t.Fatalf("redirected to %q", r.Header.Get("Location"))
 		}
 		// ...and an API client gets 401 JSON.
-		r = c.do("GET", "/app/page", nil, "Accept", "application/json")
-		if r.status != 401 || r.json(t)["error"] != "unauthorized" {
-			t.Fatalf("API without session: %d %s", r.status, r.body)
+		r = c.Do("GET", "/app/page", nil, "Accept", "application/json")
+		if r.Status != 401 || r.JSON(t)["error"] != "unauthorized" {
+			t.Fatalf("API without session: %d %s", r.Status, r.Body)
 		}
 		// The sign-in page is served.
-		r = c.do("GET", "/auth/login?redirect_to=/app/page", nil)
-		if r.status != 200 || !strings.Contains(string(r.body), `action="/auth/start"`) {
-			t.Fatalf("login page: %d %s", r.status, r.body)
+		r = c.Do("GET", "/auth/login?redirect_to=/app/page", nil)
+		if r.Status != 200 || !strings.Contains(string(r.Body), `action="/auth/start"`) {
+			t.Fatalf("login page: %d %s", r.Status, r.Body)
 		}
 
-		out := c.signIn("Ann@Example.com")
+		out := c.SignIn("Ann@Example.com")
 		user := out["user"].(map[string]any)
 		if user["email"] != "ann@example.com" || out["redirect_to"] != "/app/next?x=1" {
 			t.Fatalf("verify answered %v", out)
@@ -55,7 +56,7 @@ func TestWholeFlow(t *testing.T) {
 		}
 		userID := user["id"].(string)
 
-		h := echoed(t, c.do("GET", "/app/page", nil))
+		h := testenv.Echoed(t, c.Do("GET", "/app/page", nil))
 		if h.Get("X-Auth-User-Id") != userID || h.Get("X-Auth-Email") != "ann@example.com" ||
 			h.Get("X-Auth-Roles") != "staff" || h.Get("X-Auth-Phone") != "" {
 			t.Fatalf("identity headers upstream: %v", h)
@@ -66,15 +67,15 @@ func TestWholeFlow(t *testing.T) {
 				h.Get("X-Seen-Placeholder-Id"), h.Get("X-Seen-Placeholder-Email"), h.Get("X-Seen-Placeholder-Roles"), userID)
 		}
 
-		r = c.do("GET", "/auth/session", nil)
-		sess := r.json(t)
-		if r.status != 200 || sess["user"].(map[string]any)["id"] != userID || sess["session"].(map[string]any)["id"] == "" {
-			t.Fatalf("session: %d %s", r.status, r.body)
+		r = c.Do("GET", "/auth/session", nil)
+		sess := r.JSON(t)
+		if r.Status != 200 || sess["user"].(map[string]any)["id"] != userID || sess["session"].(map[string]any)["id"] == "" {
+			t.Fatalf("session: %d %s", r.Status, r.Body)
 		}
 
 		// A second sign-in of the same person is the same user, new session.
-		other := g.newClient()
-		out2 := other.signIn("ann@example.com")
+		other := g.NewClient()
+		out2 := other.SignIn("ann@example.com")
 		if out2["user"].(map[string]any)["id"] != userID {
 			t.Fatal("second sign-in created another user")
 		}
@@ -84,7 +85,7 @@ func TestWholeFlow(t *testing.T) {
 
 		// Caddy's access log names the user.
 		found := false
-		for _, e := range readLog(t, g.access) {
+		for _, e := range testenv.ReadLog(t, g.AccessLog) {
 			if e["user_id"] == userID {
 				found = true
 			}
@@ -96,26 +97,26 @@ func TestWholeFlow(t *testing.T) {
 }
 
 func TestSpoofedIdentityHeadersAreStripped(t *testing.T) {
-	g := startGateway(t)
-	c := g.newClient()
+	g := testenv.StartGateway(t)
+	c := g.NewClient()
 	spoof := []string{
 		"X-Auth-User-Id", "root", "X-Auth-Email", "boss@example.com", "X-Auth-Roles", "admin",
 		"X-Auth-Phone", "+15550000", "X_Auth_User_Id", "root", "x-auth-roles", "admin",
 	}
 	// Public route: passes unauthenticated, but without the claimed identity.
-	h := echoed(t, c.do("GET", "/public/file", nil, spoof...))
+	h := testenv.Echoed(t, c.Do("GET", "/public/file", nil, spoof...))
 	for _, name := range []string{"X-Auth-User-Id", "X-Auth-Email", "X-Auth-Roles", "X-Auth-Phone", "X_auth_user_id"} {
 		if v := h.Values(name); len(v) > 0 {
 			t.Fatalf("public route: upstream got %s: %v", name, v)
 		}
 	}
 	// Without a session the spoof gets nowhere.
-	if r := c.do("GET", "/app", nil, spoof...); r.status != 401 {
-		t.Fatalf("spoofed identity without session: %d, want 401", r.status)
+	if r := c.Do("GET", "/app", nil, spoof...); r.Status != 401 {
+		t.Fatalf("spoofed identity without session: %d, want 401", r.Status)
 	}
 	// With a session, upstream sees the real identity only, once.
-	c.signIn("eve@example.com")
-	h = echoed(t, c.do("GET", "/app", nil, spoof...))
+	c.SignIn("eve@example.com")
+	h = testenv.Echoed(t, c.Do("GET", "/app", nil, spoof...))
 	if got := h.Values("X-Auth-Email"); len(got) != 1 || got[0] != "eve@example.com" {
 		t.Fatalf("X-Auth-Email upstream = %v", got)
 	}
@@ -131,60 +132,60 @@ func TestSpoofedIdentityHeadersAreStripped(t *testing.T) {
 }
 
 func TestWrongCodes(t *testing.T) {
-	backends(t, func(t *testing.T, opts ...gatewayOption) {
-		g := startGateway(t, opts...)
-		c := g.newClient()
-		id := c.start("bob@example.com")
-		code := g.codeFor("bob@example.com")
+	backends(t, func(t *testing.T, opts ...testenv.Option) {
+		g := testenv.StartGateway(t, opts...)
+		c := g.NewClient()
+		id := c.Start("bob@example.com")
+		code := g.CodeFor("bob@example.com")
 		wrong := fmt.Sprintf("%06d", (atoi(code)+1)%1000000)
 
 		for left := 4; left >= 1; left-- {
-			r := c.do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": wrong})
-			m := r.json(t)
-			if r.status != 400 || m["error"] != "invalid_code" || m["attempts_left"] != float64(left) {
-				t.Fatalf("wrong code: %d %s, want 400 invalid_code attempts_left %d", r.status, r.body, left)
+			r := c.Do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": wrong})
+			m := r.JSON(t)
+			if r.Status != 400 || m["error"] != "invalid_code" || m["attempts_left"] != float64(left) {
+				t.Fatalf("wrong code: %d %s, want 400 invalid_code attempts_left %d", r.Status, r.Body, left)
 			}
 		}
-		r := c.do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": wrong})
-		if r.status != 429 || r.json(t)["error"] != "too_many_attempts" {
-			t.Fatalf("fifth wrong code: %d %s, want 429 too_many_attempts", r.status, r.body)
+		r := c.Do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": wrong})
+		if r.Status != 429 || r.JSON(t)["error"] != "too_many_attempts" {
+			t.Fatalf("fifth wrong code: %d %s, want 429 too_many_attempts", r.Status, r.Body)
 		}
-		r = c.do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": code})
-		if r.status != 404 || r.json(t)["error"] != "attempt_not_found" {
-			t.Fatalf("right code after burn: %d %s, want 404", r.status, r.body)
+		r = c.Do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": code})
+		if r.Status != 404 || r.JSON(t)["error"] != "attempt_not_found" {
+			t.Fatalf("right code after burn: %d %s, want 404", r.Status, r.Body)
 		}
 	})
 }
 
 func TestReplayedCode(t *testing.T) {
-	backends(t, func(t *testing.T, opts ...gatewayOption) {
-		g := startGateway(t, opts...)
-		c := g.newClient()
-		id := c.start("cat@example.com")
-		body := map[string]any{"attempt_id": id, "code": g.codeFor("cat@example.com")}
-		if r := c.do("POST", "/auth/verify", body); r.status != 200 {
-			t.Fatalf("first verify: %d %s", r.status, r.body)
+	backends(t, func(t *testing.T, opts ...testenv.Option) {
+		g := testenv.StartGateway(t, opts...)
+		c := g.NewClient()
+		id := c.Start("cat@example.com")
+		body := map[string]any{"attempt_id": id, "code": g.CodeFor("cat@example.com")}
+		if r := c.Do("POST", "/auth/verify", body); r.Status != 200 {
+			t.Fatalf("first verify: %d %s", r.Status, r.Body)
 		}
-		r := g.newClient().do("POST", "/auth/verify", body)
-		if r.status != 404 || r.json(t)["error"] != "attempt_not_found" {
-			t.Fatalf("replay: %d %s, want 404 attempt_not_found", r.status, r.body)
+		r := g.NewClient().Do("POST", "/auth/verify", body)
+		if r.Status != 404 || r.JSON(t)["error"] != "attempt_not_found" {
+			t.Fatalf("replay: %d %s, want 404 attempt_not_found", r.Status, r.Body)
 		}
 	})
 }
 
 func TestConcurrentVerifiesGiveOneSession(t *testing.T) {
-	backends(t, func(t *testing.T, opts ...gatewayOption) {
-		g := startGateway(t, opts...)
-		id := g.newClient().start("dan@example.com")
-		body := map[string]any{"attempt_id": id, "code": g.codeFor("dan@example.com")}
+	backends(t, func(t *testing.T, opts ...testenv.Option) {
+		g := testenv.StartGateway(t, opts...)
+		id := g.NewClient().Start("dan@example.com")
+		body := map[string]any{"attempt_id": id, "code": g.CodeFor("dan@example.com")}
 		statuses := make([]int, 20)
-		clients := make([]*client, 20)
+		clients := make([]*testenv.Client, 20)
 		for i := range clients {
-			clients[i] = g.newClient()
+			clients[i] = g.NewClient()
 		}
 		var wg sync.WaitGroup
 		for i, c := range clients {
-			wg.Go(func() { statuses[i] = c.do("POST", "/auth/verify", body).status })
+			wg.Go(func() { statuses[i] = c.Do("POST", "/auth/verify", body).Status })
 		}
 		wg.Wait()
 		ok, notFound := 0, 0
@@ -203,87 +204,87 @@ func TestConcurrentVerifiesGiveOneSession(t *testing.T) {
 }
 
 func TestLogout(t *testing.T) {
-	backends(t, func(t *testing.T, opts ...gatewayOption) {
-		g := startGateway(t, opts...)
-		laptop, phone, tablet := g.newClient(), g.newClient(), g.newClient()
-		for _, c := range []*client{laptop, phone, tablet} {
-			c.signIn("fay@example.com")
+	backends(t, func(t *testing.T, opts ...testenv.Option) {
+		g := testenv.StartGateway(t, opts...)
+		laptop, phone, tablet := g.NewClient(), g.NewClient(), g.NewClient()
+		for _, c := range []*testenv.Client{laptop, phone, tablet} {
+			c.SignIn("fay@example.com")
 		}
-		otherUser := g.newClient()
-		otherUser.signIn("gus@example.com")
+		otherUser := g.NewClient()
+		otherUser.SignIn("gus@example.com")
 
-		r := laptop.do("POST", "/auth/logout", nil)
-		if r.status != 200 || r.json(t)["revoked"] != float64(1) {
-			t.Fatalf("logout: %d %s", r.status, r.body)
+		r := laptop.Do("POST", "/auth/logout", nil)
+		if r.Status != 200 || r.JSON(t)["revoked"] != float64(1) {
+			t.Fatalf("logout: %d %s", r.Status, r.Body)
 		}
-		if !strings.Contains(r.header.Get("Set-Cookie"), "Max-Age=0") {
-			t.Fatalf("logout did not clear the cookie: %q", r.header.Get("Set-Cookie"))
+		if !strings.Contains(r.Header.Get("Set-Cookie"), "Max-Age=0") {
+			t.Fatalf("logout did not clear the cookie: %q", r.Header.Get("Set-Cookie"))
 		}
-		if r := laptop.do("GET", "/app", nil); r.status != 401 {
-			t.Fatalf("after logout: %d, want 401", r.status)
+		if r := laptop.Do("GET", "/app", nil); r.Status != 401 {
+			t.Fatalf("after logout: %d, want 401", r.Status)
 		}
-		if r := phone.do("GET", "/app", nil); r.status != 200 {
-			t.Fatalf("other device after local logout: %d, want 200", r.status)
+		if r := phone.Do("GET", "/app", nil); r.Status != 200 {
+			t.Fatalf("other device after local logout: %d, want 200", r.Status)
 		}
 
-		r = phone.do("POST", "/auth/logout", map[string]any{"scope": "global"})
-		if r.status != 200 || r.json(t)["revoked"] != float64(2) {
-			t.Fatalf("global logout: %d %s, want revoked 2", r.status, r.body)
+		r = phone.Do("POST", "/auth/logout", map[string]any{"scope": "global"})
+		if r.Status != 200 || r.JSON(t)["revoked"] != float64(2) {
+			t.Fatalf("global logout: %d %s, want revoked 2", r.Status, r.Body)
 		}
-		for name, c := range map[string]*client{"phone": phone, "tablet": tablet} {
-			if r := c.do("GET", "/app", nil); r.status != 401 {
-				t.Fatalf("%s after global logout: %d, want 401", name, r.status)
+		for name, c := range map[string]*testenv.Client{"phone": phone, "tablet": tablet} {
+			if r := c.Do("GET", "/app", nil); r.Status != 401 {
+				t.Fatalf("%s after global logout: %d, want 401", name, r.Status)
 			}
 		}
-		if r := otherUser.do("GET", "/app", nil); r.status != 200 {
-			t.Fatalf("another user after global logout: %d, want 200", r.status)
+		if r := otherUser.Do("GET", "/app", nil); r.Status != 200 {
+			t.Fatalf("another user after global logout: %d, want 200", r.Status)
 		}
 	})
 }
 
 func TestSessionSurvivesCaddyRestartWithRedis(t *testing.T) {
-	rs := startRedis(t)
-	g := startGateway(t, withRedis(rs))
-	c := g.newClient()
-	c.signIn("hal@example.com")
-	g.restart()
-	if h := echoed(t, c.do("GET", "/app", nil)); h.Get("X-Auth-Email") != "hal@example.com" {
+	rs := testenv.StartRedis(t)
+	g := testenv.StartGateway(t, testenv.WithRedis(rs))
+	c := g.NewClient()
+	c.SignIn("hal@example.com")
+	g.Restart()
+	if h := testenv.Echoed(t, c.Do("GET", "/app", nil)); h.Get("X-Auth-Email") != "hal@example.com" {
 		t.Fatalf("after restart: %v", h)
 	}
 }
 
 func TestRedisDownFailsClosedAndRecovers(t *testing.T) {
-	rs := startRedis(t)
-	g := startGateway(t, withRedis(rs))
-	c := g.newClient()
-	c.signIn("ivy@example.com")
+	rs := testenv.StartRedis(t)
+	g := testenv.StartGateway(t, testenv.WithRedis(rs))
+	c := g.NewClient()
+	c.SignIn("ivy@example.com")
 
-	rs.stop()
+	rs.Stop()
 	for _, path := range []string{"/app", "/auth/session"} {
 		began := time.Now()
 		// A session cached before the outage may pass until the cache
 		// sees the subscription drop (at once here: the server is gone).
-		r := within(t, revocationBound, path+" with Redis down", func() response { return c.do("GET", path, nil) }, unavailable)
+		r := within(t, revocationBound, path+" with Redis down", func() testenv.Response { return c.Do("GET", path, nil) }, unavailable)
 		took := time.Since(began)
-		if r.status != 503 || r.json(t)["error"] != "store_unavailable" {
-			t.Fatalf("%s with Redis down: %d %s, want 503 store_unavailable", path, r.status, r.body)
+		if r.Status != 503 || r.JSON(t)["error"] != "store_unavailable" {
+			t.Fatalf("%s with Redis down: %d %s, want 503 store_unavailable", path, r.Status, r.Body)
 		}
 		t.Logf("%s with Redis down answered 503 in %v", path, took)
 	}
-	r := g.newClient().do("POST", "/auth/start", map[string]any{"email": "ivy@example.com"})
-	if r.status != 503 {
-		t.Fatalf("start with Redis down: %d %s, want 503", r.status, r.body)
+	r := g.NewClient().Do("POST", "/auth/start", map[string]any{"email": "ivy@example.com"})
+	if r.Status != 503 {
+		t.Fatalf("start with Redis down: %d %s, want 503", r.Status, r.Body)
 	}
 	// Public paths do not need the store.
-	if r := c.do("GET", "/public/x", nil); r.status != 200 {
-		t.Fatalf("public path with Redis down: %d", r.status)
+	if r := c.Do("GET", "/public/x", nil); r.Status != 200 {
+		t.Fatalf("public path with Redis down: %d", r.Status)
 	}
 
-	rs.start()
-	if h := echoed(t, c.do("GET", "/app", nil)); h.Get("X-Auth-Email") != "ivy@example.com" {
+	rs.Start()
+	if h := testenv.Echoed(t, c.Do("GET", "/app", nil)); h.Get("X-Auth-Email") != "ivy@example.com" {
 		t.Fatalf("after Redis came back: %v", h)
 	}
-	g.newClient().signIn("joe@example.com")
+	g.NewClient().SignIn("joe@example.com")
 }
 
 // The client never re-sends a command (a reply lost after a script ran
@@ -292,62 +293,62 @@ func TestRedisDownFailsClosedAndRecovers(t *testing.T) {
 // before use must drop them. The first requests after a restart, with no
 // request in between to clear the pool, all succeed.
 func TestFirstRequestsAfterRedisRestart(t *testing.T) {
-	rs := startRedis(t)
-	g := startGateway(t, withRedis(rs))
-	c := g.newClient()
-	out := c.signInTokens("pia@example.com")
+	rs := testenv.StartRedis(t)
+	g := testenv.StartGateway(t, testenv.WithRedis(rs))
+	c := g.NewClient()
+	out := c.SignInTokens("pia@example.com")
 	// Concurrent starts leave several connections idle in the pool.
 	var wg sync.WaitGroup
 	for i := range 6 {
 		wg.Go(func() {
-			r := g.newClient().do("POST", "/auth/start", map[string]any{"email": fmt.Sprintf("load%d@example.com", i)})
-			if r.status != 200 {
-				t.Errorf("start under load: %d %s", r.status, r.body)
+			r := g.NewClient().Do("POST", "/auth/start", map[string]any{"email": fmt.Sprintf("load%d@example.com", i)})
+			if r.Status != 200 {
+				t.Errorf("start under load: %d %s", r.Status, r.Body)
 			}
 		})
 	}
 	wg.Wait()
-	if n := rs.passgateConnections(); n < 3 {
+	if n := rs.PassgateConnections(); n < 3 {
 		t.Fatalf("%d passgate connections before the restart, want several", n)
 	}
 
-	rs.stop()
-	rs.start()
-	r := c.refresh(out["refresh_token"])
-	if r.status != 200 {
-		t.Fatalf("first /token after the restart: %d %s", r.status, r.body)
+	rs.Stop()
+	rs.Start()
+	r := c.Refresh(out["refresh_token"])
+	if r.Status != 200 {
+		t.Fatalf("first /token after the restart: %d %s", r.Status, r.Body)
 	}
-	if r := g.newClient().do("POST", "/auth/start", map[string]any{"email": "pia2@example.com"}); r.status != 200 {
-		t.Fatalf("first /start after the restart: %d %s", r.status, r.body)
+	if r := g.NewClient().Do("POST", "/auth/start", map[string]any{"email": "pia2@example.com"}); r.Status != 200 {
+		t.Fatalf("first /start after the restart: %d %s", r.Status, r.Body)
 	}
-	if h := echoed(t, c.do("GET", "/app", nil)); h.Get("X-Auth-Email") != "pia@example.com" {
+	if h := testenv.Echoed(t, c.Do("GET", "/app", nil)); h.Get("X-Auth-Email") != "pia@example.com" {
 		t.Fatalf("first page after the restart: %v", h)
 	}
 }
 
 func TestReloadsLeakNoConnections(t *testing.T) {
-	rs := startRedis(t)
-	g := startGateway(t, withRedis(rs))
-	c := g.newClient()
-	c.signIn("kim@example.com")
+	rs := testenv.StartRedis(t)
+	g := testenv.StartGateway(t, testenv.WithRedis(rs))
+	c := g.NewClient()
+	c.SignIn("kim@example.com")
 	// The first session lookup starts the session cache's subscription:
 	// one more connection, which lives as long as the shared client.
-	echoed(t, c.do("GET", "/app", nil))
-	rs.waitSubscribed()
-	before := rs.passgateConnections()
+	testenv.Echoed(t, c.Do("GET", "/app", nil))
+	rs.WaitSubscribed()
+	before := rs.PassgateConnections()
 	if before == 0 {
 		t.Fatal("no passgate connection seen before the reloads")
 	}
-	cookies := c.hc.Jar.Cookies(mustURL(g.base))
+	cookies := c.HC.Jar.Cookies(mustURL(g.Base))
 	// Quiet reloads: the shared client is kept, so the count cannot move.
 	for i := range 20 {
-		g.extra = fmt.Sprintf("public /quiet-%d", i) // a real change each time
-		g.load()
-		if status, err := getAcrossReload(g.base+"/app", cookies, nil); status != 200 {
+		g.Extra = fmt.Sprintf("public /quiet-%d", i) // a real change each time
+		g.Load()
+		if status, err := getAcrossReload(g.Base+"/app", cookies, nil); status != 200 {
 			t.Fatalf("after reload %d: %d %v", i, status, err)
 		}
 	}
-	if after := rs.passgateConnections(); after != before {
+	if after := rs.PassgateConnections(); after != before {
 		t.Fatalf("%d passgate connections before 20 reloads, %d after", before, after)
 	}
 
@@ -365,7 +366,7 @@ func TestReloadsLeakNoConnections(t *testing.T) {
 					return
 				default:
 				}
-				status, err := getAcrossReload(g.base+"/app", cookies, &resets)
+				status, err := getAcrossReload(g.Base+"/app", cookies, &resets)
 				if status != 200 {
 					failure.CompareAndSwap(nil, fmt.Sprintf("status %d, error %v", status, err))
 					return
@@ -375,8 +376,8 @@ func TestReloadsLeakNoConnections(t *testing.T) {
 		})
 	}
 	for i := range 20 {
-		g.extra = fmt.Sprintf("public /reload-%d", i) // a real change each time
-		g.load()
+		g.Extra = fmt.Sprintf("public /reload-%d", i) // a real change each time
+		g.Load()
 	}
 	close(done)
 	wg.Wait()
@@ -386,7 +387,7 @@ func TestReloadsLeakNoConnections(t *testing.T) {
 	}
 	// Under load the pool may grow to the load's concurrency, not with the
 	// number of reloads.
-	if after := rs.passgateConnections(); after > before+4 {
+	if after := rs.PassgateConnections(); after > before+4 {
 		t.Fatalf("%d passgate connections before 20 reloads under a load of 4, %d after", before, after)
 	}
 }
@@ -441,46 +442,42 @@ func atoi(s string) int {
 // A hung Redis (stopped with SIGSTOP, as under a long DEBUG SLEEP) must
 // give 503 once the store timeout passes, not a hanging request.
 func TestRedisHungFailsClosed(t *testing.T) {
-	rs := startRedis(t)
-	g := startGateway(t, withRedis(rs))
-	c := g.newClient()
-	c.signIn("oli@example.com")
+	rs := testenv.StartRedis(t)
+	g := testenv.StartGateway(t, testenv.WithRedis(rs))
+	c := g.NewClient()
+	c.SignIn("oli@example.com")
 
-	if err := rs.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
+	rs.Freeze()
 	began := time.Now()
 	// A hung server keeps the subscription's connection open, so a cached
 	// session passes until its entry expires (SessionCacheTTL); the first
 	// request after that waits for the store timeout and gets 503. The
 	// client gives up after 30 s: a hang fails the test.
-	r := within(t, revocationBound, "hung Redis", func() response { return c.do("GET", "/app", nil) }, unavailable)
-	t.Logf("hung Redis: %d after %v (store timeout 1s)", r.status, time.Since(began))
-	if r.status != 503 || r.json(t)["error"] != "store_unavailable" {
-		t.Fatalf("hung Redis: %d %s, want 503 store_unavailable", r.status, r.body)
+	r := within(t, revocationBound, "hung Redis", func() testenv.Response { return c.Do("GET", "/app", nil) }, unavailable)
+	t.Logf("hung Redis: %d after %v (store timeout 1s)", r.Status, time.Since(began))
+	if r.Status != 503 || r.JSON(t)["error"] != "store_unavailable" {
+		t.Fatalf("hung Redis: %d %s, want 503 store_unavailable", r.Status, r.Body)
 	}
-	if err := rs.cmd.Process.Signal(syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
-	if h := echoed(t, c.do("GET", "/app", nil)); h.Get("X-Auth-Email") != "oli@example.com" {
+	rs.Thaw()
+	if h := testenv.Echoed(t, c.Do("GET", "/app", nil)); h.Get("X-Auth-Email") != "oli@example.com" {
 		t.Fatalf("after Redis resumed: %v", h)
 	}
 }
 
 func TestRateLimitedAnswer(t *testing.T) {
-	backends(t, func(t *testing.T, opts ...gatewayOption) {
-		g := startGateway(t, opts...)
-		c := g.newClient()
-		c.start("sam@example.com")
+	backends(t, func(t *testing.T, opts ...testenv.Option) {
+		g := testenv.StartGateway(t, opts...)
+		c := g.NewClient()
+		c.Start("sam@example.com")
 		for _, email := range []string{"sam@example.com", "nobody@elsewhere.example"} {
 			if email != "sam@example.com" {
-				c.start(email)
+				c.Start(email)
 			}
-			r := c.do("POST", "/auth/start", map[string]any{"email": email})
-			m := r.json(t)
-			if r.status != 429 || m["error"] != "rate_limited" || m["retry_after"] != float64(60) || r.header.Get("Retry-After") != "60" {
+			r := c.Do("POST", "/auth/start", map[string]any{"email": email})
+			m := r.JSON(t)
+			if r.Status != 429 || m["error"] != "rate_limited" || m["retry_after"] != float64(60) || r.Header.Get("Retry-After") != "60" {
 				t.Fatalf("%s within the cooldown: %d %s Retry-After %q; want 429 rate_limited, 60 s",
-					email, r.status, r.body, r.header.Get("Retry-After"))
+					email, r.Status, r.Body, r.Header.Get("Retry-After"))
 			}
 		}
 	})
@@ -490,19 +487,19 @@ func TestRateLimitedAnswer(t *testing.T) {
 // pass-through or another error; afterwards all are 200 again, and the
 // connection count is back where it was.
 func TestRedisRestartMidTraffic(t *testing.T) {
-	rs := startRedis(t)
-	g := startGateway(t, withRedis(rs))
-	c := g.newClient()
-	c.signIn("val@example.com")
-	before := rs.passgateConnections()
+	rs := testenv.StartRedis(t)
+	g := testenv.StartGateway(t, testenv.WithRedis(rs))
+	c := g.NewClient()
+	c.SignIn("val@example.com")
+	before := rs.PassgateConnections()
 
 	var ok, unavailable atomic.Int32
 	var other atomic.Value
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	for range 4 {
-		client := g.newClient()
-		client.hc.Jar = c.hc.Jar
+		client := g.NewClient()
+		client.HC.Jar = c.HC.Jar
 		wg.Go(func() {
 			for {
 				select {
@@ -510,23 +507,23 @@ func TestRedisRestartMidTraffic(t *testing.T) {
 					return
 				default:
 				}
-				r := client.do("GET", "/app", nil)
+				r := client.Do("GET", "/app", nil)
 				switch {
-				case r.status == 200 && echoed(t, r).Get("X-Auth-Email") == "val@example.com":
+				case r.Status == 200 && testenv.Echoed(t, r).Get("X-Auth-Email") == "val@example.com":
 					ok.Add(1)
-				case r.status == 503 && r.json(t)["error"] == "store_unavailable":
+				case r.Status == 503 && r.JSON(t)["error"] == "store_unavailable":
 					unavailable.Add(1)
 				default:
-					other.CompareAndSwap(nil, fmt.Sprintf("%d %s", r.status, r.body))
+					other.CompareAndSwap(nil, fmt.Sprintf("%d %s", r.Status, r.Body))
 				}
 			}
 		})
 	}
 	// Wait for traffic to flow, restart Redis, wait for traffic to flow again.
 	waitFor(t, func() bool { return ok.Load() >= 20 })
-	rs.stop()
+	rs.Stop()
 	waitFor(t, func() bool { return unavailable.Load() >= 5 })
-	rs.start()
+	rs.Start()
 	seen := ok.Load()
 	waitFor(t, func() bool { return ok.Load() >= seen+20 })
 	close(done)
@@ -535,7 +532,7 @@ func TestRedisRestartMidTraffic(t *testing.T) {
 	if o := other.Load(); o != nil {
 		t.Fatalf("an answer other than 200 or 503 during the restart: %v", o)
 	}
-	if after := rs.passgateConnections(); after > before+4 {
+	if after := rs.PassgateConnections(); after > before+4 {
 		t.Fatalf("%d passgate connections before the restart, %d after (load of 4)", before, after)
 	}
 }
@@ -556,41 +553,41 @@ func waitFor(t *testing.T, cond func() bool) {
 // out of `allow` is locked out by the next reload, and roles follow the
 // configuration at once.
 func TestPolicyAppliesToLiveSessions(t *testing.T) {
-	g := startGateway(t)
-	c := g.newClient()
-	c.signIn("wes@example.com")
-	api := g.newClient()
-	out := api.signInTokens("wes@example.com")
+	g := testenv.StartGateway(t)
+	c := g.NewClient()
+	c.SignIn("wes@example.com")
+	api := g.NewClient()
+	out := api.SignInTokens("wes@example.com")
 	bearer := []string{"Authorization", "Bearer " + out["access_token"].(string)}
 	// Answered once before the reload, so that the policy's answer is
 	// remembered and the reload must forget it.
-	if h := echoed(t, c.do("GET", "/app", nil)); h.Get("X-Auth-Roles") != "staff" {
+	if h := testenv.Echoed(t, c.Do("GET", "/app", nil)); h.Get("X-Auth-Roles") != "staff" {
 		t.Fatalf("roles before the reload: %q, want staff", h.Get("X-Auth-Roles"))
 	}
 
-	g.extra = "role ops email wes@example.com"
-	g.load()
-	if h := echoed(t, c.do("GET", "/app", nil)); h.Get("X-Auth-Roles") != "staff,ops" {
+	g.Extra = "role ops email wes@example.com"
+	g.Load()
+	if h := testenv.Echoed(t, c.Do("GET", "/app", nil)); h.Get("X-Auth-Roles") != "staff,ops" {
 		t.Fatalf("roles after adding a role: %q, want staff,ops", h.Get("X-Auth-Roles"))
 	}
-	if r := c.do("GET", "/auth/session", nil); fmt.Sprint(r.json(t)["user"].(map[string]any)["roles"]) != "[staff ops]" {
-		t.Fatalf("/session roles: %s", r.body)
+	if r := c.Do("GET", "/auth/session", nil); fmt.Sprint(r.JSON(t)["user"].(map[string]any)["roles"]) != "[staff ops]" {
+		t.Fatalf("/session roles: %s", r.Body)
 	}
 
-	g.allow = "allow email *@other.example"
-	g.load()
-	if r := c.do("GET", "/app", nil); r.status != 401 {
-		t.Fatalf("cookie session of someone no longer allowed: %d %s, want 401", r.status, r.body)
+	g.Allow = "allow email *@other.example"
+	g.Load()
+	if r := c.Do("GET", "/app", nil); r.Status != 401 {
+		t.Fatalf("cookie session of someone no longer allowed: %d %s, want 401", r.Status, r.Body)
 	}
 	// A refused bearer token is refused as such, a browser's too.
-	wantRefused(t, "bearer of someone no longer allowed", api.do("GET", "/app", nil, append(bearer, "Accept", "text/html")...))
-	wantRefused(t, "/session by bearer of someone no longer allowed", api.do("GET", "/auth/session", nil, bearer...))
-	if r := api.refresh(out["refresh_token"]); r.status != 401 || r.json(t)["error"] != "invalid_grant" {
-		t.Fatalf("refresh by someone no longer allowed: %d %s, want 401 invalid_grant", r.status, r.body)
+	wantRefused(t, "bearer of someone no longer allowed", api.Do("GET", "/app", nil, append(bearer, "Accept", "text/html")...))
+	wantRefused(t, "/session by bearer of someone no longer allowed", api.Do("GET", "/auth/session", nil, bearer...))
+	if r := api.Refresh(out["refresh_token"]); r.Status != 401 || r.JSON(t)["error"] != "invalid_grant" {
+		t.Fatalf("refresh by someone no longer allowed: %d %s, want 401 invalid_grant", r.Status, r.Body)
 	}
 	// They may still end their sessions.
-	if r := c.do("POST", "/auth/logout", map[string]any{"scope": "global"}); r.status != 200 || r.json(t)["revoked"] != float64(2) {
-		t.Fatalf("logout of someone no longer allowed: %d %s, want revoked 2", r.status, r.body)
+	if r := c.Do("POST", "/auth/logout", map[string]any{"scope": "global"}); r.Status != 200 || r.JSON(t)["revoked"] != float64(2) {
+		t.Fatalf("logout of someone no longer allowed: %d %s, want revoked 2", r.Status, r.Body)
 	}
 }
 
@@ -599,15 +596,15 @@ func TestPolicyAppliesToLiveSessions(t *testing.T) {
 // to Tomcat), need a session; so do dot segments ending in a backslash,
 // which IIS reads as a slash (/public/..\private is /private there).
 func TestPublicPathTricksNeedASession(t *testing.T) {
-	g := startGateway(t)
-	c := g.newClient()
-	if r := c.do("GET", "/public/file", nil); r.status != 200 {
-		t.Fatalf("plain public path: %d", r.status)
+	g := testenv.StartGateway(t)
+	c := g.NewClient()
+	if r := c.Do("GET", "/public/file", nil); r.Status != 200 {
+		t.Fatalf("plain public path: %d", r.Status)
 	}
 	for _, path := range []string{"/public/..;/admin", "/public/x;jsessionid=1", "/public/%2e%2e/admin", "/public/./x",
 		`/public/..%5cprivate`, `/public/..%5Cprivate`, `/public/%2e%2e%5cprivate`, `/public/.%5cx`, `/public/x/..%5c..%5cprivate`, `/public/..%5c`} {
-		if r := c.do("GET", path, nil); r.status != 401 {
-			t.Fatalf("%s: %d %s, want 401", path, r.status, r.body)
+		if r := c.Do("GET", path, nil); r.Status != 401 {
+			t.Fatalf("%s: %d %s, want 401", path, r.Status, r.Body)
 		}
 	}
 }
@@ -620,13 +617,13 @@ func TestPublicPathTricksNeedASession(t *testing.T) {
 func TestCredentialsNotPassedUpstream(t *testing.T) {
 	for _, pass := range []bool{false, true} {
 		t.Run(fmt.Sprintf("pass_credentials=%v", pass), func(t *testing.T) {
-			var opts []gatewayOption
+			var opts []testenv.Option
 			if pass {
-				opts = append(opts, withExtra("headers {\n\t\t\tpass_credentials\n\t\t}"))
+				opts = append(opts, testenv.WithExtra("headers {\n\t\t\tpass_credentials\n\t\t}"))
 			}
-			g := startGateway(t, opts...)
-			c := g.newClient()
-			out := c.signInTokens("cara@example.com")
+			g := testenv.StartGateway(t, opts...)
+			c := g.NewClient()
+			out := c.SignInTokens("cara@example.com")
 			access := out["access_token"].(string)
 
 			hasSession := func(h http.Header) bool {
@@ -663,19 +660,19 @@ func TestCredentialsNotPassedUpstream(t *testing.T) {
 			}
 
 			// The jar appends the session cookie to the app's own.
-			h := echoed(t, c.do("GET", "/app", nil, "Cookie", "theme=dark; passgate_session_x=1"))
+			h := testenv.Echoed(t, c.Do("GET", "/app", nil, "Cookie", "theme=dark; passgate_session_x=1"))
 			check("cookie", h, []string{"theme=dark; passgate_session_x=1"}, "")
 			// Only the session cookie: no Cookie header at all.
-			h = echoed(t, c.do("GET", "/app", nil))
+			h = testenv.Echoed(t, c.Do("GET", "/app", nil))
 			check("cookie only", h, nil, "")
 			// A bearer request, with the cookie as well.
-			h = echoed(t, c.do("GET", "/app", nil, "Authorization", "Bearer "+access, "Cookie", "a=1"))
+			h = testenv.Echoed(t, c.Do("GET", "/app", nil, "Authorization", "Bearer "+access, "Cookie", "a=1"))
 			check("bearer", h, []string{"a=1"}, ifPassed("Bearer "+access))
 			// A cookie session beside the app's own Authorization: that stays.
-			h = echoed(t, c.do("GET", "/app", nil, "Authorization", "Basic dTpw", "Cookie", "a=1"))
+			h = testenv.Echoed(t, c.Do("GET", "/app", nil, "Authorization", "Basic dTpw", "Cookie", "a=1"))
 			check("cookie with Basic", h, []string{"a=1"}, "Basic dTpw")
 			// A public path: the cookie goes, someone else's token stays.
-			h = echoed(t, c.do("GET", "/public/file", nil, "Authorization", "Basic dTpw", "Cookie", "a=1"))
+			h = testenv.Echoed(t, c.Do("GET", "/public/file", nil, "Authorization", "Basic dTpw", "Cookie", "a=1"))
 			check("public", h, []string{"a=1"}, "Basic dTpw")
 		})
 	}

@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"fmt"
 	"math"
 	"time"
 
@@ -45,17 +44,8 @@ func (lc LimitsConfig) limits() verify.Limits {
 	return l
 }
 
-// limitError is a limit out of its bounds; option names the limits
-// option it is about, so the Caddyfile parser can point at its line.
-type limitError struct {
-	option string
-	msg    string
-}
-
-func (e *limitError) Error() string { return "limits " + e.option + e.msg }
-
 func limitErrf(option, format string, args ...any) error {
-	return &limitError{option: option, msg: fmt.Sprintf(format, args...)}
+	return errAt("limits "+option, "limits "+option+format, args...)
 }
 
 // validate checks the limits against their bounds; the one place that

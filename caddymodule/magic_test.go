@@ -19,16 +19,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/passgate/caddy-passgate/caddymodule"
+	"github.com/passgate/caddy-passgate/internal/clock"
+	"github.com/passgate/caddy-passgate/internal/testenv"
 	"github.com/passgate/caddy-passgate/verify/smtpmail/smtptest"
 )
 
 // withSMTP sends email through srv, authenticating with a password that
 // comes from an {env.*} placeholder. The line comes after `email log` in
 // the harness's Caddyfile, so it replaces it.
-func withSMTP(t *testing.T, srv *smtptest.Server, more string) gatewayOption {
+func withSMTP(t *testing.T, srv *smtptest.Server, more string) testenv.Option {
 	t.Setenv("PASSGATE_TEST_SMTP_PASSWORD", "pw from env")
-	return withExtra(fmt.Sprintf(`email smtp %s {
+	return testenv.WithExtra(fmt.Sprintf(`email smtp %s {
 			from "Passgate <noreply@example.com>"
 			username mailer
 			password {env.PASSGATE_TEST_SMTP_PASSWORD}
@@ -99,30 +100,30 @@ func codeAndLink(t *testing.T, srv *smtptest.Server, to string) (string, string)
 
 func TestSignInWithCodeFromSMTP(t *testing.T) {
 	srv := smtptest.Start(t, smtptest.Options{Users: smtpUsers()})
-	g := startGateway(t, withSMTP(t, srv, ""))
-	c := g.newClient()
-	id := c.start("Kim@Example.com")
+	g := testenv.StartGateway(t, withSMTP(t, srv, ""))
+	c := g.NewClient()
+	id := c.Start("Kim@Example.com")
 	code, link := codeAndLink(t, srv, "kim@example.com")
-	if !strings.HasPrefix(link, g.base+"/auth/magic?token=") {
-		t.Fatalf("link %q is not on this site (%s)", link, g.base)
+	if !strings.HasPrefix(link, g.Base+"/auth/magic?token=") {
+		t.Fatalf("link %q is not on this site (%s)", link, g.Base)
 	}
-	r := c.do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": code})
-	if r.status != 200 {
-		t.Fatalf("verify with the mailed code: %d %s", r.status, r.body)
+	r := c.Do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": code})
+	if r.Status != 200 {
+		t.Fatalf("verify with the mailed code: %d %s", r.Status, r.Body)
 	}
-	if h := echoed(t, c.do("GET", "/app", nil)); h.Get("X-Auth-Email") != "kim@example.com" {
+	if h := testenv.Echoed(t, c.Do("GET", "/app", nil)); h.Get("X-Auth-Email") != "kim@example.com" {
 		t.Fatalf("after sign-in: %v", h)
 	}
 	// The code was used: its link is dead too.
-	r = c.do("GET", strings.TrimPrefix(link, g.base), nil)
-	if r.status != 404 || !strings.Contains(string(r.body), "no longer works") {
-		t.Fatalf("link of a used code: %d %s", r.status, r.body)
+	r = c.Do("GET", strings.TrimPrefix(link, g.Base), nil)
+	if r.Status != 404 || !strings.Contains(string(r.Body), "no longer works") {
+		t.Fatalf("link of a used code: %d %s", r.Status, r.Body)
 	}
 	// Nothing secret in Caddy's log: the code, token and password appear
 	// in no text field (numbers such as timestamps could hold six digits
 	// by chance, and are not where a leak would be).
 	token := link[strings.Index(link, "token=")+6:]
-	for _, e := range readLog(t, g.logPath) {
+	for _, e := range testenv.ReadLog(t, g.LogPath) {
 		for k, v := range e {
 			s, ok := v.(string)
 			if ok && (strings.Contains(s, code) || strings.Contains(s, token) || strings.Contains(s, "pw from env")) {
@@ -139,117 +140,117 @@ var (
 
 func TestSignInWithMagicLink(t *testing.T) {
 	srv := smtptest.Start(t, smtptest.Options{Users: smtpUsers()})
-	g := startGateway(t, withSMTP(t, srv, ""))
-	c := g.newClient()
-	id := c.start("lou@example.com") // redirect_to /app/next?x=1
+	g := testenv.StartGateway(t, withSMTP(t, srv, ""))
+	c := g.NewClient()
+	id := c.Start("lou@example.com") // redirect_to /app/next?x=1
 	code, link := codeAndLink(t, srv, "lou@example.com")
-	path := strings.TrimPrefix(link, g.base)
+	path := strings.TrimPrefix(link, g.Base)
 	token, _ := url.ParseQuery(path[strings.Index(path, "?")+1:])
 
 	// GET shows the page, as often as it is fetched, and consumes nothing.
 	for range 3 {
-		r := c.do("GET", path, nil)
-		body := string(r.body)
-		if r.status != 200 || !strings.Contains(body, `action="/auth/magic"`) || !strings.Contains(body, "lou@example.com") {
-			t.Fatalf("magic page: %d %s", r.status, body)
+		r := c.Do("GET", path, nil)
+		body := string(r.Body)
+		if r.Status != 200 || !strings.Contains(body, `action="/auth/magic"`) || !strings.Contains(body, "lou@example.com") {
+			t.Fatalf("magic page: %d %s", r.Status, body)
 		}
 		if m := hiddenToken.FindStringSubmatch(body); m == nil || m[1] != token.Get("token") {
 			t.Fatalf("page does not carry the token in its form: %s", body)
 		}
 		nonce := scriptNonce.FindStringSubmatch(body)
-		csp := r.header.Get("Content-Security-Policy")
+		csp := r.Header.Get("Content-Security-Policy")
 		if nonce == nil || !strings.Contains(csp, "script-src 'nonce-"+nonce[1]+"'") || strings.Contains(csp, "script-src 'unsafe-inline'") {
 			t.Fatalf("auto-submit script not allowed by its nonce: CSP %q", csp)
 		}
-		if r.header.Get("Referrer-Policy") != "no-referrer" || r.header.Get("Cache-Control") != "no-store" {
-			t.Fatalf("magic page headers %v", r.header)
+		if r.Header.Get("Referrer-Policy") != "no-referrer" || r.Header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("magic page headers %v", r.Header)
 		}
 	}
-	if r := c.do("GET", "/app", nil); r.status != 401 {
-		t.Fatalf("GET of the link signed in: %d", r.status)
+	if r := c.Do("GET", "/app", nil); r.Status != 401 {
+		t.Fatalf("GET of the link signed in: %d", r.Status)
 	}
 
 	// A cross-site POST is refused and uses nothing up.
-	r := c.do("POST", "/auth/magic", form("token", token.Get("token")), "Content-Type", "application/x-www-form-urlencoded", "Origin", "https://evil.example")
-	if r.status != 403 {
-		t.Fatalf("cross-site POST /magic: %d", r.status)
+	r := c.Do("POST", "/auth/magic", form("token", token.Get("token")), "Content-Type", "application/x-www-form-urlencoded", "Origin", "https://evil.example")
+	if r.Status != 403 {
+		t.Fatalf("cross-site POST /magic: %d", r.Status)
 	}
 
 	// POST consumes it: 303 to redirect_to with a working cookie.
-	r = c.do("POST", "/auth/magic", form("token", token.Get("token")), "Content-Type", "application/x-www-form-urlencoded", "Origin", g.base)
-	if r.status != 303 || r.header.Get("Location") != "/app/next?x=1" {
-		t.Fatalf("POST /magic: %d Location %q %s", r.status, r.header.Get("Location"), r.body)
+	r = c.Do("POST", "/auth/magic", form("token", token.Get("token")), "Content-Type", "application/x-www-form-urlencoded", "Origin", g.Base)
+	if r.Status != 303 || r.Header.Get("Location") != "/app/next?x=1" {
+		t.Fatalf("POST /magic: %d Location %q %s", r.Status, r.Header.Get("Location"), r.Body)
 	}
-	if sc := r.header.Get("Set-Cookie"); !strings.Contains(sc, "passgate_session=") || !strings.Contains(sc, "HttpOnly") {
+	if sc := r.Header.Get("Set-Cookie"); !strings.Contains(sc, "passgate_session=") || !strings.Contains(sc, "HttpOnly") {
 		t.Fatalf("POST /magic cookie %q", sc)
 	}
-	if h := echoed(t, c.do("GET", "/app/next?x=1", nil)); h.Get("X-Auth-Email") != "lou@example.com" || h.Get("X-Auth-Roles") != "staff" {
+	if h := testenv.Echoed(t, c.Do("GET", "/app/next?x=1", nil)); h.Get("X-Auth-Email") != "lou@example.com" || h.Get("X-Auth-Roles") != "staff" {
 		t.Fatalf("after magic sign-in: %v", h)
 	}
 
 	// Replayed: the used-link page, leading back to sign-in.
-	other := g.newClient()
+	other := g.NewClient()
 	for _, method := range []string{"POST", "GET"} {
-		var r response
+		var r testenv.Response
 		if method == "POST" {
-			r = other.do("POST", "/auth/magic", form("token", token.Get("token")), "Content-Type", "application/x-www-form-urlencoded", "Origin", g.base)
+			r = other.Do("POST", "/auth/magic", form("token", token.Get("token")), "Content-Type", "application/x-www-form-urlencoded", "Origin", g.Base)
 		} else {
-			r = other.do("GET", path, nil)
+			r = other.Do("GET", path, nil)
 		}
-		body := string(r.body)
-		if r.status != 404 || !strings.Contains(body, "expired or was already used") || !strings.Contains(body, `href="/auth/login"`) ||
-			strings.Contains(body, "<script") || strings.Contains(r.header.Get("Content-Security-Policy"), "script-src") {
-			t.Fatalf("replayed link (%s): %d %s", method, r.status, body)
+		body := string(r.Body)
+		if r.Status != 404 || !strings.Contains(body, "expired or was already used") || !strings.Contains(body, `href="/auth/login"`) ||
+			strings.Contains(body, "<script") || strings.Contains(r.Header.Get("Content-Security-Policy"), "script-src") {
+			t.Fatalf("replayed link (%s): %d %s", method, r.Status, body)
 		}
-		if r.header.Get("Set-Cookie") != "" {
+		if r.Header.Get("Set-Cookie") != "" {
 			t.Fatalf("replayed link (%s) set a cookie", method)
 		}
 	}
-	if r := other.do("GET", "/app", nil); r.status != 401 {
-		t.Fatalf("replayed link signed in: %d", r.status)
+	if r := other.Do("GET", "/app", nil); r.Status != 401 {
+		t.Fatalf("replayed link signed in: %d", r.Status)
 	}
 	// The code of an attempt whose link was used is gone.
-	r = other.do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": code})
-	if r.status != 404 || r.json(t)["error"] != "attempt_not_found" {
-		t.Fatalf("code after its link: %d %s", r.status, r.body)
+	r = other.Do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": code})
+	if r.Status != 404 || r.JSON(t)["error"] != "attempt_not_found" {
+		t.Fatalf("code after its link: %d %s", r.Status, r.Body)
 	}
 }
 
 func TestMagicLinkBadTokens(t *testing.T) {
-	g := startGateway(t)
-	c := g.newClient()
+	g := testenv.StartGateway(t)
+	c := g.NewClient()
 	for _, q := range []string{"", "?token=", "?token=abc", "?token=" + strings.Repeat("A", 43), "?token=%00%0d%0a", "?token=" + strings.Repeat("x", 5000)} {
-		r := c.do("GET", "/auth/magic"+q, nil)
-		if r.status != 404 || !strings.Contains(string(r.body), "no longer works") {
-			t.Fatalf("GET /auth/magic%s: %d %s", q, r.status, r.body)
+		r := c.Do("GET", "/auth/magic"+q, nil)
+		if r.Status != 404 || !strings.Contains(string(r.Body), "no longer works") {
+			t.Fatalf("GET /auth/magic%s: %d %s", q, r.Status, r.Body)
 		}
 	}
-	ct := []string{"Content-Type", "application/x-www-form-urlencoded", "Origin", g.base}
+	ct := []string{"Content-Type", "application/x-www-form-urlencoded", "Origin", g.Base}
 	for _, body := range []string{"", "token=", "token=" + strings.Repeat("A", 43)} {
-		if r := c.do("POST", "/auth/magic", body, ct...); r.status != 404 {
-			t.Fatalf("POST /auth/magic %q: %d %s", body, r.status, r.body)
+		if r := c.Do("POST", "/auth/magic", body, ct...); r.Status != 404 {
+			t.Fatalf("POST /auth/magic %q: %d %s", body, r.Status, r.Body)
 		}
 	}
-	if r := c.do("POST", "/auth/magic", map[string]any{"token": "nope"}); r.status != 404 || r.json(t)["error"] != "attempt_not_found" {
-		t.Fatalf("JSON POST /auth/magic: %d %s", r.status, r.body)
+	if r := c.Do("POST", "/auth/magic", map[string]any{"token": "nope"}); r.Status != 404 || r.JSON(t)["error"] != "attempt_not_found" {
+		t.Fatalf("JSON POST /auth/magic: %d %s", r.Status, r.Body)
 	}
-	if r := c.do("PUT", "/auth/magic", nil); r.status != 405 || r.header.Get("Allow") != "GET, HEAD, POST" {
-		t.Fatalf("PUT /auth/magic: %d Allow %q", r.status, r.header.Get("Allow"))
+	if r := c.Do("PUT", "/auth/magic", nil); r.Status != 405 || r.Header.Get("Allow") != "GET, HEAD, POST" {
+		t.Fatalf("PUT /auth/magic: %d Allow %q", r.Status, r.Header.Get("Allow"))
 	}
 }
 
 // The log delivery writes the link too, on this site's origin.
 func TestLogDeliveryWritesLink(t *testing.T) {
-	g := startGateway(t)
-	c := g.newClient()
-	c.start("max@example.com")
-	link := g.linkFor("max@example.com")
-	if !strings.HasPrefix(link, g.base+"/auth/magic?token=") {
+	g := testenv.StartGateway(t)
+	c := g.NewClient()
+	c.Start("max@example.com")
+	link := g.LinkFor("max@example.com")
+	if !strings.HasPrefix(link, g.Base+"/auth/magic?token=") {
 		t.Fatalf("logged link %q", link)
 	}
-	r := c.do("POST", "/auth/magic", form("token", link[strings.Index(link, "=")+1:]), "Content-Type", "application/x-www-form-urlencoded", "Origin", g.base)
-	if r.status != 303 || r.header.Get("Location") != "/app/next?x=1" {
-		t.Fatalf("POST /magic: %d %q", r.status, r.header.Get("Location"))
+	r := c.Do("POST", "/auth/magic", form("token", link[strings.Index(link, "=")+1:]), "Content-Type", "application/x-www-form-urlencoded", "Origin", g.Base)
+	if r.Status != 303 || r.Header.Get("Location") != "/app/next?x=1" {
+		t.Fatalf("POST /magic: %d %q", r.Status, r.Header.Get("Location"))
 	}
 }
 
@@ -267,16 +268,16 @@ func TestDeliveryFailureLeavesNothing(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := smtptest.Start(t, tc.opts)
-			rs := startRedis(t)
-			g := startGateway(t, withRedis(rs), withSMTP(t, srv, ""))
-			c := g.newClient()
-			r := c.do("POST", "/auth/start", map[string]any{"email": "ned@example.com"})
-			if r.status != 200 {
-				t.Fatalf("start: %d %s, want 200 before the delivery ends", r.status, r.body)
+			rs := testenv.StartRedis(t)
+			g := testenv.StartGateway(t, testenv.WithRedis(rs), withSMTP(t, srv, ""))
+			c := g.NewClient()
+			r := c.Do("POST", "/auth/start", map[string]any{"email": "ned@example.com"})
+			if r.Status != 200 {
+				t.Fatalf("start: %d %s, want 200 before the delivery ends", r.Status, r.Body)
 			}
-			id := r.json(t)["attempt_id"].(string)
-			g.waitLog("delivery failed", 1)
-			rc := rs.client()
+			id := r.JSON(t)["attempt_id"].(string)
+			g.WaitLog("delivery failed", 1)
+			rc := rs.Client()
 			defer rc.Close()
 			ctx := context.Background()
 			keys, err := rc.Keys(ctx, "pgtest:*").Result()
@@ -285,31 +286,32 @@ func TestDeliveryFailureLeavesNothing(t *testing.T) {
 			}
 			slices.Sort(keys)
 			// Only the client's start count, and the attempt without its
-			// code's MAC or its link: nothing of the address (no link,
-			// cooldown or hourly count) may be left.
-			if want := []string{"pgtest:a:" + id, "pgtest:l:ips:127.0.0.1"}; !slices.Equal(keys, want) {
+			// code's MAC or its link (and the pointer to it as the address's
+			// latest): nothing of the address (no link, cooldown or hourly
+			// count) may be left.
+			if want := []string{"pgtest:a:" + id, "pgtest:l:ips:127.0.0.1", "pgtest:n:email:ned@example.com"}; !slices.Equal(keys, want) {
 				t.Fatalf("keys left after a failed delivery: %v, want %v", keys, want)
 			}
 			if f := rc.HMGet(ctx, "pgtest:a:"+id, "f", "mac", "th").Val(); f[0] != "1" || f[1] != "" || f[2] != "" {
 				t.Fatalf("failed attempt's f, mac, th = %q, want it marked failed with no MAC or link", f)
 			}
-			r = c.do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": "123456"})
-			if r.status != 502 || r.json(t)["error"] != "delivery_failed" {
-				t.Fatalf("verify: %d %s, want 502 delivery_failed", r.status, r.body)
+			r = c.Do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": "123456"})
+			if r.Status != 502 || r.JSON(t)["error"] != "delivery_failed" {
+				t.Fatalf("verify: %d %s, want 502 delivery_failed", r.Status, r.Body)
 			}
 			// The form: a new start at once (the cooldown was given back),
 			// and its check gets the sign-in page with the error, not a
 			// bare 502.
-			ct := []string{"Content-Type", "application/x-www-form-urlencoded", "Origin", g.base}
-			r = c.do("POST", "/auth/start", form("email", "ned@example.com"), ct...)
-			m := hiddenAttempt.FindSubmatch(r.body)
-			if r.status != 200 || m == nil {
-				t.Fatalf("form start: %d %s", r.status, r.body)
+			ct := []string{"Content-Type", "application/x-www-form-urlencoded", "Origin", g.Base}
+			r = c.Do("POST", "/auth/start", form("email", "ned@example.com"), ct...)
+			m := hiddenAttempt.FindSubmatch(r.Body)
+			if r.Status != 200 || m == nil {
+				t.Fatalf("form start: %d %s", r.Status, r.Body)
 			}
-			g.waitLog("delivery failed", 2)
-			r = c.do("POST", "/auth/verify", form("attempt_id", string(m[1]), "code", "123456", "email", "ned@example.com"), ct...)
-			if r.status != 502 || !strings.Contains(string(r.body), "could not send your code") {
-				t.Fatalf("form verify: %d %s", r.status, r.body)
+			g.WaitLog("delivery failed", 2)
+			r = c.Do("POST", "/auth/verify", form("attempt_id", string(m[1]), "code", "123456", "email", "ned@example.com"), ct...)
+			if r.Status != 502 || !strings.Contains(string(r.Body), "could not send your code") {
+				t.Fatalf("form verify: %d %s", r.Status, r.Body)
 			}
 		})
 	}
@@ -319,7 +321,7 @@ func TestDeliveryFailureLeavesNothing(t *testing.T) {
 // becomes "/". The login page's CSP lets its form redirect there.
 func TestMagicLinkRedirectOrigins(t *testing.T) {
 	srv := smtptest.Start(t, smtptest.Options{Users: smtpUsers()})
-	g := startGateway(t, withSMTP(t, srv, "redirect_origins https://app.example.com"))
+	g := testenv.StartGateway(t, withSMTP(t, srv, "redirect_origins https://app.example.com"))
 	for _, tc := range []struct{ redirectTo, want string }{
 		{"https://app.example.com/dash?x=1", "https://app.example.com/dash?x=1"},
 		{"https://evil.example/", "/"},
@@ -327,21 +329,21 @@ func TestMagicLinkRedirectOrigins(t *testing.T) {
 		{"https://app.example.com@evil.example/", "/"},
 		{"JaVaScRiPt:alert(1)", "/"},
 	} {
-		c := g.newClient()
-		caddymodule.AdvanceClock(61 * time.Second) // past the resend cooldown
-		r := c.do("POST", "/auth/start", map[string]any{"email": "oli@example.com", "redirect_to": tc.redirectTo})
-		if r.status != 200 {
-			t.Fatalf("start: %d %s", r.status, r.body)
+		c := g.NewClient()
+		clock.Advance(61 * time.Second) // past the resend cooldown
+		r := c.Do("POST", "/auth/start", map[string]any{"email": "oli@example.com", "redirect_to": tc.redirectTo})
+		if r.Status != 200 {
+			t.Fatalf("start: %d %s", r.Status, r.Body)
 		}
 		_, link := codeAndLink(t, srv, "oli@example.com")
 		token := link[strings.Index(link, "=")+1:]
-		r = c.do("POST", "/auth/magic", form("token", token), "Content-Type", "application/x-www-form-urlencoded", "Origin", g.base)
-		if r.status != 303 || r.header.Get("Location") != tc.want {
-			t.Fatalf("redirect_to %q: %d Location %q, want %q", tc.redirectTo, r.status, r.header.Get("Location"), tc.want)
+		r = c.Do("POST", "/auth/magic", form("token", token), "Content-Type", "application/x-www-form-urlencoded", "Origin", g.Base)
+		if r.Status != 303 || r.Header.Get("Location") != tc.want {
+			t.Fatalf("redirect_to %q: %d Location %q, want %q", tc.redirectTo, r.Status, r.Header.Get("Location"), tc.want)
 		}
 	}
-	r := g.newClient().do("GET", "/auth/login", nil)
-	if csp := r.header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' https://app.example.com;") || strings.Contains(csp, "unsafe") {
+	r := g.NewClient().Do("GET", "/auth/login", nil)
+	if csp := r.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' https://app.example.com;") || strings.Contains(csp, "unsafe") {
 		t.Fatalf("login page CSP %q", csp)
 	}
 }
@@ -349,8 +351,8 @@ func TestMagicLinkRedirectOrigins(t *testing.T) {
 // link_origin fixes the links' origin, whatever Host the request had.
 func TestLinkOrigin(t *testing.T) {
 	srv := smtptest.Start(t, smtptest.Options{Users: smtpUsers()})
-	g := startGateway(t, withSMTP(t, srv, "link_origin https://auth.example.com"))
-	g.newClient().start("pat@example.com")
+	g := testenv.StartGateway(t, withSMTP(t, srv, "link_origin https://auth.example.com"))
+	g.NewClient().Start("pat@example.com")
 	m := readMail(t, srv.Next(t))
 	if !strings.Contains(m.text, "https://auth.example.com/auth/magic?token=") {
 		t.Fatalf("text part:\n%s", m.text)
@@ -362,12 +364,12 @@ func TestLinkOrigin(t *testing.T) {
 // claimed one. The link goes to the victim's mailbox: a claimed port would
 // send the token to whatever listens there.
 func TestMagicLinkPortFromListener(t *testing.T) {
-	g := startGateway(t)
+	g := testenv.StartGateway(t)
 	for i, tc := range []struct{ host, want string }{
-		{fmt.Sprintf("127.0.0.1:%d", g.port+1), g.base},
-		{"127.0.0.1:8443", g.base},
-		{"127.0.0.1:80", g.base},
-		{fmt.Sprintf("127.0.0.1:%d", g.port), g.base},
+		{fmt.Sprintf("127.0.0.1:%d", g.Port+1), g.Base},
+		{"127.0.0.1:8443", g.Base},
+		{"127.0.0.1:80", g.Base},
+		{fmt.Sprintf("127.0.0.1:%d", g.Port), g.Base},
 		// No port: the scheme's default, as a front that maps port 80 to
 		// Caddy's sends it.
 		{"127.0.0.1", "http://127.0.0.1"},
@@ -380,7 +382,7 @@ func TestMagicLinkPortFromListener(t *testing.T) {
 		if resp.StatusCode != 200 {
 			t.Fatalf("Host %s: start %d", tc.host, resp.StatusCode)
 		}
-		link := g.linkFor(email)
+		link := g.LinkFor(email)
 		if want := tc.want + "/auth/magic?token="; !strings.HasPrefix(link, want) {
 			t.Errorf("Host %s: link %s, want it to start %s", tc.host, link[:strings.Index(link, "?")], want)
 		}
@@ -388,9 +390,9 @@ func TestMagicLinkPortFromListener(t *testing.T) {
 }
 
 // rawHTTP sends req, written out by hand, to the gateway and reads the answer.
-func rawHTTP(t *testing.T, g *gateway, req string) *http.Response {
+func rawHTTP(t *testing.T, g *testenv.Gateway, req string) *http.Response {
 	t.Helper()
-	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", g.port))
+	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", g.Port))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,77 +418,77 @@ func rawHTTP(t *testing.T, g *gateway, req string) *http.Response {
 // (Sec-Fetch-Site: none with Sec-Fetch-User: ?1, a mail program); anywhere
 // else it asks, with no script, and a click signs in.
 func TestMagicPageAsksUnlessItsBrowser(t *testing.T) {
-	g := startGateway(t)
-	attacker := g.newClient()
-	r := attacker.do("POST", "/auth/start", map[string]any{"email": "mallory@example.com", "redirect_to": "/app/mallory"})
-	if r.status != 200 {
-		t.Fatalf("start: %d %s", r.status, r.body)
+	g := testenv.StartGateway(t)
+	attacker := g.NewClient()
+	r := attacker.Do("POST", "/auth/start", map[string]any{"email": "mallory@example.com", "redirect_to": "/app/mallory"})
+	if r.Status != 200 {
+		t.Fatalf("start: %d %s", r.Status, r.Body)
 	}
 	attackerStart := r
-	path := strings.TrimPrefix(g.linkFor("mallory@example.com"), g.base)
+	path := strings.TrimPrefix(g.LinkFor("mallory@example.com"), g.Base)
 
-	asks := func(who string, r response) {
+	asks := func(who string, r testenv.Response) {
 		t.Helper()
-		body, csp := string(r.body), r.header.Get("Content-Security-Policy")
-		if r.status != 200 || !strings.Contains(body, "Sign in as mallory@example.com?") || !strings.Contains(body, `name="token"`) {
-			t.Fatalf("%s: the link page does not ask: %d, heading %q, script %v", who, r.status,
+		body, csp := string(r.Body), r.Header.Get("Content-Security-Policy")
+		if r.Status != 200 || !strings.Contains(body, "Sign in as mallory@example.com?") || !strings.Contains(body, `name="token"`) {
+			t.Fatalf("%s: the link page does not ask: %d, heading %q, script %v", who, r.Status,
 				pageHeading(body), strings.Contains(body, "<script"))
 		}
 		if strings.Contains(body, "<script") || strings.Contains(csp, "script-src") {
 			t.Fatalf("%s: the asking page has a script or allows one: CSP %q\n%s", who, csp, body)
 		}
 	}
-	goesOn := func(who string, r response) {
+	goesOn := func(who string, r testenv.Response) {
 		t.Helper()
-		body := string(r.body)
+		body := string(r.Body)
 		nonce := scriptNonce.FindStringSubmatch(body)
-		if r.status != 200 || nonce == nil || !strings.Contains(r.header.Get("Content-Security-Policy"), "script-src 'nonce-"+nonce[1]+"'") {
-			t.Fatalf("%s: the link page does not sign in by itself: %d, heading %q", who, r.status, pageHeading(body))
+		if r.Status != 200 || nonce == nil || !strings.Contains(r.Header.Get("Content-Security-Policy"), "script-src 'nonce-"+nonce[1]+"'") {
+			t.Fatalf("%s: the link page does not sign in by itself: %d, heading %q", who, r.Status, pageHeading(body))
 		}
 	}
 
-	victim := g.newClient()
-	asks("no cookie, no headers", victim.do("GET", path, nil))
-	asks("cross-site navigation", victim.do("GET", path, nil, "Sec-Fetch-Site", "cross-site", "Sec-Fetch-Mode", "navigate"))
-	asks("cross-site click", victim.do("GET", path, nil, "Sec-Fetch-Site", "cross-site", "Sec-Fetch-User", "?1"))
-	asks("same-site click", victim.do("GET", path, nil, "Sec-Fetch-Site", "same-site", "Sec-Fetch-User", "?1"))
-	asks("browser-initiated, not by a person", victim.do("GET", path, nil, "Sec-Fetch-Site", "none"))
+	victim := g.NewClient()
+	asks("no cookie, no headers", victim.Do("GET", path, nil))
+	asks("cross-site navigation", victim.Do("GET", path, nil, "Sec-Fetch-Site", "cross-site", "Sec-Fetch-Mode", "navigate"))
+	asks("cross-site click", victim.Do("GET", path, nil, "Sec-Fetch-Site", "cross-site", "Sec-Fetch-User", "?1"))
+	asks("same-site click", victim.Do("GET", path, nil, "Sec-Fetch-Site", "same-site", "Sec-Fetch-User", "?1"))
+	asks("browser-initiated, not by a person", victim.Do("GET", path, nil, "Sec-Fetch-Site", "none"))
 	// The victim's own sign-in, started in the same browser, does not
 	// vouch for the attacker's link.
-	victim.start("vic@example.com")
-	asks("a cookie for another attempt", victim.do("GET", path, nil, "Sec-Fetch-Site", "cross-site"))
+	victim.Start("vic@example.com")
+	asks("a cookie for another attempt", victim.Do("GET", path, nil, "Sec-Fetch-Site", "cross-site"))
 
-	goesOn("the browser that asked", attacker.do("GET", path, nil))
-	goesOn("the browser that asked, from webmail", attacker.do("GET", path, nil, "Sec-Fetch-Site", "cross-site", "Sec-Fetch-User", "?1"))
-	goesOn("a mail program", g.newClient().do("GET", path, nil, "Sec-Fetch-Site", "none", "Sec-Fetch-User", "?1"))
+	goesOn("the browser that asked", attacker.Do("GET", path, nil))
+	goesOn("the browser that asked, from webmail", attacker.Do("GET", path, nil, "Sec-Fetch-Site", "cross-site", "Sec-Fetch-User", "?1"))
+	goesOn("a mail program", g.NewClient().Do("GET", path, nil, "Sec-Fetch-Site", "none", "Sec-Fetch-User", "?1"))
 
 	// Nothing above used the link up or signed anyone in.
-	if r := victim.do("GET", "/auth/session", nil); r.status != 401 {
-		t.Fatalf("the victim is signed in: %d %s", r.status, r.body)
+	if r := victim.Do("GET", "/auth/session", nil); r.Status != 401 {
+		t.Fatalf("the victim is signed in: %d %s", r.Status, r.Body)
 	}
 	// The click, on another device: the post of the asking page.
-	phone := g.newClient()
-	asks("another device", phone.do("GET", path, nil))
-	r = phone.do("POST", "/auth/magic", form("token", path[strings.Index(path, "=")+1:]),
+	phone := g.NewClient()
+	asks("another device", phone.Do("GET", path, nil))
+	r = phone.Do("POST", "/auth/magic", form("token", path[strings.Index(path, "=")+1:]),
 		"Content-Type", "application/x-www-form-urlencoded", "Origin", "null", "Sec-Fetch-Site", "same-origin")
-	if r.status != 303 || r.header.Get("Location") != "/app/mallory" {
-		t.Fatalf("the button on another device: %d %q %s", r.status, r.header.Get("Location"), r.body)
+	if r.Status != 303 || r.Header.Get("Location") != "/app/mallory" {
+		t.Fatalf("the button on another device: %d %q %s", r.Status, r.Header.Get("Location"), r.Body)
 	}
 
 	// /start sets the cookie alike for an address that may not sign in,
 	// and for the form.
 	started := startCookieOf(t, attackerStart)
-	caddymodule.AdvanceClock(61 * time.Second)
+	clock.Advance(61 * time.Second)
 	for _, req := range []struct {
 		body   any
 		header []string
 	}{
 		{map[string]any{"email": "nobody@elsewhere.example"}, nil},
-		{form("email", "vic@example.com"), []string{"Content-Type", "application/x-www-form-urlencoded", "Origin", g.base}},
+		{form("email", "vic@example.com"), []string{"Content-Type", "application/x-www-form-urlencoded", "Origin", g.Base}},
 	} {
-		r := g.newClient().do("POST", "/auth/start", req.body, req.header...)
-		if r.status != 200 {
-			t.Fatalf("start %v: %d %s", req.body, r.status, r.body)
+		r := g.NewClient().Do("POST", "/auth/start", req.body, req.header...)
+		if r.Status != 200 {
+			t.Fatalf("start %v: %d %s", req.body, r.Status, r.Body)
 		}
 		if ck := startCookieOf(t, r); ck.Path != started.Path || ck.MaxAge != started.MaxAge || ck.HttpOnly != started.HttpOnly ||
 			ck.SameSite != started.SameSite || len(ck.Value) != len(started.Value) {
@@ -506,9 +508,9 @@ func pageHeading(body string) string {
 }
 
 // startCookieOf returns the pre-sign-in cookie a /start answer sets.
-func startCookieOf(t *testing.T, r response) *http.Cookie {
+func startCookieOf(t *testing.T, r testenv.Response) *http.Cookie {
 	t.Helper()
-	for _, ck := range (&http.Response{Header: r.header}).Cookies() {
+	for _, ck := range (&http.Response{Header: r.Header}).Cookies() {
 		if ck.Name == "passgate_start" {
 			if !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.Path != "/auth" || ck.MaxAge != 600 {
 				t.Fatalf("pre-sign-in cookie %s", ck)
@@ -516,7 +518,7 @@ func startCookieOf(t *testing.T, r response) *http.Cookie {
 			return ck
 		}
 	}
-	t.Fatalf("no pre-sign-in cookie in %q", r.header.Values("Set-Cookie"))
+	t.Fatalf("no pre-sign-in cookie in %q", r.Header.Values("Set-Cookie"))
 	return nil
 }
 
@@ -525,26 +527,26 @@ var styleNonce = regexp.MustCompile(`<style nonce="([^"]+)">`)
 // The link pages wear the sign-in page's theme, and their style runs by
 // nonce, not by 'unsafe-inline'.
 func TestMagicPagesTheme(t *testing.T) {
-	g := startGateway(t, withExtra(`page {
+	g := testenv.StartGateway(t, testenv.WithExtra(`page {
 			title "Acme staff"
 			logo /public/logo.svg
 			color "#aa3300"
 		}`))
-	c := g.newClient()
-	c.start("max@example.com")
-	link := g.linkFor("max@example.com")
+	c := g.NewClient()
+	c.Start("max@example.com")
+	link := g.LinkFor("max@example.com")
 	for _, tc := range []struct {
 		name, path string
 		status     int
 		script     bool
 	}{
-		{"live link", strings.TrimPrefix(link, g.base), 200, true},
+		{"live link", strings.TrimPrefix(link, g.Base), 200, true},
 		{"dead link", "/auth/magic?token=" + strings.Repeat("A", 43), 404, false},
 	} {
-		r := c.do("GET", tc.path, nil)
-		body, csp := string(r.body), r.header.Get("Content-Security-Policy")
-		if r.status != tc.status {
-			t.Fatalf("%s: %d %s", tc.name, r.status, body)
+		r := c.Do("GET", tc.path, nil)
+		body, csp := string(r.Body), r.Header.Get("Content-Security-Policy")
+		if r.Status != tc.status {
+			t.Fatalf("%s: %d %s", tc.name, r.Status, body)
 		}
 		for _, want := range []string{"--accent: #aa3300;", `<img class="logo" src="/public/logo.svg" alt="Acme staff">`, "· Acme staff</title>"} {
 			if !strings.Contains(body, want) {

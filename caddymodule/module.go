@@ -5,52 +5,23 @@
 package caddymodule
 
 import (
-	"crypto/rand"
-	"errors"
-	"fmt"
-	"net/http"
-	"slices"
-	"strings"
-	"sync"
-	"sync/atomic"
-	"time"
-
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
-	"github.com/passgate/caddy-passgate/caddymodule/tokens"
-	"github.com/passgate/caddy-passgate/sessionstore"
-	"github.com/passgate/caddy-passgate/sessionstore/boundedcache"
+	"github.com/passgate/caddy-passgate/caddymodule/native"
 	"github.com/passgate/caddy-passgate/verify"
 )
 
-func init() {
-	caddy.RegisterModule(Passgate{})
-}
-
-// clockOffset shifts the clock the sign-in logic reads. It is always zero
-// outside tests, which use it to let time pass (cooldowns, timeouts)
-// without waiting.
-var clockOffset atomic.Int64
-
-func now() time.Time { return time.Now().Add(time.Duration(clockOffset.Load())) }
-
-// devSecrets holds the random secret of each memory store prefix
-// configured without a secret.
-var devSecrets sync.Map
-
 // Defaults for everything an operator may leave out.
 const (
-	DefaultBasePath        = "/auth"
-	DefaultPrefix          = "passgate:"
-	DefaultCookieName      = "passgate_session"
-	DefaultSessionIdle     = 24 * time.Hour
-	DefaultSessionLifetime = 720 * time.Hour
-	DefaultHeaderUserID    = "X-Auth-User-Id"
-	DefaultHeaderEmail     = "X-Auth-Email"
-	DefaultHeaderPhone     = "X-Auth-Phone"
-	DefaultHeaderRoles     = "X-Auth-Roles"
+	DefaultBasePath     = "/auth"
+	DefaultPrefix       = "passgate:"
+	DefaultCookieName   = "passgate_session"
+	DefaultHeaderUserID = "X-Auth-User-Id"
+	DefaultHeaderEmail  = "X-Auth-Email"
+	DefaultHeaderPhone  = "X-Auth-Phone"
+	DefaultHeaderRoles  = "X-Auth-Roles"
 )
 
 // Passgate puts passwordless sign-in in front of the handlers after it.
@@ -91,7 +62,7 @@ type Passgate struct {
 	SMS *SMSConfig `json:"sms,omitempty"`
 
 	// Look of the sign-in page.
-	Page PageConfig `json:"page,omitzero"`
+	Page native.PageConfig `json:"page,omitzero"`
 
 	// Who may sign in. Empty: nobody (a warning is logged at start).
 	Allow AllowConfig `json:"allow,omitempty"`
@@ -122,23 +93,14 @@ type Passgate struct {
 	JWT *JWTConfig `json:"jwt,omitempty"`
 
 	logger       *zap.Logger
-	auditLog     *zap.Logger
 	storeKey     string
-	store        sessionstore.Store
-	verifier     *verify.Service
-	sessions     *sessionstore.Sessions
+	engine       *verify.Engine
 	cookie       sessionCookie
-	startCookie  startCookie
 	public       caddyhttp.MatchPath
 	stripHeaders map[string]struct{} // canonical names of identity headers
 	names        identityHeaders
-	pages        *pages
-	redirects    redirectPolicy
-	magicPages   *magicPages
-	tokens       *tokens.Issuer
-	decisions    *boundedcache.Cache[policyKey, policyDecision] // see applyPolicy
-
-	refreshKey []byte // derives a refresh token's successor (see serveToken)
+	doors        []mountedDoor            // longest mount first
+	testSenders  map[string]verify.Sender // tests only: replace the configured deliveries
 }
 
 // StoreConfig selects the state backend.
@@ -256,325 +218,3 @@ type HeadersConfig struct {
 	// an upstream that relays the access token to other services.
 	PassCredentials bool `json:"pass_credentials,omitempty"`
 }
-
-func headerName(set *string, def string) string {
-	if set == nil {
-		return def
-	}
-	return http.CanonicalHeaderKey(*set)
-}
-
-// CaddyModule returns the Caddy module information.
-func (Passgate) CaddyModule() caddy.ModuleInfo {
-	return caddy.ModuleInfo{
-		ID:  "http.handlers.passgate",
-		New: func() caddy.Module { return new(Passgate) },
-	}
-}
-
-// Provision fills in defaults, derives keys and takes a reference to the
-// store. It makes no network call, so `caddy validate` works offline.
-func (p *Passgate) Provision(ctx caddy.Context) error {
-	p.logger = ctx.Logger()
-	p.auditLog = p.logger.Named("audit")
-	p.setDefaults()
-
-	keys, err := p.provisionSecrets()
-	if err != nil {
-		return err
-	}
-
-	policy, err := p.policy()
-	if err != nil {
-		return err
-	}
-	if len(policy.Allow) == 0 {
-		p.logger.Warn("no 'allow' rule: nobody can sign in")
-	}
-
-	senders := map[string]verify.Sender{}
-	if p.Email != nil {
-		switch p.Email.Delivery {
-		case "log":
-			senders[verify.ChannelEmail] = verify.LogSender{Logger: p.logger.Named("delivery")}
-			p.logger.Warn("email codes are written to the log ('email log'): for development only")
-		case "smtp":
-			s, err := p.smtpSender()
-			if err != nil {
-				return fmt.Errorf("email smtp: %v", err)
-			}
-			senders[verify.ChannelEmail] = s
-		default:
-			return fmt.Errorf("email: unknown delivery %q (want log or smtp)", p.Email.Delivery)
-		}
-	}
-	if p.SMS != nil {
-		if senders[verify.ChannelPhone], err = p.smsSender(); err != nil {
-			return err
-		}
-	}
-
-	p.public = caddyhttp.MatchPath(p.Public)
-	if err := p.public.Provision(ctx); err != nil {
-		return fmt.Errorf("public: %v", err)
-	}
-
-	p.names = p.Headers.resolve()
-	p.stripHeaders = make(map[string]struct{})
-	for _, name := range slices.Concat(defaultStrip, p.Headers.Strip, []string{
-		DefaultHeaderUserID, DefaultHeaderEmail, DefaultHeaderPhone, DefaultHeaderRoles,
-		p.names.userID, p.names.email, p.names.phone, p.names.roles, p.Headers.Assertion,
-	}) {
-		if name != "" {
-			p.stripHeaders[http.CanonicalHeaderKey(name)] = struct{}{}
-		}
-	}
-
-	if p.redirects, err = newRedirectPolicy(p.RedirectOrigins); err != nil {
-		return err
-	}
-	if err := p.provisionLinks(); err != nil {
-		return err
-	}
-	if p.pages, err = newPages(p.BasePath, p.Page, senders, p.Code.Length, time.Duration(p.Code.TTL)); err != nil {
-		return err
-	}
-	p.pages.formAction = p.redirects.formActionSources()
-	if err := p.provisionTokens(keys); err != nil {
-		return err
-	}
-
-	// Last, so that an error above leaves nothing to release.
-	// An unset {env.X} is an error here, not an empty URL that the Redis
-	// client would refuse with a message naming nothing.
-	if p.Store.URL, err = caddy.NewReplacer().ReplaceOrErr(p.Store.URL, true, true); err != nil {
-		return fmt.Errorf("store url: %v", err)
-	}
-	p.store, p.storeKey, err = loadStore(p.Store)
-	if err != nil {
-		return fmt.Errorf("store: %v", err)
-	}
-
-	codeKeys := make([][]byte, len(keys))
-	for i, k := range keys {
-		codeKeys[i] = k.code
-	}
-	p.verifier = &verify.Service{
-		Store:       p.store,
-		Users:       p.store,
-		Limiter:     p.store,
-		Limits:      p.Limits.limits(),
-		Policy:      policy,
-		Senders:     senders,
-		Keys:        codeKeys,
-		CodeLength:  p.Code.Length,
-		CodeTTL:     time.Duration(p.Code.TTL),
-		MaxAttempts: p.Code.MaxAttempts,
-		Now:         now,
-		OnDelivery:  p.delivered,
-	}
-	p.decisions = boundedcache.New[policyKey, policyDecision](policyDecisionEntries, policyDecisionTTL, nil)
-	idle := time.Duration(p.Session.Idle)
-	p.sessions = &sessionstore.Sessions{
-		Store:      p.store,
-		Idle:       idle,
-		Lifetime:   time.Duration(p.Session.Lifetime),
-		TouchEvery: min(time.Minute, idle/10),
-		Now:        now,
-	}
-	p.cookie = newSessionCookie(p.Cookie, time.Duration(p.Session.Lifetime), keys)
-	p.startCookie = newStartCookie(p.BasePath, p.Cookie.Insecure, time.Duration(p.Code.TTL), keys)
-	return nil
-}
-
-func (p *Passgate) setDefaults() {
-	if p.Store.Backend == "" {
-		p.Store.Backend = "memory"
-	}
-	if p.Store.Prefix == "" {
-		p.Store.Prefix = DefaultPrefix
-	}
-	if p.Store.Timeout == 0 {
-		p.Store.Timeout = caddy.Duration(sessionstore.DefaultRedisTimeout)
-	}
-	if p.BasePath == "" {
-		p.BasePath = DefaultBasePath
-	}
-	p.BasePath = "/" + strings.Trim(p.BasePath, "/")
-	if p.Code.Length == 0 {
-		p.Code.Length = verify.DefaultCodeLength
-	}
-	if p.Code.TTL == 0 {
-		p.Code.TTL = caddy.Duration(verify.DefaultCodeTTL)
-	}
-	if p.Code.MaxAttempts == 0 {
-		p.Code.MaxAttempts = verify.DefaultMaxAttempts
-	}
-	if p.Session.Idle == 0 {
-		p.Session.Idle = caddy.Duration(DefaultSessionIdle)
-	}
-	if p.Session.Lifetime == 0 {
-		p.Session.Lifetime = caddy.Duration(DefaultSessionLifetime)
-	}
-	if p.Cookie.Name == "" {
-		p.Cookie.Name = DefaultCookieName
-	}
-}
-
-// provisionSecrets replaces placeholders in the secrets and derives keys.
-func (p *Passgate) provisionSecrets() ([]keySet, error) {
-	secrets := make([]string, 0, len(p.Secrets))
-	repl := caddy.NewReplacer()
-	for i, s := range p.Secrets {
-		v, err := repl.ReplaceOrErr(s, true, true)
-		if err != nil {
-			return nil, fmt.Errorf("secret %d: %v", i+1, err)
-		}
-		secrets = append(secrets, v)
-	}
-	if len(secrets) == 0 {
-		if p.Store.Backend != "memory" {
-			return nil, errors.New("a secret is required with the " + p.Store.Backend +
-				" store: add 'secret {env.PASSGATE_SECRET}' with at least 32 random bytes")
-		}
-		// One per store prefix for the life of the process, so that a
-		// reload, which keeps the memory store, keeps sessions valid too.
-		s, _ := devSecrets.LoadOrStore(p.Store.Prefix, rand.Text()+rand.Text())
-		secrets = append(secrets, s.(string))
-		p.logger.Warn("no secret configured: using a random one, so sessions end when Caddy exits")
-	}
-	keys := make([]keySet, len(secrets))
-	for i, s := range secrets {
-		k, err := deriveKeys(s)
-		if err != nil {
-			return nil, fmt.Errorf("secret %d: %v", i+1, err)
-		}
-		keys[i] = k
-	}
-	return keys, nil
-}
-
-func (p *Passgate) policy() (verify.Policy, error) {
-	var pol verify.Policy
-	var err error
-	if pol.Allow, err = channelPatterns(p.Allow.Email, p.Allow.Phone); err != nil {
-		return pol, fmt.Errorf("allow: %v", err)
-	}
-	for _, rc := range p.Roles {
-		if !validRoleName(rc.Name) {
-			return pol, fmt.Errorf("role: bad name %q (no commas or spaces)", rc.Name)
-		}
-		role := verify.Role{Name: rc.Name}
-		if role.Patterns, err = channelPatterns(rc.Email, rc.Phone); err != nil {
-			return pol, fmt.Errorf("role %s: %v", rc.Name, err)
-		}
-		pol.Roles = append(pol.Roles, role)
-	}
-	return pol, nil
-}
-
-// channelPatterns checks and compiles email and phone globs.
-func channelPatterns(email, phone []string) ([]verify.Pattern, error) {
-	var out []verify.Pattern
-	for _, ch := range []struct {
-		name  string
-		globs []string
-	}{{verify.ChannelEmail, email}, {verify.ChannelPhone, phone}} {
-		for _, g := range ch.globs {
-			pat, err := verify.NewPattern(ch.name, g)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, pat)
-		}
-	}
-	return out, nil
-}
-
-// Validate checks that settings are within the security floor.
-func (p *Passgate) Validate() error {
-	if p.Code.Length < verify.DefaultCodeLength || p.Code.Length > 10 {
-		return fmt.Errorf("code length %d: must be %d to 10", p.Code.Length, verify.DefaultCodeLength)
-	}
-	if ttl := time.Duration(p.Code.TTL); ttl <= 0 || ttl > verify.DefaultCodeTTL {
-		return fmt.Errorf("code ttl %v: must be above 0 and at most %v", ttl, verify.DefaultCodeTTL)
-	}
-	if p.Code.MaxAttempts < 1 || p.Code.MaxAttempts > verify.DefaultMaxAttempts {
-		return fmt.Errorf("code max_attempts %d: must be 1 to %d", p.Code.MaxAttempts, verify.DefaultMaxAttempts)
-	}
-	if p.Session.Idle <= 0 || p.Session.Lifetime <= 0 {
-		return errors.New("session idle and lifetime must be above 0")
-	}
-	if p.Session.Idle > p.Session.Lifetime {
-		return fmt.Errorf("session idle (%v) is longer than its lifetime (%v)",
-			time.Duration(p.Session.Idle), time.Duration(p.Session.Lifetime))
-	}
-	if err := p.Limits.validate(p.Code); err != nil {
-		return err
-	}
-	if !validBasePath(p.BasePath) {
-		return fmt.Errorf("base_path %q: must be a path of one or more plain segments, like /auth", p.BasePath)
-	}
-	if p.Store.Backend == "redis" && p.Store.URL == "" {
-		return errors.New("store redis: a URL is required")
-	}
-	if err := p.JWT.validate(); err != nil {
-		return err
-	}
-	names := p.Headers.resolve()
-	for _, name := range slices.Concat([]string{names.userID, names.email, names.phone, names.roles, p.Headers.Assertion}, p.Headers.Strip) {
-		if name != "" && !validHeaderName(name) {
-			return fmt.Errorf("header name %q: letters, digits and - only, and not a header HTTP or sign-in needs", name)
-		}
-	}
-	if !validCookieName(p.Cookie.Name) {
-		return fmt.Errorf("cookie name %q: letters, digits, - and _ only", p.Cookie.Name)
-	}
-	return nil
-}
-
-// Cleanup releases the store. It copes with a Provision that failed
-// before taking it. Deliveries still in flight keep the store until they
-// end (each within its sender's timeout), so none is lost to a reload or a
-// stop; they are waited for in the background, so a reload does not wait.
-func (p *Passgate) Cleanup() error {
-	if p.verifier == nil || p.verifier.InFlight() == 0 {
-		return releaseStore(p.storeKey)
-	}
-	go func() {
-		p.verifier.Wait()
-		if err := releaseStore(p.storeKey); err != nil {
-			p.logger.Error("releasing the store after the last deliveries", zap.Error(err))
-		}
-	}()
-	return nil
-}
-
-// defaultStrip are identity headers other gateways and apps use (Apache's
-// and oauth2-proxy's among them): an upstream may trust one of them, so no
-// client may send it through passgate.
-var defaultStrip = []string{
-	"Remote-User", "X-Remote-User", "X-Forwarded-User", "X-Forwarded-Email",
-	"X-Auth-Request-User", "X-Auth-Request-Email", "X-Webauth-User",
-}
-
-// identityHeaders are the resolved names of the identity headers, "" for
-// one turned off; resolved once, not on every request.
-type identityHeaders struct{ userID, email, phone, roles string }
-
-func (h HeadersConfig) resolve() identityHeaders {
-	return identityHeaders{
-		userID: headerName(h.UserID, DefaultHeaderUserID),
-		email:  headerName(h.Email, DefaultHeaderEmail),
-		phone:  headerName(h.Phone, DefaultHeaderPhone),
-		roles:  headerName(h.Roles, DefaultHeaderRoles),
-	}
-}
-
-// Interface guards
-var (
-	_ caddy.Provisioner           = (*Passgate)(nil)
-	_ caddy.Validator             = (*Passgate)(nil)
-	_ caddy.CleanerUpper          = (*Passgate)(nil)
-	_ caddyhttp.MiddlewareHandler = (*Passgate)(nil)
-)

@@ -13,8 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/passgate/caddy-passgate/caddymodule"
-	"github.com/passgate/caddy-passgate/verify"
+	"github.com/passgate/caddy-passgate/internal/clock"
+	"github.com/passgate/caddy-passgate/internal/testenv"
+	"github.com/passgate/caddy-passgate/verify/webhook"
 )
 
 const smsSecret = "sms-webhook-secret-0123456789"
@@ -54,7 +55,7 @@ func (s *smsGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ts := r.Header.Get("X-Passgate-Timestamp")
 	sec, err := strconv.ParseInt(ts, 10, 64)
-	want := verify.WebhookSignature([]byte(smsSecret), ts, body)
+	want := webhook.WebhookSignature([]byte(smsSecret), ts, body)
 	if err != nil || time.Since(time.Unix(sec, 0)).Abs() > 5*time.Minute ||
 		!hmac.Equal([]byte(want), []byte(r.Header.Get("X-Passgate-Signature"))) {
 		s.t.Errorf("SMS gateway: bad signature on %s", body)
@@ -78,7 +79,7 @@ func (s *smsGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // codeFor returns the code of the next message delivered to phone that
 // codeFor has not returned yet, waiting up to 10 s for it: messages go out
 // after /start has answered.
-func (s *smsGateway) codeFor(phone string) string {
+func (s *smsGateway) CodeFor(phone string) string {
 	s.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -111,12 +112,12 @@ func (s *smsGateway) counts() (tries, delivered int) {
 	return s.tries, len(s.got)
 }
 
-func withSMS(s *smsGateway, options string) gatewayOption {
+func withSMS(s *smsGateway, options string) testenv.Option {
 	return withSMSSecret(s, smsSecret, options)
 }
 
-func withSMSSecret(s *smsGateway, secret, options string) gatewayOption {
-	return withExtra(fmt.Sprintf("sms webhook %s {\n secret %s\n %s\n}\nallow phone +4479*\nrole texters phone +44*",
+func withSMSSecret(s *smsGateway, secret, options string) testenv.Option {
+	return testenv.WithExtra(fmt.Sprintf("sms webhook %s {\n secret %s\n %s\n}\nallow phone +4479*\nrole texters phone +44*",
 		s.srv.URL, secret, options))
 }
 
@@ -125,15 +126,15 @@ func withSMSSecret(s *smsGateway, secret, options string) gatewayOption {
 func TestPhoneSignInByWebhook(t *testing.T) {
 	sms := startSMSGateway(t)
 	t.Setenv("PASSGATE_TEST_SMS_SECRET", smsSecret) // the secret from a placeholder, as in production
-	g := startGateway(t, withSMSSecret(sms, "{env.PASSGATE_TEST_SMS_SECRET}", ""))
-	c := g.newClient()
+	g := testenv.StartGateway(t, withSMSSecret(sms, "{env.PASSGATE_TEST_SMS_SECRET}", ""))
+	c := g.NewClient()
 
-	r := c.do("POST", "/auth/start", map[string]any{"phone": "+44 (7946) 095-800", "redirect_to": "/app/x"})
-	if r.status != 200 || r.json(t)["channel"] != "phone" {
-		t.Fatalf("start by phone: %d %s", r.status, r.body)
+	r := c.Do("POST", "/auth/start", map[string]any{"phone": "+44 (7946) 095-800", "redirect_to": "/app/x"})
+	if r.Status != 200 || r.JSON(t)["channel"] != "phone" {
+		t.Fatalf("start by phone: %d %s", r.Status, r.Body)
 	}
-	attempt := r.json(t)["attempt_id"].(string)
-	code := sms.codeFor("+447946095800")
+	attempt := r.JSON(t)["attempt_id"].(string)
+	code := sms.CodeFor("+447946095800")
 	sms.mu.Lock()
 	msg := sms.got[0]
 	sms.mu.Unlock()
@@ -142,26 +143,26 @@ func TestPhoneSignInByWebhook(t *testing.T) {
 	}
 
 	// The code is bound to the number it was sent to.
-	r = c.do("POST", "/auth/verify", map[string]any{"attempt_id": attempt, "code": code, "phone": "+447946095801"})
-	if r.status != 400 || r.json(t)["error"] != "invalid_code" {
-		t.Fatalf("verify with another number: %d %s", r.status, r.body)
+	r = c.Do("POST", "/auth/verify", map[string]any{"attempt_id": attempt, "code": code, "phone": "+447946095801"})
+	if r.Status != 400 || r.JSON(t)["error"] != "invalid_code" {
+		t.Fatalf("verify with another number: %d %s", r.Status, r.Body)
 	}
-	r = c.do("POST", "/auth/verify", map[string]any{"attempt_id": attempt, "code": code, "phone": "+44 7946 095800"})
-	if r.status != 200 {
-		t.Fatalf("verify: %d %s", r.status, r.body)
+	r = c.Do("POST", "/auth/verify", map[string]any{"attempt_id": attempt, "code": code, "phone": "+44 7946 095800"})
+	if r.Status != 200 {
+		t.Fatalf("verify: %d %s", r.Status, r.Body)
 	}
-	user := r.json(t)["user"].(map[string]any)
-	if user["phone"] != "+447946095800" || user["email"] != nil || r.json(t)["redirect_to"] != "/app/x" {
-		t.Fatalf("verify answer %s", r.body)
+	user := r.JSON(t)["user"].(map[string]any)
+	if user["phone"] != "+447946095800" || user["email"] != nil || r.JSON(t)["redirect_to"] != "/app/x" {
+		t.Fatalf("verify answer %s", r.Body)
 	}
-	h := echoed(t, c.do("GET", "/app/x", nil))
+	h := testenv.Echoed(t, c.Do("GET", "/app/x", nil))
 	if h.Get("X-Auth-Phone") != "+447946095800" || h.Get("X-Auth-Email") != "" || h.Get("X-Auth-Roles") != "texters" {
 		t.Fatalf("upstream headers %v", h)
 	}
-	if r := c.do("GET", "/auth/login", nil); !strings.Contains(string(r.body), "&#43;447946095800") {
-		t.Fatalf("login page when signed in by phone does not name the number: %s", r.body)
+	if r := c.Do("GET", "/auth/login", nil); !strings.Contains(string(r.Body), "&#43;447946095800") {
+		t.Fatalf("login page when signed in by phone does not name the number: %s", r.Body)
 	}
-	if g.logHas(code) {
+	if g.LogHas(code) {
 		t.Fatal("the code delivered by webhook appears in Caddy's log")
 	}
 }
@@ -173,39 +174,39 @@ func TestPhoneSignInByWebhook(t *testing.T) {
 func TestPhoneTrunkPrefixIsOneUser(t *testing.T) {
 	const e164 = "+442079460958"
 	sms := startSMSGateway(t)
-	g := startGateway(t, withExtra(fmt.Sprintf("sms webhook %s {\n secret %s\n}\nallow phone +4420*\nrole london phone +4420*",
+	g := testenv.StartGateway(t, testenv.WithExtra(fmt.Sprintf("sms webhook %s {\n secret %s\n}\nallow phone +4420*\nrole london phone +4420*",
 		sms.srv.URL, smsSecret)))
 
-	signIn := func(c *client, startAs, verifyAs string) string {
+	signIn := func(c *testenv.Client, startAs, verifyAs string) string {
 		t.Helper()
-		r := c.do("POST", "/auth/start", map[string]any{"phone": startAs})
-		if r.status != 200 || r.json(t)["channel"] != "phone" {
-			t.Fatalf("start as %q: %d %s", startAs, r.status, r.body)
+		r := c.Do("POST", "/auth/start", map[string]any{"phone": startAs})
+		if r.Status != 200 || r.JSON(t)["channel"] != "phone" {
+			t.Fatalf("start as %q: %d %s", startAs, r.Status, r.Body)
 		}
-		attempt := r.json(t)["attempt_id"].(string)
-		r = c.do("POST", "/auth/verify", map[string]any{"attempt_id": attempt, "code": sms.codeFor(e164), "phone": verifyAs})
-		if r.status != 200 {
-			t.Fatalf("verify as %q: %d %s", verifyAs, r.status, r.body)
+		attempt := r.JSON(t)["attempt_id"].(string)
+		r = c.Do("POST", "/auth/verify", map[string]any{"attempt_id": attempt, "code": sms.CodeFor(e164), "phone": verifyAs})
+		if r.Status != 200 {
+			t.Fatalf("verify as %q: %d %s", verifyAs, r.Status, r.Body)
 		}
-		user := r.json(t)["user"].(map[string]any)
+		user := r.JSON(t)["user"].(map[string]any)
 		if user["phone"] != e164 || fmt.Sprint(user["roles"]) != "[london]" {
-			t.Fatalf("signed in as %q: %s", startAs, r.body)
+			t.Fatalf("signed in as %q: %s", startAs, r.Body)
 		}
-		h := echoed(t, c.do("GET", "/app/x", nil))
+		h := testenv.Echoed(t, c.Do("GET", "/app/x", nil))
 		if h.Get("X-Auth-Phone") != e164 || h.Get("X-Auth-User-Id") != user["id"] || h.Get("X-Auth-Roles") != "london" {
 			t.Fatalf("upstream headers after signing in as %q: %v", startAs, h)
 		}
 		return user["id"].(string)
 	}
 
-	first := signIn(g.newClient(), "+44 (0)20 7946 0958", "+44 (0)20 7946 0958")
+	first := signIn(g.NewClient(), "+44 (0)20 7946 0958", "+44 (0)20 7946 0958")
 
 	// One number, so one resend cooldown.
-	c := g.newClient()
-	if r := c.do("POST", "/auth/start", map[string]any{"phone": "+44 20 7946 0958"}); r.status != 429 || r.json(t)["error"] != "rate_limited" {
-		t.Fatalf("start as +44 20 7946 0958 inside the cooldown of +44 (0)20 7946 0958: %d %s, want 429", r.status, r.body)
+	c := g.NewClient()
+	if r := c.Do("POST", "/auth/start", map[string]any{"phone": "+44 20 7946 0958"}); r.Status != 429 || r.JSON(t)["error"] != "rate_limited" {
+		t.Fatalf("start as +44 20 7946 0958 inside the cooldown of +44 (0)20 7946 0958: %d %s, want 429", r.Status, r.Body)
 	}
-	caddymodule.AdvanceClock(61 * time.Second)
+	clock.Advance(61 * time.Second)
 
 	// The code is bound to the number, not to how it was written.
 	if second := signIn(c, "+44 20 7946 0958", "+44 020 7946 0958"); second != first {
@@ -226,28 +227,28 @@ func TestPhoneTrunkPrefixIsOneUser(t *testing.T) {
 // The HTML forms work by phone too.
 func TestPhoneSignInWithForms(t *testing.T) {
 	sms := startSMSGateway(t)
-	g := startGateway(t, withSMS(sms, ""))
-	c := g.newClient()
-	ct := []string{"Content-Type", "application/x-www-form-urlencoded", "Origin", g.base}
+	g := testenv.StartGateway(t, withSMS(sms, ""))
+	c := g.NewClient()
+	ct := []string{"Content-Type", "application/x-www-form-urlencoded", "Origin", g.Base}
 
-	r := c.do("GET", "/auth/login", nil)
+	r := c.Do("GET", "/auth/login", nil)
 	for _, want := range []string{`name="email"`, `name="phone"`, `type="tel"`, `data-switch=`} {
-		if !strings.Contains(string(r.body), want) {
+		if !strings.Contains(string(r.Body), want) {
 			t.Fatalf("login page with sms lacks %s", want)
 		}
 	}
-	r = c.do("POST", "/auth/start", form("phone", "+447946095800", "redirect_to", "/app/p"), ct...)
-	m := hiddenAttempt.FindSubmatch(r.body)
-	if r.status != 200 || m == nil || !strings.Contains(string(r.body), "Check your phone") ||
-		!strings.Contains(string(r.body), `name="phone" value="&#43;447946095800"` /* html/template escapes + */) {
-		t.Fatalf("start by phone form: %d %s", r.status, r.body)
+	r = c.Do("POST", "/auth/start", form("phone", "+447946095800", "redirect_to", "/app/p"), ct...)
+	m := hiddenAttempt.FindSubmatch(r.Body)
+	if r.Status != 200 || m == nil || !strings.Contains(string(r.Body), "Check your phone") ||
+		!strings.Contains(string(r.Body), `name="phone" value="&#43;447946095800"` /* html/template escapes + */) {
+		t.Fatalf("start by phone form: %d %s", r.Status, r.Body)
 	}
-	code := sms.codeFor("+447946095800")
-	r = c.do("POST", "/auth/verify", form("attempt_id", string(m[1]), "code", code, "phone", "+447946095800", "redirect_to", "/app/p"), ct...)
-	if r.status != 303 || r.header.Get("Location") != "/app/p" {
-		t.Fatalf("verify by phone form: %d %q %s", r.status, r.header.Get("Location"), r.body)
+	code := sms.CodeFor("+447946095800")
+	r = c.Do("POST", "/auth/verify", form("attempt_id", string(m[1]), "code", code, "phone", "+447946095800", "redirect_to", "/app/p"), ct...)
+	if r.Status != 303 || r.Header.Get("Location") != "/app/p" {
+		t.Fatalf("verify by phone form: %d %q %s", r.Status, r.Header.Get("Location"), r.Body)
 	}
-	if h := echoed(t, c.do("GET", "/app/p", nil)); h.Get("X-Auth-Phone") != "+447946095800" {
+	if h := testenv.Echoed(t, c.Do("GET", "/app/p", nil)); h.Get("X-Auth-Phone") != "+447946095800" {
 		t.Fatalf("upstream headers %v", h)
 	}
 }
@@ -276,25 +277,25 @@ func TestSMSWebhookDelivery(t *testing.T) {
 				sms.hang = make(chan struct{})
 				t.Cleanup(func() { close(sms.hang) }) // before the server closes
 			}
-			g := startGateway(t, withSMS(sms, "timeout 300ms\n retries 1"))
-			c := g.newClient()
-			r := c.do("POST", "/auth/start", map[string]any{"phone": "+447946095800"})
-			if r.status != 200 {
-				t.Fatalf("start: %d %s, want 200 whatever the delivery does", r.status, r.body)
+			g := testenv.StartGateway(t, withSMS(sms, "timeout 300ms\n retries 1"))
+			c := g.NewClient()
+			r := c.Do("POST", "/auth/start", map[string]any{"phone": "+447946095800"})
+			if r.Status != 200 {
+				t.Fatalf("start: %d %s, want 200 whatever the delivery does", r.Status, r.Body)
 			}
-			attempt := r.json(t)["attempt_id"].(string)
+			attempt := r.JSON(t)["attempt_id"].(string)
 			code := "000000"
 			if tc.status == 200 {
-				code = sms.codeFor("+447946095800")
+				code = sms.CodeFor("+447946095800")
 			} else {
-				g.waitLog("delivery failed", 1)
+				g.WaitLog("delivery failed", 1)
 			}
 			if tries, delivered := sms.counts(); tries != tc.tries || delivered != tc.delivered {
 				t.Fatalf("gateway saw %d tries and delivered %d, want %d and %d", tries, delivered, tc.tries, tc.delivered)
 			}
-			r = c.do("POST", "/auth/verify", map[string]any{"attempt_id": attempt, "code": code})
-			if r.status != tc.status || (tc.code != "" && r.json(t)["error"] != tc.code) {
-				t.Fatalf("verify: %d %s, want %d %s", r.status, r.body, tc.status, tc.code)
+			r = c.Do("POST", "/auth/verify", map[string]any{"attempt_id": attempt, "code": code})
+			if r.Status != tc.status || (tc.code != "" && r.JSON(t)["error"] != tc.code) {
+				t.Fatalf("verify: %d %s, want %d %s", r.Status, r.Body, tc.status, tc.code)
 			}
 		})
 	}
@@ -303,31 +304,20 @@ func TestSMSWebhookDelivery(t *testing.T) {
 // Not allowed, and invalid, numbers.
 func TestPhoneStartAnswers(t *testing.T) {
 	sms := startSMSGateway(t)
-	g := startGateway(t, withSMS(sms, ""))
-	c := g.newClient()
-	r := c.do("POST", "/auth/start", map[string]any{"phone": "+12025550100"}) // not allowed: same answer, nothing sent
-	if r.status != 200 || len(r.json(t)) != 4 {
-		t.Fatalf("start for a number that may not sign in: %d %s", r.status, r.body)
+	g := testenv.StartGateway(t, withSMS(sms, ""))
+	c := g.NewClient()
+	r := c.Do("POST", "/auth/start", map[string]any{"phone": "+12025550100"}) // not allowed: same answer, nothing sent
+	if r.Status != 200 || len(r.JSON(t)) != 4 {
+		t.Fatalf("start for a number that may not sign in: %d %s", r.Status, r.Body)
 	}
 	if tries, _ := sms.counts(); tries != 0 {
 		t.Fatal("an SMS went to a number that may not sign in")
 	}
 	for _, bad := range []string{"447946095800", "+44 7946 O95800", "+4479", "+44٧٩٤٦٠٩٥٨٠٠",
 		"+1 555 010 9999", "+44 20 7946 095" /* of a possible length, but in no range their country has assigned */} {
-		r := c.do("POST", "/auth/start", map[string]any{"phone": bad})
-		if r.status != 400 || r.json(t)["error"] != "invalid_request" {
-			t.Fatalf("start with %q: %d %s", bad, r.status, r.body)
+		r := c.Do("POST", "/auth/start", map[string]any{"phone": bad})
+		if r.Status != 400 || r.JSON(t)["error"] != "invalid_request" {
+			t.Fatalf("start with %q: %d %s", bad, r.Status, r.Body)
 		}
 	}
-}
-
-// logHas reports whether s appears anywhere in Caddy's log.
-func (g *gateway) logHas(s string) bool {
-	for _, e := range readLog(g.t, g.logPath) {
-		b, _ := json.Marshal(e)
-		if strings.Contains(string(b), s) {
-			return true
-		}
-	}
-	return false
 }

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/passgate/caddy-passgate/verify/smtpmail"
 )
@@ -48,50 +47,4 @@ func (c *SMTPConfig) config() (smtpmail.Config, error) {
 		Addr: c.Addr, From: c.From, Username: user, Password: pass, TLS: c.TLS,
 		Subject: c.Subject, TemplatesDir: c.Templates, Timeout: time.Duration(c.Timeout),
 	}, nil
-}
-
-// parseEmailSMTP reads `smtp <host:port> { ... }` after `email`.
-func parseEmailSMTP(d *caddyfile.Dispenser) (*SMTPConfig, error) {
-	if !d.NextArg() {
-		return nil, d.Errf("email smtp: the server's host:port is required")
-	}
-	c := &SMTPConfig{Addr: d.Val()}
-	if d.NextArg() {
-		return nil, d.ArgErr()
-	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		opt := d.Val()
-		var err error
-		switch opt {
-		case "from":
-			c.From, err = oneArg(d)
-		case "username":
-			c.Username, err = oneArg(d)
-		case "password":
-			c.Password, err = oneArg(d)
-		case "tls":
-			c.TLS, err = oneArg(d)
-		case "subject":
-			c.Subject, err = oneArg(d)
-		case "templates":
-			c.Templates, err = oneArg(d)
-		case "timeout":
-			c.Timeout, err = durationArg(d)
-		default:
-			return nil, d.Errf("unknown email smtp option %q", opt)
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	// Check what can be checked without placeholders or files, so a
-	// mistake names its line.
-	check := smtpmail.Config{Addr: c.Addr, From: c.From, TLS: c.TLS, Subject: c.Subject, Username: "u", Password: "p"}
-	if (c.Username == "") != (c.Password == "") {
-		return nil, d.Errf("email smtp: username and password go together")
-	}
-	if err := check.Validate(); err != nil {
-		return nil, d.Errf("email smtp: %v", err)
-	}
-	return c, nil
 }

@@ -13,6 +13,8 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/passgate/caddy-passgate/sessionstore"
+	"github.com/passgate/caddy-passgate/sessionstore/memory"
+	redisstore "github.com/passgate/caddy-passgate/sessionstore/redis"
 )
 
 // storePool shares backends across config reloads: a reload provisions the
@@ -21,7 +23,7 @@ import (
 // while any config uses it, and is closed when the last one lets go.
 var storePool = caddy.NewUsagePool()
 
-type pooledMemory struct{ *sessionstore.Memory }
+type pooledMemory struct{ *memory.Store }
 
 func (p pooledMemory) Destruct() error { return p.Close() }
 
@@ -29,7 +31,7 @@ func (p pooledMemory) Destruct() error { return p.Close() }
 // subscription lives exactly as long as the client.
 type pooledRedis struct {
 	*redis.Client
-	cache *sessionstore.SessionCache
+	cache *redisstore.SessionCache
 }
 
 func (p pooledRedis) Destruct() error {
@@ -48,30 +50,43 @@ func loadStore(cfg StoreConfig) (sessionstore.Store, string, error) {
 		// be in Redis: state survives a reload.
 		key := "memory\x00" + cfg.Prefix
 		v, _, err := storePool.LoadOrNew(key, func() (caddy.Destructor, error) {
-			return pooledMemory{sessionstore.NewMemory(nil, time.Minute)}, nil
+			return pooledMemory{memory.New(nil, time.Minute)}, nil
 		})
 		if err != nil {
 			return nil, "", err
 		}
-		return v.(pooledMemory).Memory, key, nil
+		return v.(pooledMemory).Store, key, nil
 	case "redis":
 		key := fmt.Sprintf("redis\x00%s\x00%d", cfg.URL, timeout)
 		v, _, err := storePool.LoadOrNew(key, func() (caddy.Destructor, error) {
-			c, err := sessionstore.NewRedisClient(cfg.URL, timeout, "passgate")
+			c, err := redisstore.NewClient(cfg.URL, timeout, "passgate")
 			if err != nil {
 				return nil, fmt.Errorf("%s: %s", redactURL(cfg.URL), redactErr(err, cfg.URL))
 			}
-			cache := sessionstore.NewSessionCache(c, sessionstore.SessionCacheEntries, sessionstore.SessionCacheTTL)
+			cache := redisstore.NewSessionCache(c, redisstore.SessionCacheEntries, redisstore.SessionCacheTTL)
 			return pooledRedis{c, cache}, nil
 		})
 		if err != nil {
 			return nil, "", err
 		}
 		pr := v.(pooledRedis)
-		return sessionstore.NewRedis(pr.Client, cfg.Prefix, timeout).WithCache(pr.cache), key, nil
+		return redisstore.New(pr.Client, cfg.Prefix, timeout).WithCache(pr.cache), key, nil
 	default:
 		return nil, "", fmt.Errorf("unknown store backend %q (want memory or redis)", cfg.Backend)
 	}
+}
+
+// sessionCacheLen is the number of sessions the pooled Redis stores'
+// caches hold, for the metrics.
+func sessionCacheLen() float64 {
+	n := 0
+	storePool.Range(func(_, v any) bool {
+		if r, ok := v.(pooledRedis); ok {
+			n += r.cache.Len()
+		}
+		return true
+	})
+	return float64(n)
 }
 
 func releaseStore(key string) error {

@@ -22,7 +22,8 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	josejwt "github.com/go-jose/go-jose/v4/jwt"
 
-	"github.com/passgate/caddy-passgate/caddymodule"
+	"github.com/passgate/caddy-passgate/internal/clock"
+	"github.com/passgate/caddy-passgate/internal/testenv"
 	"github.com/passgate/caddy-passgate/sessionstore"
 )
 
@@ -38,15 +39,15 @@ type tokenClaims struct {
 
 // joseVerify checks token with go-jose against the gateway's published
 // JWKS alone, as an API or upstream would, and returns its claims and kid.
-func (g *gateway) joseVerify(t *testing.T, token string) (tokenClaims, string) {
+func joseVerify(t *testing.T, g *testenv.Gateway, token string) (tokenClaims, string) {
 	t.Helper()
-	r := g.newClient().do("GET", "/auth/jwks.json", nil)
-	if r.status != 200 {
-		t.Fatalf("jwks: %d %s", r.status, r.body)
+	r := g.NewClient().Do("GET", "/auth/jwks.json", nil)
+	if r.Status != 200 {
+		t.Fatalf("jwks: %d %s", r.Status, r.Body)
 	}
 	var set jose.JSONWebKeySet
-	if err := json.Unmarshal(r.body, &set); err != nil {
-		t.Fatalf("jwks is not a JWK set: %v: %s", err, r.body)
+	if err := json.Unmarshal(r.Body, &set); err != nil {
+		t.Fatalf("jwks is not a JWK set: %v: %s", err, r.Body)
 	}
 	tok, err := josejwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256})
 	if err != nil {
@@ -55,7 +56,7 @@ func (g *gateway) joseVerify(t *testing.T, token string) (tokenClaims, string) {
 	kid := tok.Headers[0].KeyID
 	keys := set.Key(kid)
 	if len(keys) != 1 {
-		t.Fatalf("kid %q not in the JWKS %s", kid, r.body)
+		t.Fatalf("kid %q not in the JWKS %s", kid, r.Body)
 	}
 	var c tokenClaims
 	if err := tok.Claims(keys[0].Key, &c); err != nil {
@@ -64,51 +65,33 @@ func (g *gateway) joseVerify(t *testing.T, token string) (tokenClaims, string) {
 	return c, kid
 }
 
-// signInTokens signs in through /verify with "tokens": true, after letting
-// the resend cooldown pass.
-func (c *client) signInTokens(email string) map[string]any {
-	c.t.Helper()
-	caddymodule.AdvanceClock(61 * time.Second)
-	id := c.start(email)
-	r := c.do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": c.g.codeFor(email), "tokens": true})
-	if r.status != 200 {
-		c.t.Fatalf("verify: %d %s", r.status, r.body)
-	}
-	return r.json(c.t)
-}
-
 func bearer(tok any) []string { return []string{"Authorization", "Bearer " + tok.(string)} }
 
-func (c *client) refresh(tok any) response {
-	c.t.Helper()
-	return c.do("POST", "/auth/token", map[string]any{"refresh_token": tok})
-}
-
-func wantRefused(t *testing.T, what string, r response) {
+func wantRefused(t *testing.T, what string, r testenv.Response) {
 	t.Helper()
-	if r.status != 401 || r.json(t)["error"] != "unauthorized" || !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") {
-		t.Fatalf("%s: %d %q %s, want 401 unauthorized with WWW-Authenticate: Bearer", what, r.status, r.header.Get("WWW-Authenticate"), r.body)
+	if r.Status != 401 || r.JSON(t)["error"] != "unauthorized" || !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Bearer") {
+		t.Fatalf("%s: %d %q %s, want 401 unauthorized with WWW-Authenticate: Bearer", what, r.Status, r.Header.Get("WWW-Authenticate"), r.Body)
 	}
 }
 
-func wantInvalidGrant(t *testing.T, what string, r response) {
+func wantInvalidGrant(t *testing.T, what string, r testenv.Response) {
 	t.Helper()
-	if r.status != 401 || r.json(t)["error"] != "invalid_grant" {
-		t.Fatalf("%s: %d %s, want 401 invalid_grant", what, r.status, r.body)
+	if r.Status != 401 || r.JSON(t)["error"] != "invalid_grant" {
+		t.Fatalf("%s: %d %s, want 401 invalid_grant", what, r.Status, r.Body)
 	}
 }
 
 func TestTokens(t *testing.T) {
-	backends(t, func(t *testing.T, opts ...gatewayOption) {
-		g := startGateway(t, opts...)
-		out := g.newClient().signInTokens("Tia@example.com")
+	backends(t, func(t *testing.T, opts ...testenv.Option) {
+		g := testenv.StartGateway(t, opts...)
+		out := g.NewClient().SignInTokens("Tia@example.com")
 		userID := out["user"].(map[string]any)["id"].(string)
 		sessID := out["session"].(map[string]any)["id"].(string)
 		if out["token_type"] != "bearer" || out["expires_in"] != float64(900) || out["expires_at"] == nil ||
 			len(out["refresh_token"].(string)) < 43 {
 			t.Fatalf("verify with tokens answered %v", out)
 		}
-		claims, _ := g.joseVerify(t, out["access_token"].(string))
+		claims, _ := joseVerify(t, g, out["access_token"].(string))
 		if err := claims.Validate(josejwt.Expected{Issuer: "passgate", AnyAudience: []string{"passgate"}, Subject: userID}); err != nil {
 			t.Fatalf("claims %+v: %v", claims, err)
 		}
@@ -118,110 +101,110 @@ func TestTokens(t *testing.T) {
 		}
 
 		// A client with no cookie, only the bearer token.
-		api := g.newClient()
+		api := g.NewClient()
 		access := out["access_token"]
-		h := echoed(t, api.do("GET", "/app", nil, bearer(access)...))
+		h := testenv.Echoed(t, api.Do("GET", "/app", nil, bearer(access)...))
 		if h.Get("X-Auth-User-Id") != userID || h.Get("X-Auth-Email") != "tia@example.com" {
 			t.Fatalf("upstream via bearer: %v", h)
 		}
 		if h.Get("X-Passgate-Assertion") != "" {
 			t.Fatal("assertion header sent without being configured")
 		}
-		r := api.do("GET", "/auth/session", nil, bearer(access)...)
-		if r.status != 200 || r.json(t)["session"].(map[string]any)["id"] != sessID {
-			t.Fatalf("session via bearer: %d %s", r.status, r.body)
+		r := api.Do("GET", "/auth/session", nil, bearer(access)...)
+		if r.Status != 200 || r.JSON(t)["session"].(map[string]any)["id"] != sessID {
+			t.Fatalf("session via bearer: %d %s", r.Status, r.Body)
 		}
 
 		// Refused bearer tokens get 401 + WWW-Authenticate, browsers too.
 		tampered := access.(string)
 		tampered = tampered[:len(tampered)-3] + map[bool]string{true: "AAA", false: "BBB"}[!strings.HasSuffix(tampered, "AAA")]
-		wantRefused(t, "tampered", api.do("GET", "/app", nil, append(bearer(tampered), "Accept", "text/html")...))
-		wantRefused(t, "garbage", api.do("GET", "/app", nil, bearer("x.y.z")...))
+		wantRefused(t, "tampered", api.Do("GET", "/app", nil, append(bearer(tampered), "Accept", "text/html")...))
+		wantRefused(t, "garbage", api.Do("GET", "/app", nil, bearer("x.y.z")...))
 		parts := strings.Split(access.(string), ".")
 		none := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"at+jwt","kid":"`+
 			headerOf(t, access.(string))["kid"].(string)+`"}`)) + "." + parts[1] + "."
-		wantRefused(t, "alg none", api.do("GET", "/app", nil, bearer(none)...))
-		wantRefused(t, "refresh token as bearer", api.do("GET", "/app", nil, bearer(out["refresh_token"])...))
-		wantRefused(t, "session with tampered", api.do("GET", "/auth/session", nil, bearer(tampered)...))
+		wantRefused(t, "alg none", api.Do("GET", "/app", nil, bearer(none)...))
+		wantRefused(t, "refresh token as bearer", api.Do("GET", "/app", nil, bearer(out["refresh_token"])...))
+		wantRefused(t, "session with tampered", api.Do("GET", "/auth/session", nil, bearer(tampered)...))
 
 		// Rotation: a new pair; the spent refresh token is then a theft signal.
-		r = api.refresh(out["refresh_token"])
-		if r.status != 200 {
-			t.Fatalf("refresh: %d %s", r.status, r.body)
+		r = api.Refresh(out["refresh_token"])
+		if r.Status != 200 {
+			t.Fatalf("refresh: %d %s", r.Status, r.Body)
 		}
-		second := r.json(t)
+		second := r.JSON(t)
 		if second["refresh_token"] == out["refresh_token"] || second["access_token"] == access || second["token_type"] != "bearer" {
 			t.Fatalf("refresh answered %v", second)
 		}
-		c2, _ := g.joseVerify(t, second["access_token"].(string))
+		c2, _ := joseVerify(t, g, second["access_token"].(string))
 		if c2.Sid != sessID || c2.Subject != userID || !slices.Equal(c2.AMR, []string{"otp"}) {
 			t.Fatalf("refreshed claims %+v", c2)
 		}
-		echoed(t, api.do("GET", "/app", nil, bearer(second["access_token"])...))
+		testenv.Echoed(t, api.Do("GET", "/app", nil, bearer(second["access_token"])...))
 
 		// Within the grace, the same token asked again (a retry, a second
 		// tab) gets the same new refresh token and a new access token.
-		r = api.refresh(out["refresh_token"])
-		if r.status != 200 {
-			t.Fatalf("the same refresh within the grace: %d %s, want 200", r.status, r.body)
+		r = api.Refresh(out["refresh_token"])
+		if r.Status != 200 {
+			t.Fatalf("the same refresh within the grace: %d %s, want 200", r.Status, r.Body)
 		}
-		if again := r.json(t); again["refresh_token"] != second["refresh_token"] || again["access_token"] == second["access_token"] {
+		if again := r.JSON(t); again["refresh_token"] != second["refresh_token"] || again["access_token"] == second["access_token"] {
 			t.Fatalf("the same refresh within the grace answered %v, want refresh token %v and a new access token", again, second["refresh_token"])
 		}
 		// Past it, the spent token is a theft signal.
-		caddymodule.AdvanceClock(sessionstore.RefreshRetryGrace)
-		wantInvalidGrant(t, "reused refresh token", api.refresh(out["refresh_token"]))
+		clock.Advance(sessionstore.RefreshRetryGrace)
+		wantInvalidGrant(t, "reused refresh token", api.Refresh(out["refresh_token"]))
 		// Reuse revoked the session: every token of it is dead now.
-		wantRefused(t, "access after reuse", api.do("GET", "/app", nil, bearer(second["access_token"])...))
-		wantRefused(t, "first access after reuse", api.do("GET", "/app", nil, bearer(access)...))
-		wantInvalidGrant(t, "latest refresh after reuse", api.refresh(second["refresh_token"]))
+		wantRefused(t, "access after reuse", api.Do("GET", "/app", nil, bearer(second["access_token"])...))
+		wantRefused(t, "first access after reuse", api.Do("GET", "/app", nil, bearer(access)...))
+		wantInvalidGrant(t, "latest refresh after reuse", api.Refresh(second["refresh_token"]))
 
-		wantInvalidGrant(t, "unknown refresh token", api.refresh("nope"))
-		if r := api.do("POST", "/auth/token", map[string]any{}); r.status != 400 || r.json(t)["error"] != "invalid_request" {
-			t.Fatalf("token without refresh_token: %d %s", r.status, r.body)
+		wantInvalidGrant(t, "unknown refresh token", api.Refresh("nope"))
+		if r := api.Do("POST", "/auth/token", map[string]any{}); r.Status != 400 || r.JSON(t)["error"] != "invalid_request" {
+			t.Fatalf("token without refresh_token: %d %s", r.Status, r.Body)
 		}
 		// /token takes no cookie, so a cross-origin client may call it.
-		if r := api.do("POST", "/auth/token", map[string]any{"refresh_token": "x"}, "Origin", "https://spa.example.net"); r.status != 401 {
-			t.Fatalf("cross-origin /token: %d %s", r.status, r.body)
+		if r := api.Do("POST", "/auth/token", map[string]any{"refresh_token": "x"}, "Origin", "https://spa.example.net"); r.Status != 401 {
+			t.Fatalf("cross-origin /token: %d %s", r.Status, r.Body)
 		}
 
 		// Logout with the bearer token ends the session and its tokens.
-		out = g.newClient().signInTokens("tia@example.com")
-		if r := api.do("POST", "/auth/logout", nil, bearer(out["access_token"])...); r.status != 200 || r.json(t)["revoked"] != float64(1) {
-			t.Fatalf("bearer logout: %d %s", r.status, r.body)
+		out = g.NewClient().SignInTokens("tia@example.com")
+		if r := api.Do("POST", "/auth/logout", nil, bearer(out["access_token"])...); r.Status != 200 || r.JSON(t)["revoked"] != float64(1) {
+			t.Fatalf("bearer logout: %d %s", r.Status, r.Body)
 		}
-		wantRefused(t, "access after logout", api.do("GET", "/app", nil, bearer(out["access_token"])...))
-		wantInvalidGrant(t, "refresh after logout", api.refresh(out["refresh_token"]))
+		wantRefused(t, "access after logout", api.Do("GET", "/app", nil, bearer(out["access_token"])...))
+		wantInvalidGrant(t, "refresh after logout", api.Refresh(out["refresh_token"]))
 
 		// Global logout by cookie ends the tokens of every session.
-		browser := g.newClient()
-		a := browser.signInTokens("tia@example.com")
-		b := g.newClient().signInTokens("tia@example.com")
-		if r := browser.do("POST", "/auth/logout", map[string]any{"scope": "global"}); r.status != 200 {
-			t.Fatalf("global logout: %d %s", r.status, r.body)
+		browser := g.NewClient()
+		a := browser.SignInTokens("tia@example.com")
+		b := g.NewClient().SignInTokens("tia@example.com")
+		if r := browser.Do("POST", "/auth/logout", map[string]any{"scope": "global"}); r.Status != 200 {
+			t.Fatalf("global logout: %d %s", r.Status, r.Body)
 		}
 		for _, o := range []map[string]any{a, b} {
-			wantRefused(t, "access after global logout", api.do("GET", "/app", nil, bearer(o["access_token"])...))
-			wantInvalidGrant(t, "refresh after global logout", api.refresh(o["refresh_token"]))
+			wantRefused(t, "access after global logout", api.Do("GET", "/app", nil, bearer(o["access_token"])...))
+			wantInvalidGrant(t, "refresh after global logout", api.Refresh(o["refresh_token"]))
 		}
 
 		// Without "tokens", /verify gives none.
-		if out := g.newClient().signIn("tia@example.com"); out["access_token"] != nil || out["refresh_token"] != nil {
+		if out := g.NewClient().SignIn("tia@example.com"); out["access_token"] != nil || out["refresh_token"] != nil {
 			t.Fatalf("tokens without asking: %v", out)
 		}
 	})
 }
 
 func TestJWKSRoute(t *testing.T) {
-	g := startGateway(t)
-	r := g.newClient().do("GET", "/auth/jwks.json", nil)
-	if r.status != 200 || !strings.Contains(r.header.Get("Cache-Control"), "max-age=") ||
-		!strings.Contains(r.header.Get("Content-Type"), "json") {
-		t.Fatalf("jwks: %d %v", r.status, r.header)
+	g := testenv.StartGateway(t)
+	r := g.NewClient().Do("GET", "/auth/jwks.json", nil)
+	if r.Status != 200 || !strings.Contains(r.Header.Get("Cache-Control"), "max-age=") ||
+		!strings.Contains(r.Header.Get("Content-Type"), "json") {
+		t.Fatalf("jwks: %d %v", r.Status, r.Header)
 	}
 	var set struct{ Keys []map[string]any }
-	if err := json.Unmarshal(r.body, &set); err != nil || len(set.Keys) != 1 {
-		t.Fatalf("jwks body %s", r.body)
+	if err := json.Unmarshal(r.Body, &set); err != nil || len(set.Keys) != 1 {
+		t.Fatalf("jwks body %s", r.Body)
 	}
 	k := set.Keys[0]
 	if k["kty"] != "OKP" || k["crv"] != "Ed25519" || k["alg"] != "EdDSA" || k["kid"] == "" || k["d"] != nil {
@@ -230,16 +213,16 @@ func TestJWKSRoute(t *testing.T) {
 }
 
 func TestAssertionHeader(t *testing.T) {
-	g := startGateway(t, withExtra("headers {\n assertion X-Passgate-Assertion\n}"))
-	c := g.newClient()
-	out := c.signIn("uma@example.com")
+	g := testenv.StartGateway(t, testenv.WithExtra("headers {\n assertion X-Passgate-Assertion\n}"))
+	c := g.NewClient()
+	out := c.SignIn("uma@example.com")
 	userID := out["user"].(map[string]any)["id"].(string)
-	h := echoed(t, c.do("GET", "/app", nil, "X-Passgate-Assertion", "forged"))
+	h := testenv.Echoed(t, c.Do("GET", "/app", nil, "X-Passgate-Assertion", "forged"))
 	got := h.Values("X-Passgate-Assertion")
 	if len(got) != 1 || got[0] == "forged" {
 		t.Fatalf("upstream got assertion %v", got)
 	}
-	claims, _ := g.joseVerify(t, got[0])
+	claims, _ := joseVerify(t, g, got[0])
 	if err := claims.Validate(josejwt.Expected{Issuer: "passgate", AnyAudience: []string{"127.0.0.1"}, Subject: userID}); err != nil {
 		t.Fatalf("assertion claims %+v: %v", claims, err)
 	}
@@ -248,9 +231,9 @@ func TestAssertionHeader(t *testing.T) {
 		t.Fatalf("assertion claims %+v", claims)
 	}
 	// It is no access token.
-	wantRefused(t, "assertion as bearer", g.newClient().do("GET", "/app", nil, bearer(got[0])...))
+	wantRefused(t, "assertion as bearer", g.NewClient().Do("GET", "/app", nil, bearer(got[0])...))
 	// A client's own assertion header is stripped, public paths included.
-	h = echoed(t, g.newClient().do("GET", "/public/x", nil, "X-Passgate-Assertion", "forged", "X_Passgate_Assertion", "forged"))
+	h = testenv.Echoed(t, g.NewClient().Do("GET", "/public/x", nil, "X-Passgate-Assertion", "forged", "X_Passgate_Assertion", "forged"))
 	if v := h.Values("X-Passgate-Assertion"); len(v) != 0 {
 		t.Fatalf("forged assertion reached the upstream: %v", v)
 	}
@@ -278,10 +261,10 @@ func TestJWTKeysFromFilesAndRotation(t *testing.T) {
 	jwtBlock := func(keys string) string {
 		return "jwt {\n issuer https://auth.test\n audience api.test\n access_ttl 2m\n" + keys + "\n}"
 	}
-	g := startGateway(t, withExtra(jwtBlock("key old "+oldPath)))
-	out := g.newClient().signInTokens("val@example.com")
+	g := testenv.StartGateway(t, testenv.WithExtra(jwtBlock("key old "+oldPath)))
+	out := g.NewClient().SignInTokens("val@example.com")
 	oldAccess := out["access_token"].(string)
-	claims, kid := g.joseVerify(t, oldAccess)
+	claims, kid := joseVerify(t, g, oldAccess)
 	if kid != "old" || out["expires_in"] != float64(120) ||
 		claims.Validate(josejwt.Expected{Issuer: "https://auth.test", AnyAudience: []string{"api.test"}}) != nil {
 		t.Fatalf("kid %q, answer %v, claims %+v", kid, out, claims)
@@ -289,26 +272,26 @@ func TestJWTKeysFromFilesAndRotation(t *testing.T) {
 
 	// Rotation, step 1: the new key signs (a {file.…} placeholder this
 	// time), the old one still verifies.
-	g.extra = jwtBlock("key new {file." + newPath + "}\nkey old " + oldPath)
-	g.reloadTo(t, "new", "old")
-	api := g.newClient()
-	echoed(t, api.do("GET", "/app", nil, bearer(oldAccess)...))
-	r := api.refresh(out["refresh_token"])
-	if r.status != 200 {
-		t.Fatalf("refresh during rotation: %d %s", r.status, r.body)
+	g.Extra = jwtBlock("key new {file." + newPath + "}\nkey old " + oldPath)
+	reloadTo(t, g, "new", "old")
+	api := g.NewClient()
+	testenv.Echoed(t, api.Do("GET", "/app", nil, bearer(oldAccess)...))
+	r := api.Refresh(out["refresh_token"])
+	if r.Status != 200 {
+		t.Fatalf("refresh during rotation: %d %s", r.Status, r.Body)
 	}
-	newAccess := r.json(t)["access_token"].(string)
-	if _, kid := g.joseVerify(t, newAccess); kid != "new" {
+	newAccess := r.JSON(t)["access_token"].(string)
+	if _, kid := joseVerify(t, g, newAccess); kid != "new" {
 		t.Fatalf("signed with %q, want the first key", kid)
 	}
 	if h := headerOf(t, newAccess); h["alg"] != "ES256" {
 		t.Fatalf("new key header %v", h)
 	}
 	// Step 2: the old key is gone, and so is what it signed.
-	g.extra = jwtBlock("key new " + newPath)
-	g.reloadTo(t, "new")
-	wantRefused(t, "token of a retired key", api.do("GET", "/app", nil, bearer(oldAccess)...))
-	echoed(t, api.do("GET", "/app", nil, bearer(newAccess)...))
+	g.Extra = jwtBlock("key new " + newPath)
+	reloadTo(t, g, "new")
+	wantRefused(t, "token of a retired key", api.Do("GET", "/app", nil, bearer(oldAccess)...))
+	testenv.Echoed(t, api.Do("GET", "/app", nil, bearer(newAccess)...))
 }
 
 func headerOf(t *testing.T, tok string) map[string]any {
@@ -328,9 +311,9 @@ func headerOf(t *testing.T, tok string) map[string]any {
 // the given kids. For a moment after caddy.Load returns, the replaced
 // server may still take connections (and drop them: EOF), so idle ones are
 // dropped and the JWKS is polled, errors tolerated, until the new one answers.
-func (g *gateway) reloadTo(t *testing.T, kids ...string) {
+func reloadTo(t *testing.T, g *testenv.Gateway, kids ...string) {
 	t.Helper()
-	g.load()
+	g.Load()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		http.DefaultTransport.(*http.Transport).CloseIdleConnections()
@@ -344,8 +327,8 @@ func (g *gateway) reloadTo(t *testing.T, kids ...string) {
 	}
 }
 
-func publishedKids(g *gateway) []string {
-	resp, err := http.Get(g.base + "/auth/jwks.json")
+func publishedKids(g *testenv.Gateway) []string {
+	resp, err := http.Get(g.Base + "/auth/jwks.json")
 	if err != nil {
 		return nil
 	}
@@ -364,22 +347,22 @@ func publishedKids(g *gateway) []string {
 // A JSON client signing in by magic link may ask for tokens too; they
 // say how the user proved themselves (amr "email").
 func TestMagicLinkWithTokens(t *testing.T) {
-	g := startGateway(t)
-	c := g.newClient()
-	c.start("xia@example.com")
-	link := g.linkFor("xia@example.com")
+	g := testenv.StartGateway(t)
+	c := g.NewClient()
+	c.Start("xia@example.com")
+	link := g.LinkFor("xia@example.com")
 	token := link[strings.Index(link, "token=")+len("token="):]
-	r := c.do("POST", "/auth/magic", map[string]any{"token": token, "tokens": true})
-	if r.status != 200 {
-		t.Fatalf("magic with tokens: %d %s", r.status, r.body)
+	r := c.Do("POST", "/auth/magic", map[string]any{"token": token, "tokens": true})
+	if r.Status != 200 {
+		t.Fatalf("magic with tokens: %d %s", r.Status, r.Body)
 	}
-	out := r.json(t)
+	out := r.JSON(t)
 	access, ok := out["access_token"].(string)
 	if !ok || out["refresh_token"] == nil {
 		t.Fatalf("no tokens in %v", out)
 	}
-	api := g.newClient()
-	if h := echoed(t, api.do("GET", "/app", nil, "Authorization", "Bearer "+access)); h.Get("X-Auth-Email") != "xia@example.com" {
+	api := g.NewClient()
+	if h := testenv.Echoed(t, api.Do("GET", "/app", nil, "Authorization", "Bearer "+access)); h.Get("X-Auth-Email") != "xia@example.com" {
 		t.Fatalf("bearer from a magic link: %v", h)
 	}
 	parts := strings.Split(access, ".")
@@ -400,16 +383,16 @@ func TestMagicLinkWithTokens(t *testing.T) {
 // token is spent by that successful rotation only: presenting it once
 // more, past the retry grace, is reuse, which revokes the session.
 func TestTokenRetryAfterStoreHiccup(t *testing.T) {
-	rs := startRedis(t)
-	px := startStallProxy(t, rs)
-	g := startGateway(t, func(g *gateway) {
-		g.store = "store redis " + px.url() + " {\n prefix pgtest:\n timeout 1s\n}"
+	rs := testenv.StartRedis(t)
+	px := testenv.StartStallProxy(t, rs)
+	g := testenv.StartGateway(t, func(g *testenv.Gateway) {
+		g.Store = "store redis " + px.URL() + " {\n prefix pgtest:\n timeout 1s\n}"
 	})
-	out := g.newClient().signInTokens("wes@example.com")
+	out := g.NewClient().SignInTokens("wes@example.com")
 	sessID := out["session"].(map[string]any)["id"].(string)
 	sessKey := "pgtest:s:" + sessID
-	api := g.newClient()
-	admin := rs.client()
+	api := g.NewClient()
+	admin := rs.Client()
 	defer admin.Close()
 	sessionStored := func() bool {
 		n, err := admin.Exists(context.Background(), sessKey).Result()
@@ -419,40 +402,40 @@ func TestTokenRetryAfterStoreHiccup(t *testing.T) {
 		return n == 1
 	}
 
-	px.stallOn(sessKey)
-	r := api.refresh(out["refresh_token"])
-	if r.status != 503 || r.json(t)["error"] != "store_unavailable" {
-		t.Fatalf("refresh with Redis hung on the session read: %d %s, want 503 store_unavailable", r.status, r.body)
+	px.StallOn(sessKey)
+	r := api.Refresh(out["refresh_token"])
+	if r.Status != 503 || r.JSON(t)["error"] != "store_unavailable" {
+		t.Fatalf("refresh with Redis hung on the session read: %d %s, want 503 store_unavailable", r.Status, r.Body)
 	}
-	if px.stalled.Load() == 0 {
+	if px.Stalled.Load() == 0 {
 		t.Fatal("the 503 did not come from the stalled session read")
 	}
-	px.release()
+	px.Release()
 
-	r = api.refresh(out["refresh_token"])
-	if r.status != 200 {
-		t.Fatalf("the same refresh token after Redis is back: %d %s, want 200", r.status, r.body)
+	r = api.Refresh(out["refresh_token"])
+	if r.Status != 200 {
+		t.Fatalf("the same refresh token after Redis is back: %d %s, want 200", r.Status, r.Body)
 	}
-	second := r.json(t)
+	second := r.JSON(t)
 	if second["refresh_token"] == out["refresh_token"] || second["access_token"] == nil {
 		t.Fatalf("refresh after the hiccup answered %v", second)
 	}
-	if r := api.do("GET", "/auth/session", nil, bearer(second["access_token"])...); r.status != 200 ||
-		r.json(t)["session"].(map[string]any)["id"] != sessID {
-		t.Fatalf("session via the new access token: %d %s", r.status, r.body)
+	if r := api.Do("GET", "/auth/session", nil, bearer(second["access_token"])...); r.Status != 200 ||
+		r.JSON(t)["session"].(map[string]any)["id"] != sessID {
+		t.Fatalf("session via the new access token: %d %s", r.Status, r.Body)
 	}
 	if !sessionStored() {
 		t.Fatal("session gone after the retry")
 	}
 
 	// The retry spent the token; past the grace it is reuse.
-	caddymodule.AdvanceClock(sessionstore.RefreshRetryGrace)
-	wantInvalidGrant(t, "the original refresh token again", api.refresh(out["refresh_token"]))
+	clock.Advance(sessionstore.RefreshRetryGrace)
+	wantInvalidGrant(t, "the original refresh token again", api.Refresh(out["refresh_token"]))
 	if sessionStored() {
 		t.Fatal("reuse did not revoke the session")
 	}
-	wantRefused(t, "access after reuse", api.do("GET", "/app", nil, bearer(second["access_token"])...))
-	wantInvalidGrant(t, "latest refresh after reuse", api.refresh(second["refresh_token"]))
+	wantRefused(t, "access after reuse", api.Do("GET", "/app", nil, bearer(second["access_token"])...))
+	wantInvalidGrant(t, "latest refresh after reuse", api.Refresh(second["refresh_token"]))
 }
 
 // A reply lost after Redis rotated a refresh token (the proxy drops the
@@ -461,16 +444,16 @@ func TestTokenRetryAfterStoreHiccup(t *testing.T) {
 // answers 503, no reuse is logged, the session lives, and the same
 // refresh token asked again gets the successor the lost rotation stored.
 func TestTokenRefreshReplyLost(t *testing.T) {
-	rs := startRedis(t)
-	px := startStallProxy(t, rs)
-	g := startGateway(t, func(g *gateway) {
-		g.store = "store redis " + px.url() + " {\n prefix pgtest:\n timeout 1s\n}"
+	rs := testenv.StartRedis(t)
+	px := testenv.StartStallProxy(t, rs)
+	g := testenv.StartGateway(t, func(g *testenv.Gateway) {
+		g.Store = "store redis " + px.URL() + " {\n prefix pgtest:\n timeout 1s\n}"
 	})
-	out := g.newClient().signInTokens("yul@example.com")
+	out := g.NewClient().SignInTokens("yul@example.com")
 	sessKey := "pgtest:s:" + out["session"].(map[string]any)["id"].(string)
 	oldKey := "pgtest:r:" + sessionstore.RefreshHash(out["refresh_token"].(string))
-	api := g.newClient()
-	admin := rs.client()
+	api := g.NewClient()
+	admin := rs.Client()
 	defer admin.Close()
 	ctx := context.Background()
 	refreshKeys := func() []string {
@@ -487,20 +470,20 @@ func TestTokenRefreshReplyLost(t *testing.T) {
 
 	// The rotation script names the old token's key; the read before it
 	// (HMGET) names it too, but is no script.
-	px.cutReplyOn(func(cmd []byte) bool {
+	px.CutReplyOn(func(cmd []byte) bool {
 		lower := bytes.ToLower(cmd)
 		return bytes.Contains(cmd, []byte(oldKey)) &&
 			(bytes.Contains(lower, []byte("\r\nevalsha\r\n")) || bytes.Contains(lower, []byte("\r\neval\r\n")))
 	})
-	r := api.refresh(out["refresh_token"])
-	if px.cuts.Load() != 1 {
-		t.Fatalf("no reply was lost (cuts %d); /token answered %d %s", px.cuts.Load(), r.status, r.body)
+	r := api.Refresh(out["refresh_token"])
+	if px.Cuts() != 1 {
+		t.Fatalf("no reply was lost (cuts %d); /token answered %d %s", px.Cuts(), r.Status, r.Body)
 	}
-	t.Logf("refresh whose rotation reply was lost: %d %s", r.status, r.body)
-	if r.status != 503 && r.status != 200 {
-		t.Fatalf("refresh whose rotation reply was lost: %d %s, want 503 (or 200)", r.status, r.body)
+	t.Logf("refresh whose rotation reply was lost: %d %s", r.Status, r.Body)
+	if r.Status != 503 && r.Status != 200 {
+		t.Fatalf("refresh whose rotation reply was lost: %d %s, want 503 (or 200)", r.Status, r.Body)
 	}
-	for _, e := range readLog(t, g.logPath) {
+	for _, e := range testenv.ReadLog(t, g.LogPath) {
 		if e["msg"] == "refresh token reused: session revoked" {
 			t.Fatalf("a lost reply was logged as reuse: %v", e)
 		}
@@ -514,46 +497,46 @@ func TestTokenRefreshReplyLost(t *testing.T) {
 		t.Fatalf("refresh keys after the lost reply: %v, want %s and one successor", afterCut, oldKey)
 	}
 
-	r2 := api.refresh(out["refresh_token"])
-	if r2.status != 200 {
-		t.Fatalf("the same refresh token after the lost reply: %d %s, want 200", r2.status, r2.body)
+	r2 := api.Refresh(out["refresh_token"])
+	if r2.Status != 200 {
+		t.Fatalf("the same refresh token after the lost reply: %d %s, want 200", r2.Status, r2.Body)
 	}
-	second := r2.json(t)
+	second := r2.JSON(t)
 	nextKey := "pgtest:r:" + sessionstore.RefreshHash(second["refresh_token"].(string))
 	if keys := refreshKeys(); !slices.Equal(keys, afterCut) || !slices.Contains(keys, nextKey) {
 		t.Fatalf("refresh keys after the retry: %v (its token's key %s), want the lost rotation's %v", keys, nextKey, afterCut)
 	}
-	if r.status == 200 && r.json(t)["refresh_token"] != second["refresh_token"] {
+	if r.Status == 200 && r.JSON(t)["refresh_token"] != second["refresh_token"] {
 		t.Fatalf("the first answer and the retry gave different refresh tokens")
 	}
-	echoed(t, api.do("GET", "/app", nil, bearer(second["access_token"])...))
+	testenv.Echoed(t, api.Do("GET", "/app", nil, bearer(second["access_token"])...))
 	// The chain goes on from the successor.
-	if r3 := api.refresh(second["refresh_token"]); r3.status != 200 {
-		t.Fatalf("refreshing with the successor: %d %s", r3.status, r3.body)
+	if r3 := api.Refresh(second["refresh_token"]); r3.Status != 200 {
+		t.Fatalf("refreshing with the successor: %d %s", r3.Status, r3.Body)
 	}
 }
 
 // A sign-in whose tokens cannot be stored answers 503 without signing the
 // browser in: the tokens are issued before the cookie is set.
 func TestSignInTokenFailureSetsNoCookie(t *testing.T) {
-	rs := startRedis(t)
-	px := startStallProxy(t, rs)
-	g := startGateway(t, func(g *gateway) {
-		g.store = "store redis " + px.url() + " {\n prefix pgtest:\n timeout 1s\n}"
+	rs := testenv.StartRedis(t)
+	px := testenv.StartStallProxy(t, rs)
+	g := testenv.StartGateway(t, func(g *testenv.Gateway) {
+		g.Store = "store redis " + px.URL() + " {\n prefix pgtest:\n timeout 1s\n}"
 	})
-	c := g.newClient()
-	caddymodule.AdvanceClock(61 * time.Second)
-	id := c.start("xan@example.com")
-	px.stallOn("pgtest:r:") // the refresh token's key: the sign-in's last store write
-	r := c.do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": g.codeFor("xan@example.com"), "tokens": true})
-	if r.status != 503 || px.stalled.Load() == 0 {
-		t.Fatalf("sign-in with the refresh token's write hung: %d %s (stalled %d), want 503 from that write", r.status, r.body, px.stalled.Load())
+	c := g.NewClient()
+	clock.Advance(61 * time.Second)
+	id := c.Start("xan@example.com")
+	px.StallOn("pgtest:r:") // the refresh token's key: the sign-in's last store write
+	r := c.Do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": g.CodeFor("xan@example.com"), "tokens": true})
+	if r.Status != 503 || px.Stalled.Load() == 0 {
+		t.Fatalf("sign-in with the refresh token's write hung: %d %s (stalled %d), want 503 from that write", r.Status, r.Body, px.Stalled.Load())
 	}
-	if sc := r.header.Values("Set-Cookie"); len(sc) != 0 {
+	if sc := r.Header.Values("Set-Cookie"); len(sc) != 0 {
 		t.Fatalf("a failed sign-in set cookies: %q", sc)
 	}
-	px.release()
-	if r := c.do("GET", "/app/page", nil); r.status != 401 {
-		t.Fatalf("after the failed sign-in the client reached the app: %d %s", r.status, r.body)
+	px.Release()
+	if r := c.Do("GET", "/app/page", nil); r.Status != 401 {
+		t.Fatalf("after the failed sign-in the client reached the app: %d %s", r.Status, r.Body)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/passgate/caddy-passgate/internal/testenv"
 )
 
 // trailerBody is a request body that fills in its request's trailers when
@@ -31,11 +33,11 @@ func (b *trailerBody) Read(p []byte) (int, error) {
 // public paths and next to the real headers on signed-in requests; so are
 // their declarations. Other trailers pass.
 func TestIdentityTrailersStripped(t *testing.T) {
-	g := startGateway(t, withGlobal("servers {\n\t\tprotocols h1 h2c\n\t}"))
-	c := g.newClient()
-	c.signIn("tess@example.com")
+	g := testenv.StartGateway(t, testenv.WithGlobal("servers {\n\t\tprotocols h1 h2c\n\t}"))
+	c := g.NewClient()
+	c.SignIn("tess@example.com")
 	var cookies []string
-	for _, ck := range c.hc.Jar.Cookies(mustURL(g.base)) {
+	for _, ck := range c.HC.Jar.Cookies(mustURL(g.Base)) {
 		cookies = append(cookies, ck.Name+"="+ck.Value)
 	}
 
@@ -54,7 +56,7 @@ func TestIdentityTrailersStripped(t *testing.T) {
 		{"HTTP/2 h2c", 2, &http.Transport{Protocols: &h2}},
 	} {
 		for _, path := range []string{"/public/upload", "/app/upload"} {
-			req, err := http.NewRequest("POST", g.base+path, nil)
+			req, err := http.NewRequest("POST", g.Base+path, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

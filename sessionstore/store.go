@@ -1,6 +1,9 @@
-// Package sessionstore keeps passgate's state: pending sign-in attempts,
-// users and sessions. It has two backends, an in-process memory store and
-// Redis, which behave the same (see package storetest) and know nothing of
+// Package sessionstore describes passgate's state: pending sign-in
+// attempts, users, sessions, refresh tokens and rate limits. It holds the
+// records, the store interfaces and their errors, and the small helpers
+// every backend shares; the backends are its sub-packages memory (in
+// process) and redis (Redis standalone, Sentinel or Cluster), which behave
+// the same (package storetest is the suite both pass) and know nothing of
 // HTTP or Caddy.
 //
 // Secrets never reach a backend in clear: an attempt holds only a keyed MAC
@@ -10,6 +13,8 @@ package sessionstore
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -71,9 +76,12 @@ type Session struct {
 	LastSeenAt time.Time // start of the idle timeout
 }
 
-// AttemptStore keeps pending sign-in attempts.
+// AttemptStore keeps pending sign-in attempts. Every call treats a decoy
+// (an attempt for an identifier that may not sign in, stored so that it
+// cannot be told apart) as any other attempt.
 type AttemptStore interface {
-	// CreateAttempt stores a until a.ExpiresAt.
+	// CreateAttempt stores a until a.ExpiresAt, and records it as the
+	// latest attempt for its channel and identifier, until then too.
 	CreateAttempt(ctx context.Context, a Attempt) error
 	// TryAttempt counts one more try against the attempt, atomically, and
 	// returns it with Tries set to the count including this one. A failed
@@ -82,6 +90,12 @@ type AttemptStore interface {
 	// AttemptByToken returns the live attempt whose TokenHash is
 	// tokenHash, without counting a try. ErrNotFound if there is none.
 	AttemptByToken(ctx context.Context, tokenHash []byte) (Attempt, error)
+	// LatestAttempt returns the attempt most recently created for channel
+	// and identifier, without counting a try, for front doors whose verify
+	// call names the address instead of an attempt. ErrNotFound if that
+	// attempt has expired or been deleted (an older one does not count
+	// again). A failed attempt is returned with Failed set.
+	LatestAttempt(ctx context.Context, channel, identifier string) (Attempt, error)
 	// DeleteAttempt removes the attempt, and its token index with it, and
 	// reports whether this call was the one that removed it; of concurrent
 	// callers exactly one gets true.
@@ -125,8 +139,14 @@ type SessionStore interface {
 	TouchSession(ctx context.Context, s Session, until time.Time) error
 	// DeleteSession removes one session.
 	DeleteSession(ctx context.Context, id, userID string) error
-	// DeleteUserSessions removes every session of a user and says how many.
+	// DeleteUserSessions removes every session of a user and says how many
+	// of them were live.
 	DeleteUserSessions(ctx context.Context, userID string) (int, error)
+	// UserSessions returns the user's live sessions, oldest first (by
+	// CreatedAt, then ID), each with Email, Phone and Roles filled as
+	// Session fills them. None, and no error, for a user without sessions
+	// or who does not exist.
+	UserSessions(ctx context.Context, userID string) ([]Session, error)
 }
 
 // Store is everything passgate keeps.
@@ -138,17 +158,24 @@ type Store interface {
 	RefreshStore
 }
 
-func identityKey(channel, identifier string) string {
-	return channel + ":" + identifier
+// SetIdentifier sets the user's Email or Phone, as channel says, to
+// identifier.
+func (u *User) SetIdentifier(channel, identifier string) {
+	switch channel {
+	case "email":
+		u.Email = identifier
+	case "phone":
+		u.Phone = identifier
+	}
 }
 
-// LimitStore keeps sliding-window rate limits: at most limit events per key
-// in any window-long span. Kept in the store, so every instance shares them.
-type LimitStore interface {
-	// TakeSlot records one event for key at now if fewer than limit happened
-	// in the window before it. It returns the event's handle (for
-	// ReleaseSlot) or, when the limit is reached, how long until a slot frees.
-	TakeSlot(ctx context.Context, key string, limit int, window time.Duration, now time.Time) (slot string, retryAfter time.Duration, err error)
-	// ReleaseSlot forgets an event, as if it never happened.
-	ReleaseSlot(ctx context.Context, key, slot string) error
+// SortSessions puts sessions in the order UserSessions returns them: by
+// CreatedAt, then by ID.
+func SortSessions(s []Session) {
+	slices.SortFunc(s, func(a, b Session) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
 }

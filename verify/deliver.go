@@ -14,7 +14,7 @@ import (
 // that does not; each message then goes out in a goroutine of its own.
 //
 // A decoy hands over a stand-in that sends nothing, by the same code up to
-// the send: measured in process (caddymodule/internal/bench/starttiming),
+// the send: measured in process (internal/bench/starttiming),
 // a goroutine made only for real starts, with its timer and contexts, made
 // them some microseconds slower to answer, which 100 starts per class
 // could tell apart.
@@ -49,7 +49,7 @@ type TimeoutSender interface {
 
 var errTooManyDeliveries = errors.New("too many deliveries waiting; this one was not tried")
 
-// deliveries counts the background deliveries of one Service and bounds
+// deliveries counts the background deliveries of one Engine and bounds
 // how many send at once. Its zero value is ready once init has run.
 type deliveries struct {
 	once  sync.Once
@@ -124,9 +124,8 @@ func (d *deliveries) send(ctx context.Context, sender Sender, m Message) (err er
 // failed, so that nothing signs in with it and the next check says why,
 // and the address's limit slots in lim are given back, so that the person
 // can ask again at once.
-func (s *Service) deliver(ctx context.Context, sender Sender, m Message, attemptID string, lim *limiter, real bool) {
-	d := &s.deliveries
-	d.init(s.MaxDeliveries)
+func (e *Engine) deliver(ctx context.Context, sender Sender, m Message, attemptID string, lim *limiter, real bool, caller Caller) {
+	d := &e.deliveries
 	timeout := DefaultDeliveryTimeout
 	if ts, ok := sender.(TimeoutSender); ok && ts.DeliveryTimeout() > 0 {
 		timeout = ts.DeliveryTimeout()
@@ -146,36 +145,37 @@ func (s *Service) deliver(ctx context.Context, sender Sender, m Message, attempt
 			}
 			t.Stop()
 		}
-		if !s.noJitter {
+		if !e.noJitter {
 			time.Sleep(rand.N(jitter))
 		}
 		if !real {
 			return
 		}
+		began := e.now()
 		err := errTooManyDeliveries
 		if try {
 			err = d.send(sendCtx, sender, m)
 		}
+		ev := Event{Kind: EventCodeSent, Caller: caller, Channel: m.Channel, Sender: senderName(sender),
+			Duration: e.now().Sub(began)}
 		if err != nil {
 			// Not sendCtx: what a failure leaves must be cleared even when
 			// the delivery ran out of time. The store bounds each call.
-			if ferr := s.Store.FailAttempt(ctx, attemptID); ferr != nil {
+			if ferr := e.store.FailAttempt(ctx, attemptID); ferr != nil {
 				// The attempt then ends with its TTL, guessable like any.
 				err = fmt.Errorf("%v; marking the attempt failed: %v", err, ferr)
 			}
 			lim.releaseAll(ctx)
-			err = fmt.Errorf("%w: %v", ErrDeliveryFailed, err)
+			ev.Kind, ev.Err = EventDeliveryFailed, fmt.Errorf("%w: %v", ErrDeliveryFailed, err)
 		}
-		if s.OnDelivery != nil {
-			s.OnDelivery(ctx, m.Channel, err)
-		}
+		e.emit(ev)
 	}()
 }
 
 // Wait blocks until every delivery handed over so far has ended (decoys'
 // stand-ins too, which end within startAfter + jitter).
-func (s *Service) Wait() {
-	d := &s.deliveries
+func (e *Engine) Wait() {
+	d := &e.deliveries
 	d.mu.Lock()
 	pending, idle := d.pending, d.idle
 	d.mu.Unlock()
@@ -186,8 +186,8 @@ func (s *Service) Wait() {
 
 // InFlight returns the number of real deliveries handed over and not
 // ended: those that still need the store.
-func (s *Service) InFlight() int {
-	d := &s.deliveries
+func (e *Engine) InFlight() int {
+	d := &e.deliveries
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.real

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/passgate/caddy-passgate/sessionstore"
+	"github.com/passgate/caddy-passgate/sessionstore/memory"
 	"github.com/passgate/caddy-passgate/verify"
 )
 
@@ -73,7 +74,7 @@ func (g *gatedSender) next(t *testing.T) verify.Message {
 	}
 }
 
-// deliveryLog records what OnDelivery is told.
+// deliveryLog records the delivery events: how each delivery ended.
 type deliveryLog struct {
 	mu    sync.Mutex
 	ended []string // "channel: error or ok"
@@ -81,20 +82,21 @@ type deliveryLog struct {
 	ch    chan struct{}
 }
 
-func watchDeliveries(s *verify.Service) *deliveryLog {
-	l := &deliveryLog{ch: make(chan struct{}, 1000)}
-	s.OnDelivery = func(ctx context.Context, channel string, err error) {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		res := "ok"
-		if err != nil {
-			res = err.Error()
-		}
-		l.ended = append(l.ended, channel+": "+res)
-		l.errs = append(l.errs, err)
-		l.ch <- struct{}{}
+func newDeliveryLog() *deliveryLog { return &deliveryLog{ch: make(chan struct{}, 1000)} }
+
+func (l *deliveryLog) Event(ev verify.Event) {
+	if ev.Kind != verify.EventCodeSent && ev.Kind != verify.EventDeliveryFailed {
+		return
 	}
-	return l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	res := "ok"
+	if ev.Err != nil {
+		res = ev.Err.Error()
+	}
+	l.ended = append(l.ended, ev.Channel+": "+res)
+	l.errs = append(l.errs, ev.Err)
+	l.ch <- struct{}{}
 }
 
 func (l *deliveryLog) get() ([]string, []error) {
@@ -105,7 +107,7 @@ func (l *deliveryLog) get() ([]string, []error) {
 
 // answer runs Start and returns its answer, failing the test if none
 // comes within 10 s: the answer must not wait for the delivery.
-func answer(t *testing.T, s *verify.Service, ctx context.Context, req verify.StartRequest) verify.Started {
+func answer(t *testing.T, s *verify.Engine, ctx context.Context, req verify.StartRequest) verify.Started {
 	t.Helper()
 	type result struct {
 		st  verify.Started
@@ -128,15 +130,6 @@ func answer(t *testing.T, s *verify.Service, ctx context.Context, req verify.Sta
 	}
 }
 
-func allowPhones(t *testing.T, s *verify.Service) {
-	t.Helper()
-	p, err := verify.NewPattern("phone", "+44*")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Policy.Allow = append(s.Policy.Allow, p)
-}
-
 // Every start answers at once, real or decoy, while a real delivery is
 // still held by its sender; on both channels.
 func TestStartAnswersWhileTheDeliveryIsHeld(t *testing.T) {
@@ -145,11 +138,9 @@ func TestStartAnswersWhileTheDeliveryIsHeld(t *testing.T) {
 		{"phone", "+447946095800", "+12025550100", "+447946095801"},
 	} {
 		t.Run(tc.channel, func(t *testing.T) {
-			s, _, store := newService(t)
-			allowPhones(t, s)
 			gate := newGatedSender(nil)
-			s.Senders = map[string]verify.Sender{tc.channel: gate}
-			log := watchDeliveries(s)
+			log := newDeliveryLog()
+			s, _, store := newService(t, allowPhones, withSenders(map[string]verify.Sender{tc.channel: gate}), withListener(log))
 			t.Cleanup(func() { gate.openAll(); s.Wait() })
 			ctx := context.Background()
 			if _, err := store.RecordSignIn(ctx, tc.channel, tc.allowed, "u1", nil, time.Now()); err != nil {
@@ -186,7 +177,7 @@ func TestStartAnswersWhileTheDeliveryIsHeld(t *testing.T) {
 				t.Fatalf("%d more messages were sent: decoys must send nothing", len(gate.entered))
 			}
 			if ended, _ := log.get(); len(ended) != 2 || ended[0] != tc.channel+": ok" || ended[1] != tc.channel+": ok" {
-				t.Fatalf("OnDelivery heard %v, want two successes on %s", ended, tc.channel)
+				t.Fatalf("the delivery events were %v, want two successes on %s", ended, tc.channel)
 			}
 		})
 	}
@@ -195,13 +186,13 @@ func TestStartAnswersWhileTheDeliveryIsHeld(t *testing.T) {
 // A failed delivery makes the attempt void and is reported by the next
 // check, which counts no try; the address may ask again at once.
 func TestFailedDeliveryIsReportedByTheNextCheck(t *testing.T) {
-	s, _, _ := limitedService(t, verify.Limits{ResendCooldown: time.Minute, SendsPerHour: 1, WrongCodesPerDay: 2})
 	gate := newGatedSender(errors.New("550 no such mailbox"))
-	s.Senders["email"] = gate
-	log := watchDeliveries(s)
+	log := newDeliveryLog()
+	s, _, _ := limitedService(t, verify.Limits{ResendCooldown: time.Minute, SendsPerHour: 1, WrongCodesPerDay: 2},
+		withSenders(map[string]verify.Sender{"email": gate}), withListener(log))
 	t.Cleanup(func() { gate.openAll(); s.Wait() })
 	ctx := context.Background()
-	req := verify.StartRequest{Channel: "email", Identifier: "ned@example.com", CreateUser: true, LinkBase: linkBase}
+	req := verify.StartRequest{Channel: "email", Identifier: "ned@example.com", CreateUser: true, Link: linkTo}
 
 	st := answer(t, s, ctx, req)
 	m := gate.next(t)
@@ -209,7 +200,7 @@ func TestFailedDeliveryIsReportedByTheNextCheck(t *testing.T) {
 	s.Wait()
 	ended, errs := log.get()
 	if len(ended) != 1 || !errors.Is(errs[0], verify.ErrDeliveryFailed) || !strings.Contains(ended[0], "550 no such mailbox") {
-		t.Fatalf("OnDelivery heard %v, want one ErrDeliveryFailed naming the sender's error", ended)
+		t.Fatalf("the delivery events were %v, want one ErrDeliveryFailed naming the sender's error", ended)
 	}
 	if strings.Contains(ended[0], m.Code) || strings.Contains(ended[0], tokenOf(t, m.Link)) {
 		t.Fatalf("the failure report %q holds the code or the link", ended[0])
@@ -217,14 +208,14 @@ func TestFailedDeliveryIsReportedByTheNextCheck(t *testing.T) {
 	// Even the right code: the message never arrived, and nothing may sign
 	// in with it. Each check says why, and counts no try.
 	for range 3 {
-		if _, err := s.Check(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: m.Code}); !errors.Is(err, verify.ErrDeliveryFailed) {
+		if _, err := s.CheckCode(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: m.Code}); !errors.Is(err, verify.ErrDeliveryFailed) {
 			t.Fatalf("check after a failed delivery: %v, want ErrDeliveryFailed", err)
 		}
 	}
 	if _, err := s.PeekLink(ctx, tokenOf(t, m.Link)); !errors.Is(err, verify.ErrAttemptNotFound) {
 		t.Fatalf("link of a failed delivery: %v, want ErrAttemptNotFound", err)
 	}
-	if _, err := s.CheckLink(ctx, tokenOf(t, m.Link)); !errors.Is(err, verify.ErrAttemptNotFound) {
+	if _, err := s.CheckLink(ctx, tokenOf(t, m.Link), verify.Caller{}); !errors.Is(err, verify.ErrAttemptNotFound) {
 		t.Fatalf("link of a failed delivery: %v, want ErrAttemptNotFound", err)
 	}
 
@@ -239,7 +230,7 @@ func TestFailedDeliveryIsReportedByTheNextCheck(t *testing.T) {
 	// compared.
 	for left := 4; left >= 3; left-- {
 		var wc *verify.WrongCodeError
-		if _, err := s.Check(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: wrong(m.Code)}); !errors.As(err, &wc) || wc.AttemptsLeft != left {
+		if _, err := s.CheckCode(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: wrong(m.Code)}); !errors.As(err, &wc) || wc.AttemptsLeft != left {
 			t.Fatalf("wrong code after the failed attempt's checks: %v, want %d tries left", err, left)
 		}
 	}
@@ -249,7 +240,7 @@ func TestFailedDeliveryIsReportedByTheNextCheck(t *testing.T) {
 // (key kinds, field lengths), not by value: a real start and a decoy must
 // make the same ones while the client waits for the answer.
 type recordingStore struct {
-	*sessionstore.Memory
+	*memory.Store
 	mu    sync.Mutex
 	calls []string
 }
@@ -274,54 +265,53 @@ func keyKind(key string) string { kind, _, _ := strings.Cut(key, ":"); return ki
 func (r *recordingStore) CreateAttempt(ctx context.Context, a sessionstore.Attempt) error {
 	r.record("CreateAttempt mac=%d token=%d ttl=%v redirect=%q createUser=%v", len(a.CodeMAC), len(a.TokenHash),
 		a.ExpiresAt.Sub(a.CreatedAt), a.RedirectTo, a.CreateUser)
-	return r.Memory.CreateAttempt(ctx, a)
+	return r.Store.CreateAttempt(ctx, a)
 }
 
 func (r *recordingStore) TryAttempt(ctx context.Context, id string) (sessionstore.Attempt, error) {
 	r.record("TryAttempt")
-	return r.Memory.TryAttempt(ctx, id)
+	return r.Store.TryAttempt(ctx, id)
 }
 
 func (r *recordingStore) AttemptByToken(ctx context.Context, th []byte) (sessionstore.Attempt, error) {
 	r.record("AttemptByToken")
-	return r.Memory.AttemptByToken(ctx, th)
+	return r.Store.AttemptByToken(ctx, th)
 }
 
 func (r *recordingStore) DeleteAttempt(ctx context.Context, id string) (bool, error) {
 	r.record("DeleteAttempt")
-	return r.Memory.DeleteAttempt(ctx, id)
+	return r.Store.DeleteAttempt(ctx, id)
 }
 
 func (r *recordingStore) FailAttempt(ctx context.Context, id string) error {
 	r.record("FailAttempt")
-	return r.Memory.FailAttempt(ctx, id)
+	return r.Store.FailAttempt(ctx, id)
 }
 
 func (r *recordingStore) UserByIdentifier(ctx context.Context, channel, identifier string) (sessionstore.User, error) {
 	r.record("UserByIdentifier %s", channel)
-	return r.Memory.UserByIdentifier(ctx, channel, identifier)
+	return r.Store.UserByIdentifier(ctx, channel, identifier)
 }
 
 func (r *recordingStore) TakeSlot(ctx context.Context, key string, limit int, window time.Duration, now time.Time) (string, time.Duration, error) {
 	r.record("TakeSlot %s %d %v", keyKind(key), limit, window)
-	return r.Memory.TakeSlot(ctx, key, limit, window, now)
+	return r.Store.TakeSlot(ctx, key, limit, window, now)
 }
 
 func (r *recordingStore) ReleaseSlot(ctx context.Context, key, slot string) error {
 	r.record("ReleaseSlot %s", keyKind(key))
-	return r.Memory.ReleaseSlot(ctx, key, slot)
+	return r.Store.ReleaseSlot(ctx, key, slot)
 }
 
 // A decoy makes the same store calls as a real start before it answers,
 // with and without create_user; what a real one does after (here, a
 // failed delivery giving back its slots) happens once it has answered.
 func TestDecoyAndRealMakeTheSameStoreCalls(t *testing.T) {
-	s, _, _ := newService(t)
-	rec := &recordingStore{Memory: sessionstore.NewMemory(nil, 0)}
-	s.Store, s.Users, s.Limiter = rec, rec, rec
-	s.Limits = verify.Limits{ResendCooldown: time.Minute, SendsPerHour: 5, StartsPerIP: 100, StartsPerIPWindow: 10 * time.Minute}
+	rec := &recordingStore{Store: memory.New(nil, 0)}
 	gate := newGatedSender(errors.New("smtp down"))
-	s.Senders["email"] = gate
+	s, _, _ := newService(t, withStore(rec),
+		withLimits(verify.Limits{ResendCooldown: time.Minute, SendsPerHour: 5, StartsPerIP: 100, StartsPerIPWindow: 10 * time.Minute}),
+		withSenders(map[string]verify.Sender{"email": gate}))
 	t.Cleanup(func() { gate.openAll(); s.Wait() })
 	ctx := context.Background()
 	if _, err := rec.RecordSignIn(ctx, "email", "old@example.com", "u1", nil, time.Now()); err != nil {
@@ -331,7 +321,7 @@ func TestDecoyAndRealMakeTheSameStoreCalls(t *testing.T) {
 		t.Helper()
 		rec.take()
 		answer(t, s, ctx, verify.StartRequest{Channel: "email", Identifier: email, CreateUser: createUser,
-			RedirectTo: "/x", ClientIP: "192.0.2.1", LinkBase: linkBase})
+			RedirectTo: "/x", Caller: verify.Caller{ClientIP: "192.0.2.1"}, Link: linkTo})
 		return rec.take()
 	}
 	for _, tc := range []struct {
@@ -375,11 +365,10 @@ func TestDecoyAndRealMakeTheSameStoreCalls(t *testing.T) {
 // The delivery outlives the request (whose context is cancelled once it
 // has its answer) but not its sender's timeout, counted from the answer.
 func TestDeliveryOutlivesTheRequestNotItsTimeout(t *testing.T) {
-	s, _, _ := newService(t)
 	gate := newGatedSender(nil)
 	gate.timeout = time.Minute
-	s.Senders["email"] = timeoutGatedSender{gate}
-	log := watchDeliveries(s)
+	log := newDeliveryLog()
+	s, _, _ := newService(t, withSenders(map[string]verify.Sender{"email": timeoutGatedSender{gate}}), withListener(log))
 	t.Cleanup(func() { gate.openAll(); s.Wait() })
 
 	// Cancelled request, released delivery: sent.
@@ -406,11 +395,10 @@ func TestDeliveryOutlivesTheRequestNotItsTimeout(t *testing.T) {
 	}
 
 	// Never released: the sender's own timeout ends it.
-	s2, _, _ := newService(t)
 	gate2 := newGatedSender(nil)
 	gate2.timeout = 100 * time.Millisecond
-	s2.Senders["email"] = timeoutGatedSender{gate2}
-	log2 := watchDeliveries(s2)
+	log2 := newDeliveryLog()
+	s2, _, _ := newService(t, withSenders(map[string]verify.Sender{"email": timeoutGatedSender{gate2}}), withListener(log2))
 	t.Cleanup(func() { gate2.openAll(); s2.Wait() })
 	st := answer(t, s2, context.Background(), verify.StartRequest{Channel: "email", Identifier: "bob@example.com", CreateUser: true})
 	gate2.next(t)
@@ -419,7 +407,7 @@ func TestDeliveryOutlivesTheRequestNotItsTimeout(t *testing.T) {
 	if len(ended) != 1 || !errors.Is(errs[0], verify.ErrDeliveryFailed) || !strings.Contains(ended[0], "deadline exceeded") {
 		t.Fatalf("deliveries ended %v, want one out of time", ended)
 	}
-	if _, err := s2.Check(context.Background(), verify.CheckRequest{AttemptID: st.AttemptID, Code: "000000"}); !errors.Is(err, verify.ErrDeliveryFailed) {
+	if _, err := s2.CheckCode(context.Background(), verify.CheckRequest{AttemptID: st.AttemptID, Code: "000000"}); !errors.Is(err, verify.ErrDeliveryFailed) {
 		t.Fatalf("check after a timed-out delivery: %v, want ErrDeliveryFailed", err)
 	}
 }
@@ -427,11 +415,10 @@ func TestDeliveryOutlivesTheRequestNotItsTimeout(t *testing.T) {
 // Deliveries send MaxDeliveries at a time; the others wait their turn, up
 // to a bound past which a new one fails at once rather than pile up.
 func TestDeliveriesAreBounded(t *testing.T) {
-	s, _, _ := newService(t)
-	s.MaxDeliveries = 1
 	gate := newGatedSender(nil)
-	s.Senders["email"] = gate
-	log := watchDeliveries(s)
+	log := newDeliveryLog()
+	s, _, _ := newService(t, func(c *verify.Config) { c.MaxDeliveries = 1 },
+		withSenders(map[string]verify.Sender{"email": gate}), withListener(log))
 	t.Cleanup(func() { gate.openAll(); s.Wait() })
 	ctx := context.Background()
 
@@ -452,7 +439,7 @@ func TestDeliveriesAreBounded(t *testing.T) {
 	if len(ended) != 1 || !errors.Is(errs[0], verify.ErrDeliveryFailed) {
 		t.Fatalf("ended %v, want one failure", ended)
 	}
-	if _, err := s.Check(ctx, verify.CheckRequest{AttemptID: ids[len(ids)-1], Code: "000000"}); !errors.Is(err, verify.ErrDeliveryFailed) {
+	if _, err := s.CheckCode(ctx, verify.CheckRequest{AttemptID: ids[len(ids)-1], Code: "000000"}); !errors.Is(err, verify.ErrDeliveryFailed) {
 		t.Fatalf("check of the dropped delivery: %v, want ErrDeliveryFailed", err)
 	}
 	if len(gate.entered) != 0 {
@@ -475,14 +462,14 @@ func TestDeliveriesAreBounded(t *testing.T) {
 
 // A sender that panics fails its delivery; the process goes on.
 func TestSenderPanicFailsTheDelivery(t *testing.T) {
-	s, _, _ := newService(t)
-	s.Senders["email"] = senderFunc(func(context.Context, verify.Message) error { panic("boom") })
-	log := watchDeliveries(s)
+	log := newDeliveryLog()
+	s, _, _ := newService(t, withSenders(map[string]verify.Sender{"email": senderFunc(func(context.Context, verify.Message) error { panic("boom") })}),
+		withListener(log))
 	st := start(t, s, "ann@example.com")
 	if ended, errs := log.get(); len(ended) != 1 || !errors.Is(errs[0], verify.ErrDeliveryFailed) || !strings.Contains(ended[0], "panicked") {
 		t.Fatalf("ended %v, want a failure naming the panic", ended)
 	}
-	if _, err := s.Check(context.Background(), verify.CheckRequest{AttemptID: st.AttemptID, Code: "000000"}); !errors.Is(err, verify.ErrDeliveryFailed) {
+	if _, err := s.CheckCode(context.Background(), verify.CheckRequest{AttemptID: st.AttemptID, Code: "000000"}); !errors.Is(err, verify.ErrDeliveryFailed) {
 		t.Fatalf("check: %v, want ErrDeliveryFailed", err)
 	}
 }

@@ -1,5 +1,5 @@
 package verify
 
-// NoJitter makes s's deliveries begin without their random pause, for
+// NoJitter makes e's deliveries begin without their random pause, for
 // tests that make many and wait for each.
-func NoJitter(s *Service) { s.noJitter = true }
+func NoJitter(e *Engine) { e.noJitter = true }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/passgate/caddy-passgate/sessionstore"
+	"github.com/passgate/caddy-passgate/sessionstore/memory"
 	"github.com/passgate/caddy-passgate/verify"
 )
 
@@ -31,17 +32,15 @@ func (c *fakeClock) Add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-func limitedService(t *testing.T, lim verify.Limits) (*verify.Service, *recordingSender, *fakeClock) {
-	s, sender, _ := newService(t)
+func limitedService(t *testing.T, lim verify.Limits, opts ...option) (*verify.Engine, *recordingSender, *fakeClock) {
 	clock := &fakeClock{t: time.Now()}
-	s.Now = clock.Now
-	s.Limits = lim
+	s, sender, _ := newService(t, append([]option{withLimits(lim), withClock(clock.Now)}, opts...)...)
 	return s, sender, clock
 }
 
 // startFrom starts a sign-in and waits for its delivery to end.
-func startFrom(s *verify.Service, email, ip string) (verify.Started, error) {
-	st, err := s.Start(context.Background(), verify.StartRequest{Channel: "email", Identifier: email, CreateUser: true, ClientIP: ip})
+func startFrom(s *verify.Engine, email, ip string) (verify.Started, error) {
+	st, err := s.Start(context.Background(), verify.StartRequest{Channel: "email", Identifier: email, CreateUser: true, Caller: verify.Caller{ClientIP: ip}})
 	s.Wait()
 	return st, err
 }
@@ -129,9 +128,9 @@ func TestDeliveryFailureDoesNotCountAgainstTheAddress(t *testing.T) {
 // A store failure after the limits were taken gives the address's slots
 // back too: the retry is not told to wait for a code that never went.
 func TestStoreFailureDoesNotCountAgainstTheAddress(t *testing.T) {
-	s, _, _ := limitedService(t, verify.Limits{ResendCooldown: time.Minute, SendsPerHour: 1})
-	attempts := &failingAttempts{AttemptStore: s.Store, fail: sessionstore.ErrUnavailable}
-	s.Store = attempts
+	store := memory.New(nil, 0)
+	attempts := &failingAttempts{Store: store, fail: sessionstore.ErrUnavailable}
+	s, _, _ := limitedService(t, verify.Limits{ResendCooldown: time.Minute, SendsPerHour: 1}, withStore(attempts))
 	if _, err := startFrom(s, "cy@example.com", "192.0.2.1"); !errors.Is(err, sessionstore.ErrUnavailable) {
 		t.Fatalf("got %v, want ErrUnavailable", err)
 	}
@@ -143,7 +142,7 @@ func TestStoreFailureDoesNotCountAgainstTheAddress(t *testing.T) {
 
 // failingAttempts fails CreateAttempt while fail is set.
 type failingAttempts struct {
-	sessionstore.AttemptStore
+	sessionstore.Store
 	fail error
 }
 
@@ -151,7 +150,7 @@ func (f *failingAttempts) CreateAttempt(ctx context.Context, a sessionstore.Atte
 	if f.fail != nil {
 		return f.fail
 	}
-	return f.AttemptStore.CreateAttempt(ctx, a)
+	return f.Store.CreateAttempt(ctx, a)
 }
 
 // A failed delivery gives back the address's slots, not the client's: a
@@ -173,11 +172,11 @@ func TestVerifiesPerClient(t *testing.T) {
 	st, _ := startFrom(s, "di@example.com", "192.0.2.9")
 	code := sender.last(t).Code
 	for range 2 {
-		s.Check(context.Background(), verify.CheckRequest{AttemptID: st.AttemptID, Code: wrong(code), ClientIP: "192.0.2.9"})
+		s.CheckCode(context.Background(), verify.CheckRequest{AttemptID: st.AttemptID, Code: wrong(code), Caller: verify.Caller{ClientIP: "192.0.2.9"}})
 	}
-	_, err := s.Check(context.Background(), verify.CheckRequest{AttemptID: st.AttemptID, Code: code, ClientIP: "192.0.2.9"})
+	_, err := s.CheckCode(context.Background(), verify.CheckRequest{AttemptID: st.AttemptID, Code: code, Caller: verify.Caller{ClientIP: "192.0.2.9"}})
 	wantLimited(t, err, time.Minute)
-	if _, err := s.Check(context.Background(), verify.CheckRequest{AttemptID: st.AttemptID, Code: code, ClientIP: "192.0.2.10"}); err != nil {
+	if _, err := s.CheckCode(context.Background(), verify.CheckRequest{AttemptID: st.AttemptID, Code: code, Caller: verify.Caller{ClientIP: "192.0.2.10"}}); err != nil {
 		t.Fatalf("from another client: %v", err)
 	}
 }
@@ -195,7 +194,7 @@ func TestWrongCodesPerDaySpanAttempts(t *testing.T) {
 		}
 		code := sender.last(t).Code
 		if !rightDone { // a right code costs nothing
-			if _, err := s.Check(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: code}); err != nil {
+			if _, err := s.CheckCode(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: code}); err != nil {
 				t.Fatal(err)
 			}
 			rightDone = true
@@ -205,28 +204,28 @@ func TestWrongCodesPerDaySpanAttempts(t *testing.T) {
 			if guesses == 7 {
 				break
 			}
-			s.Check(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: wrong(code)})
+			s.CheckCode(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: wrong(code)})
 			guesses++
 		}
 	}
 	st, _ := startFrom(s, "ed@example.com", "192.0.2.1")
 	code := sender.last(t).Code
-	_, err := s.Check(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: code})
+	_, err := s.CheckCode(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: code})
 	wantLimited(t, err, 24*time.Hour)
 	if _, err := startFrom(s, "fi@example.com", "192.0.2.1"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Check(ctx, verify.CheckRequest{AttemptID: mustLastAttempt(t, s, "fi@example.com", sender), Code: sender.last(t).Code}); err != nil {
+	if _, err := s.CheckCode(ctx, verify.CheckRequest{AttemptID: mustLastAttempt(t, s, "fi@example.com", sender), Code: sender.last(t).Code}); err != nil {
 		t.Fatalf("another address is not limited: %v", err)
 	}
 	clock.Add(24*time.Hour + time.Second)
 	st, _ = startFrom(s, "ed@example.com", "192.0.2.1")
-	if _, err := s.Check(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: sender.last(t).Code}); err != nil {
+	if _, err := s.CheckCode(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: sender.last(t).Code}); err != nil {
 		t.Fatalf("a day later: %v", err)
 	}
 }
 
-func mustLastAttempt(t *testing.T, s *verify.Service, email string, sender *recordingSender) string {
+func mustLastAttempt(t *testing.T, s *verify.Engine, email string, sender *recordingSender) string {
 	t.Helper()
 	st, err := startFrom(s, email, "192.0.2.2")
 	if err != nil {
@@ -251,7 +250,7 @@ func TestWrongCodeBudgetHoldsUnderConcurrency(t *testing.T) {
 	for i := range ids {
 		for range 5 {
 			wg.Go(func() {
-				_, err := s.Check(context.Background(), verify.CheckRequest{AttemptID: ids[i], Code: wrong(codes[i])})
+				_, err := s.CheckCode(context.Background(), verify.CheckRequest{AttemptID: ids[i], Code: wrong(codes[i])})
 				var wc *verify.WrongCodeError
 				if errors.As(err, &wc) || errors.Is(err, verify.ErrTooManyAttempts) {
 					compared.Add(1)
@@ -307,7 +306,7 @@ func TestOneNetworkCannotBlockAnAddress(t *testing.T) {
 		if err != nil {
 			t.Fatalf("the owner's own start from %s: %v", ip, err)
 		}
-		if _, err := s.Check(context.Background(), verify.CheckRequest{AttemptID: st.AttemptID, Code: sender.last(t).Code, ClientIP: ip}); err != nil {
+		if _, err := s.CheckCode(context.Background(), verify.CheckRequest{AttemptID: st.AttemptID, Code: sender.last(t).Code, Caller: verify.Caller{ClientIP: ip}}); err != nil {
 			t.Fatalf("the owner's code: %v", err)
 		}
 	}
@@ -377,15 +376,15 @@ func TestMagicLinkSignsInWhenWrongCodeBudgetSpent(t *testing.T) {
 	code := sender.last(t).Code
 	for range 3 {
 		var wc *verify.WrongCodeError
-		if _, err := s.Check(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: wrong(code)}); !errors.As(err, &wc) {
+		if _, err := s.CheckCode(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: wrong(code)}); !errors.As(err, &wc) {
 			t.Fatalf("wrong code: %v", err)
 		}
 	}
 	st = startWithLink(t, s, "lin@example.com")
 	m := sender.last(t)
-	_, err := s.Check(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: m.Code})
+	_, err := s.CheckCode(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: m.Code})
 	wantLimited(t, err, 24*time.Hour)
-	a, err := s.CheckLink(ctx, tokenOf(t, m.Link))
+	a, err := s.CheckLink(ctx, tokenOf(t, m.Link), verify.Caller{})
 	if err != nil {
 		t.Fatalf("the link with the wrong-code budget spent: %v", err)
 	}

@@ -2,11 +2,9 @@ package verify
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"net/url"
 
 	"github.com/passgate/caddy-passgate/sessionstore"
 )
@@ -14,12 +12,9 @@ import (
 // tokenBytes is the entropy of a magic-link token: 256 bits.
 const tokenBytes = 32
 
-// newToken returns a magic-link token and the SHA-256 the store keeps.
-func newToken() (token string, hash []byte) {
-	b := make([]byte, tokenBytes)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails (it panics instead)
-	token = base64.RawURLEncoding.EncodeToString(b)
-	return token, TokenHash(token)
+// newLinkToken returns a new magic-link token.
+func (e *Engine) newLinkToken() string {
+	return base64.RawURLEncoding.EncodeToString(e.randomBytes(tokenBytes))
 }
 
 // TokenHash is the SHA-256 of a token. A token carries 256 random bits, so
@@ -39,48 +34,42 @@ func ValidToken(s string) bool {
 	return err == nil
 }
 
-// magicLink appends the token to base as its `token` query parameter.
-func magicLink(base, token string) string {
-	return base + "?token=" + url.QueryEscape(token)
-}
-
 // PeekLink returns the live attempt a magic-link token belongs to, without
-// consuming it or counting a try: showing the confirmation page must not
-// use up the link, since mail scanners fetch links before people do.
-func (s *Service) PeekLink(ctx context.Context, token string) (sessionstore.Attempt, error) {
+// consuming it or counting a try: showing a confirmation page must not use
+// up the link, since mail scanners fetch links before people do. Errors:
+// ErrAttemptNotFound or ErrUnavailable.
+func (e *Engine) PeekLink(ctx context.Context, token string) (Attempt, error) {
 	if !ValidToken(token) {
-		return sessionstore.Attempt{}, ErrAttemptNotFound
+		return Attempt{}, ErrAttemptNotFound
 	}
-	a, err := s.Store.AttemptByToken(ctx, TokenHash(token))
+	a, err := e.store.AttemptByToken(ctx, TokenHash(token))
 	if errors.Is(err, sessionstore.ErrNotFound) {
-		return sessionstore.Attempt{}, ErrAttemptNotFound
+		return Attempt{}, ErrAttemptNotFound
 	}
 	if err != nil {
-		return sessionstore.Attempt{}, err
+		return Attempt{}, err
 	}
-	if a.Tries >= s.MaxAttempts || a.Failed {
+	if a.Tries >= e.cfg.MaxAttempts || a.Failed {
 		// Wrong codes have used up (or are using up) the attempt, or its
-		// message never went out: the link goes with it. (FailAttempt
-		// deletes the token index too; this holds whatever the store.)
-		return sessionstore.Attempt{}, ErrAttemptNotFound
+		// message never went out: the link goes with it.
+		return Attempt{}, ErrAttemptNotFound
 	}
 	return a, nil
 }
 
 // CheckLink consumes the attempt a magic-link token belongs to, and returns
 // it. It uses the same atomic delete as a right code, so the code and the
-// link together sign in once. Errors: ErrAttemptNotFound or a store error.
-func (s *Service) CheckLink(ctx context.Context, token string) (sessionstore.Attempt, error) {
-	a, err := s.PeekLink(ctx, token)
-	if err != nil {
-		return sessionstore.Attempt{}, err
+// link together sign in once. Errors: ErrAttemptNotFound or ErrUnavailable.
+func (e *Engine) CheckLink(ctx context.Context, token string, caller Caller) (Attempt, error) {
+	a, err := e.PeekLink(ctx, token)
+	if err == nil {
+		var won bool
+		if won, err = e.store.DeleteAttempt(ctx, a.ID); err == nil && !won {
+			err = ErrAttemptNotFound
+		}
 	}
-	won, err := s.Store.DeleteAttempt(ctx, a.ID)
 	if err != nil {
-		return sessionstore.Attempt{}, err
-	}
-	if !won {
-		return sessionstore.Attempt{}, ErrAttemptNotFound
+		return Attempt{}, e.failed(err, caller, a.Channel, "link")
 	}
 	return a, nil
 }

@@ -16,9 +16,11 @@ import (
 
 const linkBase = "https://app.example.com/auth/magic"
 
-func startWithLink(t *testing.T, s *verify.Service, email string) verify.Started {
+func linkTo(token string) string { return linkBase + "?token=" + token }
+
+func startWithLink(t *testing.T, s *verify.Engine, email string) verify.Started {
 	t.Helper()
-	st, err := s.Start(context.Background(), verify.StartRequest{Channel: "email", Identifier: email, RedirectTo: "/x", CreateUser: true, LinkBase: linkBase})
+	st, err := s.Start(context.Background(), verify.StartRequest{Channel: "email", Identifier: email, RedirectTo: "/x", CreateUser: true, Link: linkTo})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,10 +53,10 @@ func TestLinkHas256BitsAndIsNotStored(t *testing.T) {
 		}
 		seen[tok] = true
 	}
-	// Without a LinkBase there is no link.
+	// Without a Link there is no link.
 	start(t, s, "ann@example.com")
 	if l := sender.last(t).Link; l != "" {
-		t.Fatalf("link %q without LinkBase", l)
+		t.Fatalf("link %q without Link", l)
 	}
 }
 
@@ -74,19 +76,22 @@ func TestLinkPeekDoesNotConsumeAndCheckDoesOnce(t *testing.T) {
 	if strings.Contains(string(a.TokenHash), tok) || len(a.TokenHash) != 32 {
 		t.Fatalf("stored token hash %x", a.TokenHash)
 	}
-	a, err := s.CheckLink(ctx, tok)
+	a, err := s.CheckLink(ctx, tok, verify.Caller{})
 	if err != nil || a.Identifier != "ann@example.com" || a.RedirectTo != "/x" {
 		t.Fatalf("CheckLink = %+v, %v", a, err)
 	}
 	for _, f := range []func(context.Context, string) error{
-		func(ctx context.Context, tok string) error { _, err := s.CheckLink(ctx, tok); return err },
+		func(ctx context.Context, tok string) error {
+			_, err := s.CheckLink(ctx, tok, verify.Caller{})
+			return err
+		},
 		func(ctx context.Context, tok string) error { _, err := s.PeekLink(ctx, tok); return err },
 	} {
 		if err := f(ctx, tok); !errors.Is(err, verify.ErrAttemptNotFound) {
 			t.Fatalf("used link: %v, want ErrAttemptNotFound", err)
 		}
 	}
-	if _, err := s.Check(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: sender.last(t).Code}); !errors.Is(err, verify.ErrAttemptNotFound) {
+	if _, err := s.CheckCode(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: sender.last(t).Code}); !errors.Is(err, verify.ErrAttemptNotFound) {
 		t.Fatalf("code after its link was used: %v, want ErrAttemptNotFound", err)
 	}
 }
@@ -96,10 +101,10 @@ func TestCodeUseKillsLink(t *testing.T) {
 	ctx := context.Background()
 	st := startWithLink(t, s, "ann@example.com")
 	msg := sender.last(t)
-	if _, err := s.Check(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: msg.Code}); err != nil {
+	if _, err := s.CheckCode(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: msg.Code}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.CheckLink(ctx, tokenOf(t, msg.Link)); !errors.Is(err, verify.ErrAttemptNotFound) {
+	if _, err := s.CheckLink(ctx, tokenOf(t, msg.Link), verify.Caller{}); !errors.Is(err, verify.ErrAttemptNotFound) {
 		t.Fatalf("link after its code was used: %v, want ErrAttemptNotFound", err)
 	}
 }
@@ -110,9 +115,9 @@ func TestBurnedAttemptKillsLink(t *testing.T) {
 	st := startWithLink(t, s, "ann@example.com")
 	msg := sender.last(t)
 	for range verify.DefaultMaxAttempts {
-		_, _ = s.Check(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: wrong(msg.Code)})
+		_, _ = s.CheckCode(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: wrong(msg.Code)})
 	}
-	if _, err := s.CheckLink(ctx, tokenOf(t, msg.Link)); !errors.Is(err, verify.ErrAttemptNotFound) {
+	if _, err := s.CheckLink(ctx, tokenOf(t, msg.Link), verify.Caller{}); !errors.Is(err, verify.ErrAttemptNotFound) {
 		t.Fatalf("link of a burned attempt: %v, want ErrAttemptNotFound", err)
 	}
 }
@@ -121,7 +126,7 @@ func TestBadTokensAreNotFound(t *testing.T) {
 	s, _, _ := newService(t)
 	for _, tok := range []string{"", "x", strings.Repeat("A", 43) + "=", strings.Repeat("*", 43), strings.Repeat("A", 44),
 		base64.RawURLEncoding.EncodeToString(make([]byte, 32))} {
-		if _, err := s.CheckLink(context.Background(), tok); !errors.Is(err, verify.ErrAttemptNotFound) {
+		if _, err := s.CheckLink(context.Background(), tok, verify.Caller{}); !errors.Is(err, verify.ErrAttemptNotFound) {
 			t.Errorf("CheckLink(%q) = %v, want ErrAttemptNotFound", tok, err)
 		}
 	}
@@ -139,9 +144,9 @@ func TestConcurrentLinkAndCodeGiveOneWinner(t *testing.T) {
 		wg.Go(func() {
 			var err error
 			if i%2 == 0 {
-				_, err = s.CheckLink(ctx, tok)
+				_, err = s.CheckLink(ctx, tok, verify.Caller{})
 			} else {
-				_, err = s.Check(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: msg.Code})
+				_, err = s.CheckCode(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: msg.Code})
 			}
 			if err == nil {
 				wins.Add(1)
@@ -168,11 +173,10 @@ func (f *failingSender) Send(_ context.Context, m verify.Message) error {
 }
 
 func TestDeliveryFailureLeavesNoLink(t *testing.T) {
-	s, _, store := newService(t)
 	fs := &failingSender{}
-	s.Senders["email"] = fs
+	s, _, store := newService(t, withSenders(map[string]verify.Sender{"email": fs}))
 	ctx := context.Background()
-	_, err := s.Start(ctx, verify.StartRequest{Channel: "email", Identifier: "gil@example.com", CreateUser: true, LinkBase: linkBase})
+	_, err := s.Start(ctx, verify.StartRequest{Channel: "email", Identifier: "gil@example.com", CreateUser: true, Link: linkTo})
 	if err != nil {
 		t.Fatalf("Start: %v, want an answer before the delivery ends", err)
 	}
@@ -183,7 +187,7 @@ func TestDeliveryFailureLeavesNoLink(t *testing.T) {
 	if _, err := store.AttemptByToken(ctx, verify.TokenHash(tok)); err == nil {
 		t.Fatal("the link of an undelivered message still finds its attempt")
 	}
-	if _, err := s.CheckLink(ctx, tok); !errors.Is(err, verify.ErrAttemptNotFound) {
+	if _, err := s.CheckLink(ctx, tok, verify.Caller{}); !errors.Is(err, verify.ErrAttemptNotFound) {
 		t.Fatalf("CheckLink of an undelivered link: %v", err)
 	}
 	if _, err := s.PeekLink(ctx, tok); !errors.Is(err, verify.ErrAttemptNotFound) {

@@ -24,3 +24,6 @@ func (l LogSender) Send(_ context.Context, m Message) error {
 	)
 	return nil
 }
+
+// SenderName implements NamedSender.
+func (LogSender) SenderName() string { return "log" }

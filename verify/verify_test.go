@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/passgate/caddy-passgate/sessionstore"
+	"github.com/passgate/caddy-passgate/sessionstore/memory"
 	"github.com/passgate/caddy-passgate/verify"
 )
 
@@ -45,29 +46,55 @@ func (r *recordingSender) count() int {
 	return len(r.sent)
 }
 
-func newService(t *testing.T) (*verify.Service, *recordingSender, *sessionstore.Memory) {
+// option changes the engine's config before it is made.
+type option func(*verify.Config)
+
+func withLimits(l verify.Limits) option      { return func(c *verify.Config) { c.Limits = l } }
+func withClock(now func() time.Time) option  { return func(c *verify.Config) { c.Now = now } }
+func withStore(st sessionstore.Store) option { return func(c *verify.Config) { c.Store = st } }
+func withListener(l verify.Listener) option {
+	return func(c *verify.Config) { c.Listeners = append(c.Listeners, l) }
+}
+func withSenders(s map[string]verify.Sender) option { return func(c *verify.Config) { c.Senders = s } }
+
+// allowPhones lets +44 numbers sign in too.
+func allowPhones(c *verify.Config) {
+	p, err := verify.NewPattern("phone", "+44*")
+	if err != nil {
+		panic(err)
+	}
+	c.Policy.Allow = append(c.Policy.Allow, p)
+}
+
+// newService is an engine on a memory store (returned too) that sends
+// email codes to the recording sender; options change it.
+func newService(t *testing.T, opts ...option) (*verify.Engine, *recordingSender, *memory.Store) {
 	t.Helper()
-	store := sessionstore.NewMemory(nil, 0)
+	store := memory.New(nil, 0)
 	sender := &recordingSender{}
 	allow, err := verify.NewPattern("email", "*@Example.com")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &verify.Service{
-		Store:       store,
-		Users:       store,
-		Limiter:     store,
-		Policy:      verify.Policy{Allow: []verify.Pattern{allow}},
-		Senders:     map[string]verify.Sender{"email": sender},
-		Keys:        [][]byte{[]byte("0123456789abcdef0123456789abcdef")},
-		CodeLength:  verify.DefaultCodeLength,
-		CodeTTL:     verify.DefaultCodeTTL,
-		MaxAttempts: verify.DefaultMaxAttempts,
-	}, sender, store
+	cfg := verify.Config{
+		Store:      store,
+		Policy:     verify.Policy{Allow: []verify.Pattern{allow}},
+		Senders:    map[string]verify.Sender{"email": sender},
+		Keys:       [][]byte{[]byte("0123456789abcdef0123456789abcdef")},
+		RefreshKey: []byte("refresh key"),
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	e, err := verify.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, sender, store
 }
 
 // start starts a sign-in and waits for its delivery to end.
-func start(t *testing.T, s *verify.Service, email string) verify.Started {
+func start(t *testing.T, s *verify.Engine, email string) verify.Started {
 	t.Helper()
 	st, err := s.Start(context.Background(), verify.StartRequest{Channel: "email", Identifier: email, RedirectTo: "/x", CreateUser: true})
 	if err != nil {
@@ -98,14 +125,14 @@ func TestRightCodeSignsInOnce(t *testing.T) {
 	if d := time.Until(st.ExpiresAt); d < 9*time.Minute || d > 10*time.Minute {
 		t.Fatalf("expires in %v, want 10m", d)
 	}
-	a, err := s.Check(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: msg.Code, Identifier: "ann@example.com"})
+	a, err := s.CheckCode(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: msg.Code, Channel: "email", Identifier: "ann@example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a.Identifier != "ann@example.com" || a.RedirectTo != "/x" {
 		t.Fatalf("checked attempt = %+v", a)
 	}
-	if _, err := s.Check(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: msg.Code, Identifier: ""}); !errors.Is(err, verify.ErrAttemptNotFound) {
+	if _, err := s.CheckCode(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: msg.Code, Identifier: ""}); !errors.Is(err, verify.ErrAttemptNotFound) {
 		t.Fatalf("replayed code: %v, want ErrAttemptNotFound", err)
 	}
 }
@@ -116,16 +143,16 @@ func TestWrongCodesBurnTheAttempt(t *testing.T) {
 	st := start(t, s, "bob@example.com")
 	code := sender.last(t).Code
 	for left := 4; left >= 1; left-- {
-		_, err := s.Check(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: wrong(code), Identifier: ""})
+		_, err := s.CheckCode(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: wrong(code), Identifier: ""})
 		var wc *verify.WrongCodeError
 		if !errors.As(err, &wc) || wc.AttemptsLeft != left {
 			t.Fatalf("wrong code: %v, want WrongCodeError with %d left", err, left)
 		}
 	}
-	if _, err := s.Check(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: wrong(code), Identifier: ""}); !errors.Is(err, verify.ErrTooManyAttempts) {
+	if _, err := s.CheckCode(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: wrong(code), Identifier: ""}); !errors.Is(err, verify.ErrTooManyAttempts) {
 		t.Fatalf("fifth wrong code: %v, want ErrTooManyAttempts", err)
 	}
-	if _, err := s.Check(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: code, Identifier: ""}); !errors.Is(err, verify.ErrAttemptNotFound) {
+	if _, err := s.CheckCode(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: code, Identifier: ""}); !errors.Is(err, verify.ErrAttemptNotFound) {
 		t.Fatalf("right code after burn: %v, want ErrAttemptNotFound", err)
 	}
 }
@@ -136,9 +163,9 @@ func TestFourWrongThenRightSucceeds(t *testing.T) {
 	st := start(t, s, "bob@example.com")
 	code := sender.last(t).Code
 	for range 4 {
-		s.Check(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: wrong(code), Identifier: ""})
+		s.CheckCode(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: wrong(code), Identifier: ""})
 	}
-	if _, err := s.Check(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: code, Identifier: ""}); err != nil {
+	if _, err := s.CheckCode(ctx, verify.CheckRequest{AttemptID: st.AttemptID, Code: code, Identifier: ""}); err != nil {
 		t.Fatalf("right code on the fifth try: %v", err)
 	}
 }
@@ -152,15 +179,15 @@ func TestCodeIsBoundToIdentifierAndAttempt(t *testing.T) {
 	code2 := sender.last(t).Code
 
 	var wc *verify.WrongCodeError
-	if _, err := s.Check(ctx, verify.CheckRequest{AttemptID: st1.AttemptID, Code: code1, Identifier: "dan@example.com"}); !errors.As(err, &wc) {
+	if _, err := s.CheckCode(ctx, verify.CheckRequest{AttemptID: st1.AttemptID, Code: code1, Channel: "email", Identifier: "dan@example.com"}); !errors.As(err, &wc) {
 		t.Fatalf("right code claimed for another address: %v, want WrongCodeError", err)
 	}
 	if code1 != code2 {
-		if _, err := s.Check(ctx, verify.CheckRequest{AttemptID: st2.AttemptID, Code: code1, Identifier: ""}); !errors.As(err, &wc) {
+		if _, err := s.CheckCode(ctx, verify.CheckRequest{AttemptID: st2.AttemptID, Code: code1, Identifier: ""}); !errors.As(err, &wc) {
 			t.Fatalf("one attempt's code on another: %v, want WrongCodeError", err)
 		}
 	}
-	if _, err := s.Check(ctx, verify.CheckRequest{AttemptID: st1.AttemptID, Code: code1, Identifier: "cat@example.com"}); err != nil {
+	if _, err := s.CheckCode(ctx, verify.CheckRequest{AttemptID: st1.AttemptID, Code: code1, Channel: "email", Identifier: "cat@example.com"}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -173,7 +200,7 @@ func TestConcurrentChecksYieldOneWinner(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 20 {
 		wg.Go(func() {
-			if _, err := s.Check(context.Background(), verify.CheckRequest{AttemptID: st.AttemptID, Code: code, Identifier: ""}); err == nil {
+			if _, err := s.CheckCode(context.Background(), verify.CheckRequest{AttemptID: st.AttemptID, Code: code, Identifier: ""}); err == nil {
 				ok.Add(1)
 			} else if !errors.Is(err, verify.ErrAttemptNotFound) {
 				t.Error(err)
@@ -196,7 +223,7 @@ func TestConcurrentGuessesAreCounted(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 50 {
 		wg.Go(func() {
-			_, err := s.Check(context.Background(), verify.CheckRequest{AttemptID: st.AttemptID, Code: wrong(code), Identifier: ""})
+			_, err := s.CheckCode(context.Background(), verify.CheckRequest{AttemptID: st.AttemptID, Code: wrong(code), Identifier: ""})
 			var wc *verify.WrongCodeError
 			if errors.As(err, &wc) || errors.Is(err, verify.ErrTooManyAttempts) {
 				wrongAnswers.Add(1)
@@ -207,7 +234,7 @@ func TestConcurrentGuessesAreCounted(t *testing.T) {
 	if n := wrongAnswers.Load(); n != verify.DefaultMaxAttempts {
 		t.Fatalf("%d guesses were compared, want exactly %d", n, verify.DefaultMaxAttempts)
 	}
-	if _, err := s.Check(context.Background(), verify.CheckRequest{AttemptID: st.AttemptID, Code: code, Identifier: ""}); !errors.Is(err, verify.ErrAttemptNotFound) {
+	if _, err := s.CheckCode(context.Background(), verify.CheckRequest{AttemptID: st.AttemptID, Code: code, Identifier: ""}); !errors.Is(err, verify.ErrAttemptNotFound) {
 		t.Fatalf("after the burst the attempt must be burned, got %v", err)
 	}
 }
@@ -222,7 +249,7 @@ func TestDisallowedGetsSameAnswerAndNothingSent(t *testing.T) {
 		t.Fatalf("decoy answer %+v differs in shape from a real one", st)
 	}
 	var wc *verify.WrongCodeError
-	_, err := s.Check(context.Background(), verify.CheckRequest{AttemptID: st.AttemptID, Code: "000000"})
+	_, err := s.CheckCode(context.Background(), verify.CheckRequest{AttemptID: st.AttemptID, Code: "000000"})
 	if !errors.As(err, &wc) || wc.AttemptsLeft != 4 {
 		t.Fatalf("decoy attempt: %v, want a wrong code with 4 left, as for a real one", err)
 	}
@@ -254,7 +281,7 @@ func TestDeliveryFailureLeavesNoAttempt(t *testing.T) {
 		t.Fatalf("Start: %v, want an answer before the delivery ends", err)
 	}
 	s.Wait()
-	_, err = s.Check(context.Background(), verify.CheckRequest{AttemptID: st.AttemptID, Code: "000000"})
+	_, err = s.CheckCode(context.Background(), verify.CheckRequest{AttemptID: st.AttemptID, Code: "000000"})
 	if !errors.Is(err, verify.ErrDeliveryFailed) {
 		t.Fatalf("got %v, want ErrDeliveryFailed", err)
 	}
@@ -269,26 +296,30 @@ func TestUnconfiguredChannel(t *testing.T) {
 }
 
 func TestKeyRotationKeepsCodesInFlight(t *testing.T) {
-	s, sender, _ := newService(t)
+	old := []byte("0123456789abcdef0123456789abcdef")
+	fresh := []byte("a brand new key of thirty-two by")
+	withKeys := func(keys ...[]byte) option { return func(c *verify.Config) { c.Keys = keys } }
+	s, sender, store := newService(t)
 	st := start(t, s, "hal@example.com")
 	code := sender.last(t).Code
-	s.Keys = [][]byte{[]byte("a brand new key of thirty-two by"), s.Keys[0]}
-	if _, err := s.Check(context.Background(), verify.CheckRequest{AttemptID: st.AttemptID, Code: code, Identifier: ""}); err != nil {
+	// The same store, after a reload with a new key added first.
+	s, _, _ = newService(t, withStore(store), withKeys(fresh, old), withSenders(map[string]verify.Sender{"email": sender}))
+	if _, err := s.CheckCode(context.Background(), verify.CheckRequest{AttemptID: st.AttemptID, Code: code, Identifier: ""}); err != nil {
 		t.Fatalf("code issued under the old key: %v", err)
 	}
 	st = start(t, s, "hal@example.com")
 	code = sender.last(t).Code
-	s.Keys = s.Keys[1:] // the new key is gone: its codes no longer verify
+	// And after the new key is gone: its codes no longer verify.
+	s, _, _ = newService(t, withStore(store), withKeys(old))
 	var wc *verify.WrongCodeError
-	if _, err := s.Check(context.Background(), verify.CheckRequest{AttemptID: st.AttemptID, Code: code, Identifier: ""}); !errors.As(err, &wc) {
+	if _, err := s.CheckCode(context.Background(), verify.CheckRequest{AttemptID: st.AttemptID, Code: code, Identifier: ""}); !errors.As(err, &wc) {
 		t.Fatalf("code under a removed key: %v, want WrongCodeError", err)
 	}
 }
 
 func TestCodesAreUniformDigits(t *testing.T) {
-	s, sender, _ := newService(t)
+	s, sender, _ := newService(t, func(c *verify.Config) { c.CodeLength = 8 })
 	verify.NoJitter(s)
-	s.CodeLength = 8
 	var counts [10]int
 	const n = 500
 	for range n {

@@ -31,6 +31,8 @@ func Run(t *testing.T, newStore func(t *testing.T) sessionstore.Store) {
 		{"AttemptTokenGoesWithAttempt", testAttemptTokenGoesWithAttempt},
 		{"AttemptFailed", testAttemptFailed},
 		{"AttemptFailedExpires", testAttemptFailedExpires},
+		{"LatestAttempt", testLatestAttempt},
+		{"LatestAttemptGoneOrExpired", testLatestAttemptGoneOrExpired},
 		{"UserCreatedOnceAndUpdated", testUserCreatedOnceAndUpdated},
 		{"UserConcurrentSignIn", testUserConcurrentSignIn},
 		{"SessionRoundTrip", testSessionRoundTrip},
@@ -39,7 +41,6 @@ func Run(t *testing.T, newStore func(t *testing.T) sessionstore.Store) {
 		{"SessionTouchDoesNotResurrect", testSessionTouchDoesNotResurrect},
 		{"SessionExpired", testSessionExpired},
 		{"DeleteUserSessions", testDeleteUserSessions},
-		{"SessionsManagerTimeouts", testSessionsManagerTimeouts},
 		{"LimitSlidingWindow", testLimitSlidingWindow},
 		{"LimitAtomic", testLimitAtomic},
 		{"LimitEventsOutOfOrder", testLimitEventsOutOfOrder},
@@ -444,61 +445,6 @@ func testDeleteUserSessions(t *testing.T, s sessionstore.Store) {
 	}
 }
 
-func testSessionsManagerTimeouts(t *testing.T, s sessionstore.Store) {
-	ctx := context.Background()
-	var offset atomic.Int64
-	m := &sessionstore.Sessions{
-		Store: s, Idle: time.Hour, Lifetime: 3 * time.Hour, TouchEvery: time.Minute,
-		Now: func() time.Time { return time.Now().Add(time.Duration(offset.Load())) },
-	}
-	u, err := s.RecordSignIn(ctx, "email", "d-"+id()+"@example.com", id(), []string{"r"}, ms(time.Now()))
-	must(t, err)
-	secret, sess, err := m.Create(ctx, u)
-	must(t, err)
-	if len(secret) < 43 || sess.ID == secret || sess.ID != sessionstore.SessionID(secret) {
-		t.Fatalf("secret %q and id %q: want a >=256-bit secret stored only as its hash", secret, sess.ID)
-	}
-	secret2, sess2, err := m.Create(ctx, u)
-	must(t, err)
-	if secret2 == secret || sess2.ID == sess.ID {
-		t.Fatal("two sign-ins share a session")
-	}
-
-	got, err := m.Lookup(ctx, secret)
-	must(t, err)
-	if got.UserID != u.ID || got.Email != u.Email || !slices.Equal(got.Roles, u.Roles) {
-		t.Fatalf("lookup gave %+v", got)
-	}
-	_, err = m.Lookup(ctx, "not-a-session")
-	wantNotFound(t, err)
-
-	// Active use keeps it alive past the idle timeout...
-	offset.Store(int64(50 * time.Minute))
-	_, err = m.Lookup(ctx, secret)
-	must(t, err)
-	offset.Store(int64(100 * time.Minute))
-	_, err = m.Lookup(ctx, secret)
-	must(t, err)
-	// ...but the untouched second session has idled out.
-	_, err = m.Lookup(ctx, secret2)
-	wantNotFound(t, err)
-	// And no activity outlives the absolute lifetime.
-	offset.Store(int64(150 * time.Minute))
-	_, err = m.Lookup(ctx, secret)
-	must(t, err)
-	offset.Store(int64(3*time.Hour + time.Second))
-	_, err = m.Lookup(ctx, secret)
-	wantNotFound(t, err)
-
-	offset.Store(0)
-	secret3, _, err := m.Create(ctx, u)
-	must(t, err)
-	must(t, m.Revoke(ctx, secret3))
-	_, err = m.Lookup(ctx, secret3)
-	wantNotFound(t, err)
-	must(t, m.Revoke(ctx, secret3)) // revoking twice is fine
-}
-
 func tokenHash() []byte {
 	h := sha256.Sum256([]byte(rand.Text() + rand.Text()))
 	return h[:]
@@ -748,5 +694,188 @@ func testLimitEventsOutOfOrder(t *testing.T, s sessionstore.Store) {
 	}
 	if slot, retry := take(76 * time.Second); slot != "" || retry != 4*time.Second {
 		t.Fatalf("slot %q retry %v, want refused until the event at 20 s leaves (4s)", slot, retry)
+	}
+}
+
+// The latest attempt for an address is the one created last, whatever
+// kind (a decoy is stored as any attempt), per channel and identifier;
+// reading it counts no try.
+func testLatestAttempt(t *testing.T, s sessionstore.Store) {
+	ctx := context.Background()
+	idf := id() + "@example.com"
+	_, err := s.LatestAttempt(ctx, "email", idf)
+	wantNotFound(t, err)
+
+	now := ms(time.Now())
+	first := sessionstore.Attempt{ID: id(), Channel: "email", Identifier: idf, CodeMAC: []byte{1},
+		CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+	must(t, s.CreateAttempt(ctx, first))
+	second := sessionstore.Attempt{ID: id(), Channel: "email", Identifier: idf, CodeMAC: []byte{2, 0, 3},
+		TokenHash: tokenHash(), RedirectTo: "/next", CreateUser: true,
+		CreatedAt: now.Add(time.Second), ExpiresAt: now.Add(time.Minute)}
+	must(t, s.CreateAttempt(ctx, second))
+	// The same text on the other channel, and another address, are others.
+	other := sessionstore.Attempt{ID: id(), Channel: "phone", Identifier: idf, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+	must(t, s.CreateAttempt(ctx, other))
+	must(t, s.CreateAttempt(ctx, sessionstore.Attempt{ID: id(), Channel: "email", Identifier: "x" + idf, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}))
+
+	for range 3 {
+		got, err := s.LatestAttempt(ctx, "email", idf)
+		must(t, err)
+		if got.ID != second.ID || got.Channel != "email" || got.Identifier != idf ||
+			string(got.CodeMAC) != string(second.CodeMAC) || string(got.TokenHash) != string(second.TokenHash) ||
+			got.RedirectTo != second.RedirectTo || !got.CreateUser || !got.CreatedAt.Equal(second.CreatedAt) ||
+			!got.ExpiresAt.Equal(second.ExpiresAt) || got.Tries != 0 || got.Failed {
+			t.Fatalf("LatestAttempt = %+v, want %+v", got, second)
+		}
+	}
+	if got, err := s.LatestAttempt(ctx, "phone", idf); err != nil || got.ID != other.ID {
+		t.Fatalf("LatestAttempt on the phone channel = %+v, %v; want %s", got, err, other.ID)
+	}
+	tried, err := s.TryAttempt(ctx, second.ID)
+	must(t, err)
+	if tried.Tries != 1 {
+		t.Fatalf("the first try after three LatestAttempt reads counts %d, want 1", tried.Tries)
+	}
+	if got, err := s.LatestAttempt(ctx, "email", idf); err != nil || got.Tries != 1 {
+		t.Fatalf("LatestAttempt after a try = %+v, %v; want Tries 1", got, err)
+	}
+	// A failed attempt is still the latest, marked.
+	must(t, s.FailAttempt(ctx, second.ID))
+	if got, err := s.LatestAttempt(ctx, "email", idf); err != nil || got.ID != second.ID || !got.Failed || len(got.CodeMAC) != 0 {
+		t.Fatalf("LatestAttempt of a failed attempt = %+v, %v; want it, failed, without its MAC", got, err)
+	}
+	// A newer attempt takes over.
+	third := sessionstore.Attempt{ID: id(), Channel: "email", Identifier: idf, CreatedAt: now.Add(2 * time.Second), ExpiresAt: now.Add(time.Minute)}
+	must(t, s.CreateAttempt(ctx, third))
+	if got, err := s.LatestAttempt(ctx, "email", idf); err != nil || got.ID != third.ID {
+		t.Fatalf("LatestAttempt after a third attempt = %+v, %v; want %s", got, err, third.ID)
+	}
+}
+
+// Once the latest attempt is used or expired there is none: an older one
+// that is still live does not come back.
+func testLatestAttemptGoneOrExpired(t *testing.T, s sessionstore.Store) {
+	ctx := context.Background()
+	idf := id() + "@example.com"
+	now := ms(time.Now())
+	older := sessionstore.Attempt{ID: id(), Channel: "email", Identifier: idf, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+	must(t, s.CreateAttempt(ctx, older))
+	newer := sessionstore.Attempt{ID: id(), Channel: "email", Identifier: idf, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+	must(t, s.CreateAttempt(ctx, newer))
+	if ok, err := s.DeleteAttempt(ctx, newer.ID); !ok || err != nil {
+		t.Fatalf("DeleteAttempt = %v, %v", ok, err)
+	}
+	_, err := s.LatestAttempt(ctx, "email", idf)
+	wantNotFound(t, err)
+	if _, err := s.TryAttempt(ctx, older.ID); err != nil {
+		t.Fatalf("the older attempt went with the newer one: %v", err)
+	}
+
+	// An attempt that expires takes its place as the latest with it.
+	short := sessionstore.Attempt{ID: id(), Channel: "email", Identifier: idf, CreatedAt: now, ExpiresAt: ms(time.Now()).Add(300 * time.Millisecond)}
+	must(t, s.CreateAttempt(ctx, short))
+	if got, err := s.LatestAttempt(ctx, "email", idf); err != nil || got.ID != short.ID {
+		t.Fatalf("LatestAttempt before the expiry = %+v, %v", got, err)
+	}
+	deadline := short.ExpiresAt.Add(5 * time.Second)
+	for {
+		_, err := s.LatestAttempt(ctx, "email", idf)
+		if errors.Is(err, sessionstore.ErrNotFound) {
+			break
+		}
+		must(t, err)
+		if time.Now().After(deadline) {
+			t.Fatalf("latest attempt still there 5s after its expiry at %v", short.ExpiresAt)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if time.Now().Before(short.ExpiresAt) {
+		t.Fatalf("latest attempt gone before its expiry at %v", short.ExpiresAt)
+	}
+	// One created already expired is none.
+	past := time.Now().Add(-time.Second)
+	must(t, s.CreateAttempt(ctx, sessionstore.Attempt{ID: id(), Channel: "email", Identifier: idf, CreatedAt: past.Add(-time.Minute), ExpiresAt: past}))
+	_, err = s.LatestAttempt(ctx, "email", idf)
+	wantNotFound(t, err)
+}
+
+// A user's sessions are the live ones, oldest first, each with the user's
+// identity and roles as Session reads them.
+func testUserSessions(t *testing.T, s sessionstore.Store) {
+	ctx := context.Background()
+	none, err := s.UserSessions(ctx, id())
+	must(t, err)
+	if len(none) != 0 {
+		t.Fatalf("sessions of an unknown user: %+v", none)
+	}
+	u, other := newUser(t, s, "b", "a"), newUser(t, s)
+	got, err := s.UserSessions(ctx, u.ID)
+	must(t, err)
+	if len(got) != 0 {
+		t.Fatalf("sessions of a user who has none: %+v", got)
+	}
+
+	base := ms(time.Now())
+	var want []sessionstore.Session
+	for i := range 4 {
+		sess := newSession(u)
+		sess.CreatedAt = base.Add(time.Duration(3-i) * time.Second) // created in reverse order of age
+		sess.LastSeenAt = sess.CreatedAt.Add(time.Duration(i) * time.Millisecond)
+		sess.Email, sess.Roles = "forged@example.com", []string{"forged"}
+		must(t, s.CreateSession(ctx, sess, sess.ExpiresAt))
+		sess.Email, sess.Roles = u.Email, u.Roles
+		want = append([]sessionstore.Session{sess}, want...)
+	}
+	theirs := newSession(other)
+	must(t, s.CreateSession(ctx, theirs, theirs.ExpiresAt))
+	gone := newSession(u)
+	must(t, s.CreateSession(ctx, gone, gone.ExpiresAt))
+	must(t, s.DeleteSession(ctx, gone.ID, u.ID))
+	expired := newSession(u)
+	must(t, s.CreateSession(ctx, expired, time.Now().Add(-time.Millisecond)))
+
+	got, err = s.UserSessions(ctx, u.ID)
+	must(t, err)
+	if len(got) != len(want) {
+		t.Fatalf("UserSessions gave %d sessions, want %d: %+v", len(got), len(want), got)
+	}
+	for i := range want {
+		if !sameSession(got[i], want[i]) {
+			t.Fatalf("session %d: got %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	// The caller's copy is its own.
+	got[0].Roles[0] = "changed"
+	again, err := s.UserSessions(ctx, u.ID)
+	must(t, err)
+	if again[0].Roles[0] != "a" && again[0].Roles[0] != "b" {
+		t.Fatalf("changing a returned session changed the store: roles %v", again[0].Roles)
+	}
+
+	// A touch shows; roles follow the user's last sign-in.
+	touched := want[1]
+	touched.LastSeenAt = touched.LastSeenAt.Add(time.Minute)
+	must(t, s.TouchSession(ctx, touched, touched.ExpiresAt))
+	_, err = s.RecordSignIn(ctx, "email", u.Email, id(), []string{"c"}, ms(time.Now()))
+	must(t, err)
+	got, err = s.UserSessions(ctx, u.ID)
+	must(t, err)
+	if len(got) != 4 || !got[1].LastSeenAt.Equal(touched.LastSeenAt) || !slices.Equal(got[2].Roles, []string{"c"}) {
+		t.Fatalf("after a touch and a new sign-in: %+v", got)
+	}
+
+	n, err := s.DeleteUserSessions(ctx, u.ID)
+	must(t, err)
+	if n != 4 {
+		t.Fatalf("DeleteUserSessions = %d, want 4", n)
+	}
+	got, err = s.UserSessions(ctx, u.ID)
+	must(t, err)
+	if len(got) != 0 {
+		t.Fatalf("sessions after a global logout: %+v", got)
+	}
+	if got, err := s.UserSessions(ctx, other.ID); err != nil || len(got) != 1 || got[0].ID != theirs.ID {
+		t.Fatalf("the other user's sessions: %+v, %v", got, err)
 	}
 }

@@ -214,3 +214,6 @@ func isLoopback(host string) bool {
 
 // Interface guard
 var _ verify.Sender = (*Sender)(nil)
+
+// SenderName implements verify.NamedSender.
+func (s *Sender) SenderName() string { return "smtp" }

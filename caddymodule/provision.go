@@ -1,0 +1,359 @@
+package caddymodule
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/passgate/caddy-passgate/caddymodule/native"
+	"github.com/passgate/caddy-passgate/internal/clock"
+	"github.com/passgate/caddy-passgate/internal/httpkit"
+	redisstore "github.com/passgate/caddy-passgate/sessionstore/redis"
+	"github.com/passgate/caddy-passgate/verify"
+	"github.com/passgate/caddy-passgate/verify/smtpmail"
+	"github.com/passgate/caddy-passgate/verify/webhook"
+)
+
+func init() {
+	caddy.RegisterModule(Passgate{})
+}
+
+// devSecrets holds the random secret of each memory store prefix
+// configured without a secret.
+var devSecrets sync.Map
+
+// CaddyModule returns the Caddy module information.
+func (Passgate) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.passgate",
+		New: func() caddy.Module { return new(Passgate) },
+	}
+}
+
+// Provision fills in defaults, derives keys, builds the engine and the
+// front doors, and takes a reference to the store. It makes no network
+// call, so `caddy validate` works offline.
+func (p *Passgate) Provision(ctx caddy.Context) error {
+	p.logger = ctx.Logger()
+	p.setDefaults()
+	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return err
+	}
+
+	keys, err := p.provisionSecrets()
+	if err != nil {
+		return err
+	}
+	policy, err := p.policy()
+	if err != nil {
+		return err
+	}
+	if len(policy.Allow) == 0 {
+		p.logger.Warn("no 'allow' rule: nobody can sign in")
+	}
+	senders, err := p.senders()
+	if err != nil {
+		return err
+	}
+	if p.testSenders != nil {
+		senders = p.testSenders
+	}
+	p.public = caddyhttp.MatchPath(p.Public)
+	if err := p.public.Provision(ctx); err != nil {
+		return fmt.Errorf("public: %v", err)
+	}
+	p.names = p.Headers.resolve()
+	p.stripHeaders = make(map[string]struct{})
+	for _, name := range slices.Concat(defaultStrip, p.Headers.Strip, []string{
+		DefaultHeaderUserID, DefaultHeaderEmail, DefaultHeaderPhone, DefaultHeaderRoles,
+		p.names.userID, p.names.email, p.names.phone, p.names.roles, p.Headers.Assertion,
+	}) {
+		if name != "" {
+			p.stripHeaders[http.CanonicalHeaderKey(name)] = struct{}{}
+		}
+	}
+	redirects, err := httpkit.NewRedirectPolicy(p.RedirectOrigins)
+	if err != nil {
+		return err
+	}
+	linkOrigin, err := normalizeLinkOrigin(p.LinkOrigin)
+	if err != nil {
+		return err
+	}
+	issuer, err := p.provisionTokens(keys)
+	if err != nil {
+		return err
+	}
+
+	// The store last but for what cannot fail, so that an error above
+	// leaves nothing to release (Cleanup copes with one below).
+	// An unset {env.X} is an error here, not an empty URL that the Redis
+	// client would refuse with a message naming nothing.
+	if p.Store.URL, err = caddy.NewReplacer().ReplaceOrErr(p.Store.URL, true, true); err != nil {
+		return fmt.Errorf("store url: %v", err)
+	}
+	store, storeKey, err := loadStore(p.Store)
+	if err != nil {
+		return fmt.Errorf("store: %v", err)
+	}
+	p.storeKey = storeKey
+	p.engine, err = verify.New(verify.Config{
+		Store:           instrument(store),
+		Limits:          p.Limits.limits(),
+		Policy:          policy,
+		Senders:         senders,
+		Keys:            keys.keys("code mac"),
+		RefreshKey:      keys.keys("refresh successor")[0], // the first secret's, like every key that signs
+		CodeLength:      p.Code.Length,
+		CodeTTL:         time.Duration(p.Code.TTL),
+		MaxAttempts:     p.Code.MaxAttempts,
+		SessionIdle:     time.Duration(p.Session.Idle),
+		SessionLifetime: time.Duration(p.Session.Lifetime),
+		Tokens:          issuer,
+		Listeners:       []verify.Listener{newAuditLog(p.logger), metricsListener{}},
+		Now:             clock.Now,
+	})
+	if err != nil {
+		return err
+	}
+	p.cookie = newSessionCookie(p.Cookie, time.Duration(p.Session.Lifetime), keys)
+	env := &httpkit.Env{
+		Door:       "native",
+		Engine:     p.engine,
+		Logger:     p.logger,
+		Mount:      p.BasePath,
+		Session:    p.cookie,
+		Redirects:  redirects,
+		LinkOrigin: linkOrigin,
+		Keys:       keys.keys,
+		Insecure:   p.Cookie.Insecure,
+	}
+	door, err := native.New(env, p.Page)
+	if err != nil {
+		return err
+	}
+	p.doors = []mountedDoor{{mount: p.BasePath, door: door}}
+	return nil
+}
+
+func (p *Passgate) setDefaults() {
+	if p.Store.Backend == "" {
+		p.Store.Backend = "memory"
+	}
+	if p.Store.Prefix == "" {
+		p.Store.Prefix = DefaultPrefix
+	}
+	if p.Store.Backend == "redis" && p.Store.Timeout == 0 {
+		p.Store.Timeout = caddy.Duration(redisstore.DefaultTimeout)
+	}
+	if p.BasePath == "" {
+		p.BasePath = DefaultBasePath
+	}
+	p.BasePath = "/" + strings.Trim(p.BasePath, "/")
+	if p.Code.Length == 0 {
+		p.Code.Length = verify.DefaultCodeLength
+	}
+	if p.Code.TTL == 0 {
+		p.Code.TTL = caddy.Duration(verify.DefaultCodeTTL)
+	}
+	if p.Code.MaxAttempts == 0 {
+		p.Code.MaxAttempts = verify.DefaultMaxAttempts
+	}
+	if p.Session.Idle == 0 {
+		p.Session.Idle = caddy.Duration(verify.DefaultSessionIdle)
+	}
+	if p.Session.Lifetime == 0 {
+		p.Session.Lifetime = caddy.Duration(verify.DefaultSessionLifetime)
+	}
+	if p.Cookie.Name == "" {
+		p.Cookie.Name = DefaultCookieName
+	}
+}
+
+// provisionSecrets replaces placeholders in the secrets.
+func (p *Passgate) provisionSecrets() (secretKeys, error) {
+	secrets := make(secretKeys, 0, len(p.Secrets))
+	repl := caddy.NewReplacer()
+	for i, s := range p.Secrets {
+		v, err := repl.ReplaceOrErr(s, true, true)
+		if err == nil {
+			err = checkSecret(v)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("secret %d: %v", i+1, err)
+		}
+		secrets = append(secrets, v)
+	}
+	if len(secrets) == 0 {
+		if p.Store.Backend != "memory" {
+			return nil, errors.New("a secret is required with the " + p.Store.Backend +
+				" store: add 'secret {env.PASSGATE_SECRET}' with at least 32 random bytes")
+		}
+		// One per store prefix for the life of the process, so that a
+		// reload, which keeps the memory store, keeps sessions valid too.
+		s, _ := devSecrets.LoadOrStore(p.Store.Prefix, rand.Text()+rand.Text())
+		secrets = append(secrets, s.(string))
+		p.logger.Warn("no secret configured: using a random one, so sessions end when Caddy exits")
+	}
+	return secrets, nil
+}
+
+func (p *Passgate) policy() (verify.Policy, error) {
+	var pol verify.Policy
+	var err error
+	if pol.Allow, err = channelPatterns(p.Allow.Email, p.Allow.Phone); err != nil {
+		return pol, fmt.Errorf("allow: %v", err)
+	}
+	for _, rc := range p.Roles {
+		role := verify.Role{Name: rc.Name}
+		if role.Patterns, err = channelPatterns(rc.Email, rc.Phone); err != nil {
+			return pol, fmt.Errorf("role %s: %v", rc.Name, err)
+		}
+		pol.Roles = append(pol.Roles, role)
+	}
+	return pol, nil
+}
+
+// channelPatterns compiles email and phone globs.
+func channelPatterns(email, phone []string) ([]verify.Pattern, error) {
+	var out []verify.Pattern
+	for _, ch := range []struct {
+		name  string
+		globs []string
+	}{{verify.ChannelEmail, email}, {verify.ChannelPhone, phone}} {
+		for _, g := range ch.globs {
+			pat, err := verify.NewPattern(ch.name, g)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, pat)
+		}
+	}
+	return out, nil
+}
+
+// senders builds each configured channel's delivery, placeholders
+// replaced.
+func (p *Passgate) senders() (map[string]verify.Sender, error) {
+	out := map[string]verify.Sender{}
+	logSender := verify.LogSender{Logger: p.logger.Named("delivery")}
+	if p.Email != nil {
+		switch p.Email.Delivery {
+		case "log":
+			out[verify.ChannelEmail] = logSender
+			p.logger.Warn("email codes are written to the log ('email log'): for development only")
+		case "smtp":
+			cfg, err := p.Email.SMTP.config()
+			if err != nil {
+				return nil, fmt.Errorf("email smtp: %v", err)
+			}
+			if out[verify.ChannelEmail], err = smtpmail.New(cfg); err != nil {
+				return nil, fmt.Errorf("email smtp: %v", err)
+			}
+		}
+	}
+	if p.SMS != nil {
+		switch p.SMS.Delivery {
+		case "log":
+			out[verify.ChannelPhone] = logSender
+			p.logger.Warn("SMS codes are written to the log ('sms log'): for development only")
+		case "webhook":
+			s, err := p.SMS.sender()
+			if err != nil {
+				return nil, err
+			}
+			out[verify.ChannelPhone] = s
+		}
+	}
+	return out, nil
+}
+
+// sender builds the webhook delivery, placeholders replaced.
+func (c *SMSConfig) sender() (*webhook.Sender, error) {
+	repl := caddy.NewReplacer()
+	u, err := repl.ReplaceOrErr(c.URL, true, true)
+	if err == nil {
+		err = checkWebhookURL(u)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sms webhook URL: %v", err)
+	}
+	secret, err := repl.ReplaceOrErr(c.Secret, true, true)
+	if err != nil {
+		return nil, fmt.Errorf("sms webhook secret: %v", err)
+	}
+	if err := checkWebhookSecret(secret); err != nil {
+		return nil, err
+	}
+	retries := webhook.DefaultRetries
+	if c.Retries != nil {
+		retries = *c.Retries
+	}
+	timeout := time.Duration(c.Timeout)
+	if timeout == 0 {
+		timeout = webhook.DefaultTimeout
+	}
+	return &webhook.Sender{URL: u, Secret: []byte(secret), Timeout: timeout, Retries: retries}, nil
+}
+
+// Cleanup releases the store. It copes with a Provision that failed
+// before taking it. Deliveries still in flight keep the store until they
+// end (each within its sender's timeout), so none is lost to a reload or a
+// stop; they are waited for in the background, so a reload does not wait.
+func (p *Passgate) Cleanup() error {
+	if p.engine == nil || p.engine.InFlight() == 0 {
+		return releaseStore(p.storeKey)
+	}
+	go func() {
+		p.engine.Wait()
+		if err := releaseStore(p.storeKey); err != nil {
+			p.logger.Error("releasing the store after the last deliveries", zap.Error(err))
+		}
+	}()
+	return nil
+}
+
+// defaultStrip are identity headers other gateways and apps use (Apache's
+// and oauth2-proxy's among them): an upstream may trust one of them, so no
+// client may send it through passgate.
+var defaultStrip = []string{
+	"Remote-User", "X-Remote-User", "X-Forwarded-User", "X-Forwarded-Email",
+	"X-Auth-Request-User", "X-Auth-Request-Email", "X-Webauth-User",
+}
+
+// identityHeaders are the resolved names of the identity headers, "" for
+// one turned off; resolved once, not on every request.
+type identityHeaders struct{ userID, email, phone, roles string }
+
+func (h HeadersConfig) resolve() identityHeaders {
+	return identityHeaders{
+		userID: headerName(h.UserID, DefaultHeaderUserID),
+		email:  headerName(h.Email, DefaultHeaderEmail),
+		phone:  headerName(h.Phone, DefaultHeaderPhone),
+		roles:  headerName(h.Roles, DefaultHeaderRoles),
+	}
+}
+
+func headerName(set *string, def string) string {
+	if set == nil {
+		return def
+	}
+	return http.CanonicalHeaderKey(*set)
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Passgate)(nil)
+	_ caddy.Validator             = (*Passgate)(nil)
+	_ caddy.CleanerUpper          = (*Passgate)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Passgate)(nil)
+)

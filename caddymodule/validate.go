@@ -1,0 +1,349 @@
+package caddymodule
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/passgate/caddy-passgate/caddymodule/native"
+	"github.com/passgate/caddy-passgate/internal/httpkit"
+	"github.com/passgate/caddy-passgate/verify"
+	"github.com/passgate/caddy-passgate/verify/smtpmail"
+)
+
+// configError is a setting outside its rules. option names the setting the
+// way the Caddyfile parser records where it was given ("code ttl",
+// "limits sends_per_hour", "jwt key 1"), so the error can name its line.
+type configError struct {
+	option string
+	msg    string
+}
+
+func (e *configError) Error() string { return e.msg }
+
+func errAt(option, format string, args ...any) error {
+	return &configError{option: option, msg: fmt.Sprintf(format, args...)}
+}
+
+// Validate checks that settings are within their rules and the security
+// floor.
+func (p *Passgate) Validate() error { return p.check() }
+
+// check is every rule of the configuration, in one place: the Caddyfile
+// parser runs it once the block is read, and Validate for any config.
+// Zero values stand for the defaults; values behind placeholders are
+// checked when provision replaces them.
+func (p *Passgate) check() error {
+	for i, s := range p.Secrets {
+		if literal(s) {
+			if err := checkSecret(s); err != nil {
+				return errAt("secret "+strconv.Itoa(i), "%v (use {env.PASSGATE_SECRET} or {file./path})", err)
+			}
+		}
+	}
+	if err := p.checkStore(); err != nil {
+		return err
+	}
+	if p.BasePath != "" && !validBasePath(p.BasePath) {
+		return errAt("base_path", "base_path %q: must be a path of one or more plain segments, like /auth", p.BasePath)
+	}
+	if err := p.checkDelivery(); err != nil {
+		return err
+	}
+	for i, o := range p.RedirectOrigins {
+		if _, err := httpkit.NewRedirectPolicy([]string{o}); err != nil {
+			return errAt("redirect_origins "+strconv.Itoa(i), "%v", err)
+		}
+	}
+	if _, err := normalizeLinkOrigin(p.LinkOrigin); err != nil {
+		return errAt("link_origin", "%v", err)
+	}
+	for i, rc := range p.Roles {
+		if rc.Name == "" || strings.ContainsAny(rc.Name, ", \t") {
+			return errAt("role "+strconv.Itoa(i), "role name %q: no commas or spaces", rc.Name)
+		}
+	}
+	code := p.Code
+	if code.Length == 0 {
+		code.Length = verify.DefaultCodeLength
+	}
+	if code.MaxAttempts == 0 {
+		code.MaxAttempts = verify.DefaultMaxAttempts
+	}
+	if code.Length < verify.DefaultCodeLength || code.Length > 10 {
+		return errAt("code length", "code length %d: must be %d to 10", code.Length, verify.DefaultCodeLength)
+	}
+	if ttl := time.Duration(code.TTL); ttl < 0 || ttl > verify.DefaultCodeTTL {
+		return errAt("code ttl", "code ttl %v: must be above 0 and at most %v", ttl, verify.DefaultCodeTTL)
+	}
+	if code.MaxAttempts < 1 || code.MaxAttempts > verify.DefaultMaxAttempts {
+		return errAt("code max_attempts", "code max_attempts %d: must be 1 to %d", code.MaxAttempts, verify.DefaultMaxAttempts)
+	}
+	idle, lifetime := cmp(p.Session.Idle, verify.DefaultSessionIdle), cmp(p.Session.Lifetime, verify.DefaultSessionLifetime)
+	if idle <= 0 || lifetime <= 0 {
+		return errAt("session", "session idle and lifetime must be above 0")
+	}
+	if idle > lifetime {
+		return errAt("session", "session idle (%v) is longer than its lifetime (%v)", idle, lifetime)
+	}
+	if err := p.Limits.validate(code); err != nil {
+		return err
+	}
+	if p.Cookie.Name != "" && !validCookieName(p.Cookie.Name) {
+		return errAt("cookie name", "cookie name %q: letters, digits, - and _ only", p.Cookie.Name)
+	}
+	if err := p.checkHeaders(); err != nil {
+		return err
+	}
+	if err := p.JWT.validate(); err != nil {
+		return err
+	}
+	return p.checkPage()
+}
+
+func cmp[D ~int64](set D, def time.Duration) time.Duration {
+	if set == 0 {
+		return def
+	}
+	return time.Duration(set)
+}
+
+// minSecretLen is the shortest secret accepted: 256 bits.
+const minSecretLen = 32
+
+func checkSecret(s string) error {
+	if len(s) < minSecretLen {
+		return fmt.Errorf("secret is %d bytes; at least %d are needed", len(s), minSecretLen)
+	}
+	return nil
+}
+
+func (p *Passgate) checkStore() error {
+	switch s := p.Store; s.Backend {
+	case "", "memory":
+		if s.Timeout != 0 {
+			return errAt("store timeout", "store memory has no timeout")
+		}
+	case "redis":
+		if s.URL == "" {
+			return errAt("store", "store redis: a URL is required")
+		}
+		if literal(s.URL) {
+			if _, err := redis.ParseURL(s.URL); err != nil {
+				return errAt("store", "store redis %s: %s", redactURL(s.URL), redactErr(err, s.URL))
+			}
+		}
+	default:
+		return errAt("store", "unknown store %q (want memory or redis)", s.Backend)
+	}
+	return nil
+}
+
+func (p *Passgate) checkDelivery() error {
+	if e := p.Email; e != nil {
+		switch e.Delivery {
+		case "log":
+		case "smtp":
+			if e.SMTP == nil {
+				return errAt("email smtp", "email smtp: settings missing")
+			}
+			// What can be checked without placeholders or files, so a
+			// mistake names its line.
+			c := e.SMTP
+			if (c.Username == "") != (c.Password == "") {
+				return errAt("email smtp", "email smtp: username and password go together")
+			}
+			check := smtpmail.Config{Addr: c.Addr, From: c.From, TLS: c.TLS, Subject: c.Subject, Username: "u", Password: "p"}
+			if err := check.Validate(); err != nil {
+				return errAt("email smtp", "email smtp: %v", err)
+			}
+		default:
+			return errAt("email", "email: unknown delivery %q (want log or smtp)", e.Delivery)
+		}
+	}
+	if s := p.SMS; s != nil {
+		switch s.Delivery {
+		case "log":
+		case "webhook":
+			if literal(s.URL) {
+				if err := checkWebhookURL(s.URL); err != nil {
+					return errAt("sms", "sms webhook: %v", err)
+				}
+			}
+			if s.Secret == "" {
+				return errAt("sms webhook", "sms webhook: a secret is required (secret {env.PASSGATE_SMS_SECRET})")
+			}
+			if literal(s.Secret) {
+				if err := checkWebhookSecret(s.Secret); err != nil {
+					return errAt("sms webhook secret", "%v", err)
+				}
+			}
+			if s.Retries != nil && (*s.Retries < 0 || *s.Retries > 10) {
+				return errAt("sms webhook retries", "sms webhook retries %d: must be a number from 0 to 10", *s.Retries)
+			}
+		default:
+			return errAt("sms", "sms: unknown delivery %q (want log or webhook)", s.Delivery)
+		}
+	}
+	return nil
+}
+
+func checkWebhookURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return err
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("URL %q: must be http:// or https:// with a host", s)
+	}
+	return nil
+}
+
+// minWebhookSecretLen is the shortest webhook secret accepted: 128 bits
+// of a random string, the usual floor of signing secrets.
+const minWebhookSecretLen = 16
+
+func checkWebhookSecret(s string) error {
+	if len(s) < minWebhookSecretLen {
+		return fmt.Errorf("sms webhook secret is %d bytes; at least %d are needed", len(s), minWebhookSecretLen)
+	}
+	return nil
+}
+
+// normalizeLinkOrigin checks a link_origin and returns it as
+// scheme://host[:port]; "" stays "".
+func normalizeLinkOrigin(o string) (string, error) {
+	if o == "" {
+		return "", nil
+	}
+	scheme, hostport, err := httpkit.ParseOrigin(o)
+	if err != nil {
+		return "", fmt.Errorf("link_origin: %v", err)
+	}
+	if strings.Contains(hostport, "*") {
+		return "", errors.New("link_origin: no wildcard (want https://host[:port])")
+	}
+	return scheme + "://" + hostport, nil
+}
+
+func (p *Passgate) checkHeaders() error {
+	h := p.Headers
+	for _, n := range []struct {
+		option string
+		name   *string
+	}{{"user_id", h.UserID}, {"email", h.Email}, {"phone", h.Phone}, {"roles", h.Roles}, {"assertion", &h.Assertion}} {
+		if n.name != nil && *n.name != "" && !validHeaderName(*n.name) {
+			return errAt("headers "+n.option, "header name %q: letters, digits and - only, and not a header HTTP or sign-in needs", *n.name)
+		}
+	}
+	for _, n := range h.Strip {
+		if !validHeaderName(n) {
+			return errAt("headers strip", "header name %q: letters, digits and - only, and not a header HTTP or sign-in needs", n)
+		}
+	}
+	return nil
+}
+
+func (c *JWTConfig) validate() error {
+	if c == nil {
+		return nil
+	}
+	if ttl := time.Duration(c.AccessTTL); ttl < 0 || ttl > MaxAccessTTL {
+		return errAt("jwt access_ttl", "jwt access_ttl %v: must be above 0 and at most %v", ttl, MaxAccessTTL)
+	}
+	seen := map[string]bool{}
+	for i, k := range c.Keys {
+		option := "jwt key " + strconv.Itoa(i)
+		if !validKid(k.ID) {
+			return errAt(option, "jwt key id %q: letters, digits, '.', '_' and '-' only", k.ID)
+		}
+		if seen[k.ID] {
+			return errAt(option, "jwt key id %q is used twice", k.ID)
+		}
+		seen[k.ID] = true
+	}
+	return nil
+}
+
+func validKid(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '-' || c == '_' || c == '.' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return s != "" && len(s) <= 64
+}
+
+func (p *Passgate) checkPage() error {
+	pc := p.Page
+	for _, c := range []struct {
+		option, value string
+		rule          func(string) error
+	}{
+		{"page title", pc.Title, native.CheckTitle},
+		{"page logo", pc.Logo, native.CheckLogo},
+		{"page color", pc.Color, native.CheckColour},
+		{"page template", pc.Template, native.CheckTemplate},
+	} {
+		if c.value == "" {
+			continue
+		}
+		if err := c.rule(c.value); err != nil {
+			return errAt(c.option, "page %v", err)
+		}
+	}
+	return nil
+}
+
+func validBasePath(bp string) bool {
+	bp = strings.TrimSuffix(bp, "/")
+	if !strings.HasPrefix(bp, "/") || len(bp) < 2 {
+		return false
+	}
+	for _, seg := range strings.Split(bp[1:], "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+		for i := 0; i < len(seg); i++ {
+			c := seg[i]
+			if !(c == '-' || c == '_' || c == '.' || c == '~' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// reservedHeaders may not be identity headers: stripping them from every
+// request would break the protocol or sign-in itself.
+var reservedHeaders = map[string]bool{
+	"Authorization": true, "Connection": true, "Content-Length": true, "Content-Type": true,
+	"Cookie": true, "Host": true, "Keep-Alive": true, "Proxy-Authorization": true, "Proxy-Connection": true,
+	"Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true, "Origin": true,
+	"Accept": true, "Sec-Fetch-Site": true, "X-Forwarded-For": true, "X-Forwarded-Proto": true,
+	"X-Forwarded-Host": true, "Forwarded": true,
+}
+
+func validHeaderName(s string) bool {
+	if reservedHeaders[http.CanonicalHeaderKey(s)] {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '-' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func validCookieName(s string) bool {
+	return validHeaderName(strings.ReplaceAll(s, "_", "-"))
+}

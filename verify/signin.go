@@ -1,0 +1,140 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/passgate/caddy-passgate/sessionstore"
+	"github.com/passgate/caddy-passgate/verify/tokens"
+)
+
+// How a person proved themselves: a code or a magic link.
+const (
+	MethodCode = "code"
+	MethodLink = "link"
+)
+
+// amrOf is the amr claim of a sign-in method: "otp" is RFC 8176's; RFC 8176
+// registers nothing for a link sent by email, hence the plain name.
+func amrOf(method string) []string {
+	if method == MethodLink {
+		return []string{"email"}
+	}
+	return []string{"otp"}
+}
+
+// SignInRequest turns a consumed attempt (from CheckCode or CheckLink)
+// into a signed-in user.
+type SignInRequest struct {
+	Attempt Attempt
+	// Method is MethodCode or MethodLink.
+	Method string
+	// Refresh asks for a refresh token besides the session.
+	Refresh bool
+	Caller  Caller
+}
+
+// SignedIn is a new session.
+type SignedIn struct {
+	User    User
+	Session Session
+	// Secret is the session's secret, for the client to hold (a cookie);
+	// the store keeps only its hash, the session's ID.
+	Secret string
+	// RefreshToken, if asked for; AMR is how the user authenticated.
+	RefreshToken string
+	AMR          []string
+}
+
+// SignIn records the sign-in (creating the user on first sign-in, with the
+// roles the policy gives now), starts a new session and, if asked, its
+// first refresh token. Every door's code and link end here, so they give
+// the same user, roles and session. Errors: ErrUnavailable.
+func (e *Engine) SignIn(ctx context.Context, req SignInRequest) (SignedIn, error) {
+	a := req.Attempt
+	roles := e.cfg.Policy.RolesFor(a.Channel, a.Identifier)
+	if roles == nil {
+		roles = []string{}
+	}
+	newID, err := uuid.NewRandomFromReader(e.cfg.Rand)
+	if err != nil {
+		return SignedIn{}, err
+	}
+	user, err := e.store.RecordSignIn(ctx, a.Channel, a.Identifier, newID.String(), roles, e.now().Truncate(time.Millisecond))
+	if err != nil {
+		return SignedIn{}, err
+	}
+	secret := e.randomText() + e.randomText() // 2 x 128 bits
+	s, err := e.sessions.create(ctx, user, secret)
+	if err != nil {
+		return SignedIn{}, err
+	}
+	out := SignedIn{User: user, Session: s, Secret: secret, AMR: amrOf(req.Method)}
+	if req.Refresh {
+		token := e.newRefreshToken()
+		err := e.store.CreateRefresh(ctx, sessionstore.RefreshToken{
+			Hash: sessionstore.RefreshHash(token), SessionID: s.ID, UserID: s.UserID, AMR: out.AMR, ExpiresAt: s.ExpiresAt,
+		})
+		if err != nil {
+			return SignedIn{}, err
+		}
+		out.RefreshToken = token
+	}
+	e.emit(Event{Kind: EventSignedIn, Caller: req.Caller, Channel: a.Channel, UserID: user.ID, Method: req.Method})
+	return out, nil
+}
+
+// User returns the user with the given id. Errors: ErrUnauthenticated if
+// there is none, or ErrUnavailable.
+func (e *Engine) User(ctx context.Context, id string) (User, error) {
+	u, err := e.store.User(ctx, id)
+	if errors.Is(err, sessionstore.ErrNotFound) {
+		return User{}, ErrUnauthenticated
+	}
+	return u, err
+}
+
+// AccessToken is a signed access token.
+type AccessToken struct {
+	Token     string
+	ExpiresAt time.Time
+	TTL       time.Duration
+}
+
+// IssueAccess signs an access token for s, its identity and roles, and
+// how the user authenticated. It touches no store.
+func (e *Engine) IssueAccess(s Session, amr []string) (AccessToken, error) {
+	if e.cfg.Tokens == nil {
+		return AccessToken{}, ErrInvalidToken
+	}
+	tok, exp, err := e.cfg.Tokens.IssueAccess(identityOf(s, amr))
+	if err != nil {
+		return AccessToken{}, err
+	}
+	return AccessToken{Token: tok, ExpiresAt: exp, TTL: e.cfg.Tokens.AccessTTL()}, nil
+}
+
+// IssueAssertion signs a short-lived statement of s's identity for an
+// upstream on audience (its host name).
+func (e *Engine) IssueAssertion(audience string, s Session) (string, error) {
+	if e.cfg.Tokens == nil {
+		return "", ErrInvalidToken
+	}
+	return e.cfg.Tokens.IssueAssertion(audience, identityOf(s, nil))
+}
+
+// JWKS is the public half of every signing key, as a JSON Web Key Set.
+func (e *Engine) JWKS() []byte {
+	if e.cfg.Tokens == nil {
+		return []byte(`{"keys":[]}`)
+	}
+	return e.cfg.Tokens.JWKS()
+}
+
+func identityOf(s Session, amr []string) tokens.Identity {
+	return tokens.Identity{UserID: s.UserID, SessionID: s.ID, Email: s.Email,
+		Phone: s.Phone, Roles: s.Roles, AMR: amr}
+}
