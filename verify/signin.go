@@ -117,6 +117,36 @@ func (e *Engine) IssueAccess(s Session, amr []string) (AccessToken, error) {
 	return AccessToken{Token: tok, ExpiresAt: exp, TTL: e.cfg.Tokens.AccessTTL()}, nil
 }
 
+// RegisterTokenProfile adds a front door's kind of access token (its
+// claims, issuer and algorithm: see tokens.Profile). A door calls it once,
+// while it is built.
+func (e *Engine) RegisterTokenProfile(p tokens.Profile) error {
+	if e.cfg.Tokens == nil {
+		return errors.New("verify: no token issuer")
+	}
+	return e.cfg.Tokens.Register(p)
+}
+
+// IssueAccessAs signs an access token of a registered profile for s.
+func (e *Engine) IssueAccessAs(profile string, s Session, amr []string) (AccessToken, error) {
+	if e.cfg.Tokens == nil {
+		return AccessToken{}, ErrInvalidToken
+	}
+	tok, exp, err := e.cfg.Tokens.IssueFor(profile, identityOf(s, amr))
+	if err != nil {
+		return AccessToken{}, err
+	}
+	return AccessToken{Token: tok, ExpiresAt: exp, TTL: e.cfg.Tokens.TTL(profile)}, nil
+}
+
+// JWKSFor is the public half of the signing keys of one algorithm.
+func (e *Engine) JWKSFor(alg string) []byte {
+	if e.cfg.Tokens == nil {
+		return []byte(`{"keys":[]}`)
+	}
+	return e.cfg.Tokens.JWKSFor(alg)
+}
+
 // IssueAssertion signs a short-lived statement of s's identity for an
 // upstream on audience (its host name).
 func (e *Engine) IssueAssertion(audience string, s Session) (string, error) {

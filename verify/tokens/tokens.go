@@ -34,6 +34,10 @@ const (
 	assertionType = "JWT"
 )
 
+// errNotNative: a token whose typ is not passgate's own; it may be a
+// front door's (see Profile).
+var errNotNative = errors.New("typ is not an access token")
+
 // ErrInvalidToken wraps every reason a token is refused.
 var ErrInvalidToken = errors.New("tokens: invalid token")
 
@@ -81,6 +85,9 @@ type Config struct {
 	Leeway time.Duration
 	// Keys: the first signs, all verify. The first must have its private half.
 	Keys []Key
+	// ProfileKeys sign and verify the front doors' tokens only (see
+	// Profile), besides Keys; they are not in JWKS, only in JWKSFor.
+	ProfileKeys []Key
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -100,6 +107,8 @@ type Issuer struct {
 	// tokens that verified are kept, so only tokens passgate issued. Bounded,
 	// so new tokens cannot grow it.
 	verified *boundedcache.Cache[string, AccessClaims]
+	// profiles are the front doors' kinds of access token, by issuer.
+	profiles map[string]*profile
 }
 
 // Bounds of the verified-token cache: at about 1 KB an entry (the token
@@ -134,7 +143,7 @@ func New(cfg Config) (*Issuer, error) {
 	set := struct {
 		Keys []jwk `json:"keys"`
 	}{Keys: []jwk{}}
-	for _, k := range cfg.Keys {
+	for n, k := range slices.Concat(cfg.Keys, cfg.ProfileKeys) {
 		if k.ID == "" {
 			return nil, errors.New("a key has no kid")
 		}
@@ -142,6 +151,9 @@ func New(cfg Config) (*Issuer, error) {
 			return nil, fmt.Errorf("two keys share the kid %q", k.ID)
 		}
 		i.byKid[k.ID] = k
+		if n >= len(cfg.Keys) {
+			continue
+		}
 		if !slices.Contains(i.algs, k.Alg) {
 			i.algs = append(i.algs, k.Alg)
 		}
@@ -258,7 +270,7 @@ func (i *Issuer) verifyAccess(token string) (AccessClaims, error) {
 	claims := new(AccessClaims)
 	_, err := i.parser.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
 		if typ, _ := t.Header["typ"].(string); typ != accessType {
-			return nil, fmt.Errorf("typ %q is not an access token", typ)
+			return nil, errNotNative
 		}
 		kid, _ := t.Header["kid"].(string)
 		k, ok := i.byKid[kid]
@@ -270,6 +282,9 @@ func (i *Issuer) verifyAccess(token string) (AccessClaims, error) {
 		}
 		return k.public, nil
 	})
+	if errors.Is(err, errNotNative) && len(i.profiles) > 0 {
+		*claims, err = i.verifyProfile(token)
+	}
 	if err != nil {
 		return AccessClaims{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
