@@ -53,6 +53,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    }
 //	    redirect_origins <https://host[:port] | https://*.domain>...
 //	    link_origin      <https://host[:port]>
+//	    cors             <https://host[:port]>...   # browser apps on other origins
 //	    allow            email | phone <glob>...
 //	    role             <name> email | phone <glob>...
 //	    public           <path>...
@@ -140,6 +141,16 @@ func (p *Passgate) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				p.RedirectOrigins = append(p.RedirectOrigins, "")
 			}
 			copy(p.RedirectOrigins[len(p.RedirectOrigins)-len(args):], args)
+		case "cors":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			for range args {
+				at("cors " + strconv.Itoa(len(p.CORS)))
+				p.CORS = append(p.CORS, "")
+			}
+			copy(p.CORS[len(p.CORS)-len(args):], args)
 		case "link_origin":
 			at("link_origin")
 			p.LinkOrigin, err = oneArg(d)

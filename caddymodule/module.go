@@ -92,6 +92,10 @@ type Passgate struct {
 	// Access tokens, refresh tokens and signing keys for API clients.
 	JWT *JWTConfig `json:"jwt,omitempty"`
 
+	// Origins (scheme://host[:port], exact) of browser apps that may call
+	// the APIs, native and compatible, from another origin.
+	CORS []string `json:"cors,omitempty"`
+
 	logger       *zap.Logger
 	storeKey     string
 	engine       *verify.Engine

@@ -89,6 +89,10 @@ func (p *Passgate) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	cors, err := httpkit.NewCORS(p.CORS)
+	if err != nil {
+		return err
+	}
 	issuer, err := p.provisionTokens(keys)
 	if err != nil {
 		return err
@@ -127,15 +131,17 @@ func (p *Passgate) Provision(ctx caddy.Context) error {
 	}
 	p.cookie = newSessionCookie(p.Cookie, time.Duration(p.Session.Lifetime), keys)
 	env := &httpkit.Env{
-		Door:       "native",
-		Engine:     p.engine,
-		Logger:     p.logger,
-		Mount:      p.BasePath,
-		Session:    p.cookie,
-		Redirects:  redirects,
-		LinkOrigin: linkOrigin,
-		Keys:       keys.keys,
-		Insecure:   p.Cookie.Insecure,
+		Door:         "native",
+		Engine:       p.engine,
+		Logger:       p.logger,
+		Mount:        p.BasePath,
+		Session:      p.cookie,
+		NamedSession: p.cookie.named,
+		Redirects:    redirects,
+		LinkOrigin:   linkOrigin,
+		Keys:         keys.keys,
+		Insecure:     p.Cookie.Insecure,
+		CORS:         cors,
 	}
 	door, err := native.New(env, p.Page)
 	if err != nil {

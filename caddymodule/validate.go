@@ -61,6 +61,11 @@ func (p *Passgate) check() error {
 			return errAt("redirect_origins "+strconv.Itoa(i), "%v", err)
 		}
 	}
+	for i, o := range p.CORS {
+		if _, err := httpkit.NewCORS([]string{o}); err != nil {
+			return errAt("cors "+strconv.Itoa(i), "cors: %v", err)
+		}
+	}
 	if _, err := normalizeLinkOrigin(p.LinkOrigin); err != nil {
 		return errAt("link_origin", "%v", err)
 	}
