@@ -54,6 +54,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    redirect_origins <https://host[:port] | https://*.domain>...
 //	    link_origin      <https://host[:port]>
 //	    cors             <https://host[:port]>...   # browser apps on other origins
+//	    compat           supabase | nhost | wacht [<path>] { ... }   # repeatable
 //	    allow            email | phone <glob>...
 //	    role             <name> email | phone <glob>...
 //	    public           <path>...
@@ -151,6 +152,8 @@ func (p *Passgate) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				p.CORS = append(p.CORS, "")
 			}
 			copy(p.CORS[len(p.CORS)-len(args):], args)
+		case "compat":
+			err = p.parseCompat(d, at)
 		case "link_origin":
 			at("link_origin")
 			p.LinkOrigin, err = oneArg(d)
@@ -523,6 +526,25 @@ func (p *Passgate) parsePage(d *caddyfile.Dispenser, at func(string)) error {
 		"colour":   colour,
 		"template": value(&pc.Template),
 	})
+}
+
+// parseCompat reads `compat <service> [<path>] { <service's options> }`.
+func (p *Passgate) parseCompat(d *caddyfile.Dispenser, at func(string)) error {
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	option := "compat " + strconv.Itoa(len(p.Compat))
+	at(option)
+	c := CompatConfig{Service: d.Val()}
+	if d.NextArg() {
+		c.Path = d.Val()
+	}
+	if err := noArgs(d); err != nil {
+		return err
+	}
+	p.Compat = append(p.Compat, c)
+	// Each service's options, read into p.Compat[len(p.Compat)-1].
+	return block(d, "compat "+c.Service, at, map[string]func() error{})
 }
 
 // Interface guard

@@ -96,6 +96,10 @@ type Passgate struct {
 	// the APIs, native and compatible, from another origin.
 	CORS []string `json:"cors,omitempty"`
 
+	// Compatibility front doors: the wire formats of hosted sign-in
+	// services, each on a mount of its own.
+	Compat []CompatConfig `json:"compat,omitempty"`
+
 	logger       *zap.Logger
 	storeKey     string
 	engine       *verify.Engine
@@ -105,6 +109,14 @@ type Passgate struct {
 	names        identityHeaders
 	doors        []mountedDoor            // longest mount first
 	testSenders  map[string]verify.Sender // tests only: replace the configured deliveries
+}
+
+// CompatConfig is one compatibility front door.
+type CompatConfig struct {
+	// Service is the wire format: one of the keys of compatDoors.
+	Service string `json:"service"`
+	// Path is the door's mount; default: the service's own (compatDoors).
+	Path string `json:"path,omitempty"`
 }
 
 // StoreConfig selects the state backend.

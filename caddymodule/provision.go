@@ -148,8 +148,33 @@ func (p *Passgate) Provision(ctx caddy.Context) error {
 		return err
 	}
 	p.doors = []mountedDoor{{mount: p.BasePath, door: door}}
+	for _, c := range p.Compat {
+		cd := compatDoors[c.Service]
+		denv := *env
+		denv.Door, denv.Mount = c.Service, strings.TrimSuffix(cmp(c.Path, cd.mount), "/")
+		door, err := cd.build(&denv, c)
+		if err != nil {
+			return fmt.Errorf("compat %s: %v", c.Service, err)
+		}
+		p.doors = append(p.doors, mountedDoor{mount: denv.Mount, door: door})
+	}
+	// The longest mount that a path is under wins: /auth/v1 is the
+	// Supabase door's though /auth is the native one's.
+	slices.SortFunc(p.doors, func(a, b mountedDoor) int { return len(b.mount) - len(a.mount) })
 	return nil
 }
+
+// compatDoor is how to check and build one compatibility front door.
+type compatDoor struct {
+	mount string // the default mount
+	// check, if set, checks the door's settings; mount is the one it
+	// will have.
+	check func(c CompatConfig, mount string) error
+	build func(env *httpkit.Env, c CompatConfig) (http.Handler, error)
+}
+
+// compatDoors are the compatibility front doors, by service.
+var compatDoors = map[string]compatDoor{}
 
 func (p *Passgate) setDefaults() {
 	if p.Store.Backend == "" {

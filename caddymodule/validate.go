@@ -3,12 +3,15 @@ package caddymodule
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/passgate/caddy-passgate/caddymodule/native"
@@ -66,6 +69,9 @@ func (p *Passgate) check() error {
 			return errAt("cors "+strconv.Itoa(i), "cors: %v", err)
 		}
 	}
+	if err := p.checkCompat(); err != nil {
+		return err
+	}
 	if _, err := normalizeLinkOrigin(p.LinkOrigin); err != nil {
 		return errAt("link_origin", "%v", err)
 	}
@@ -90,7 +96,8 @@ func (p *Passgate) check() error {
 	if code.MaxAttempts < 1 || code.MaxAttempts > verify.DefaultMaxAttempts {
 		return errAt("code max_attempts", "code max_attempts %d: must be 1 to %d", code.MaxAttempts, verify.DefaultMaxAttempts)
 	}
-	idle, lifetime := cmp(p.Session.Idle, verify.DefaultSessionIdle), cmp(p.Session.Lifetime, verify.DefaultSessionLifetime)
+	idle := time.Duration(cmp(p.Session.Idle, caddy.Duration(verify.DefaultSessionIdle)))
+	lifetime := time.Duration(cmp(p.Session.Lifetime, caddy.Duration(verify.DefaultSessionLifetime)))
 	if idle <= 0 || lifetime <= 0 {
 		return errAt("session", "session idle and lifetime must be above 0")
 	}
@@ -112,11 +119,13 @@ func (p *Passgate) check() error {
 	return p.checkPage()
 }
 
-func cmp[D ~int64](set D, def time.Duration) time.Duration {
-	if set == 0 {
+// cmp is set, or def if set is the zero value (a setting left out).
+func cmp[T comparable](set, def T) T {
+	var zero T
+	if set == zero {
 		return def
 	}
-	return time.Duration(set)
+	return set
 }
 
 // minSecretLen is the shortest secret accepted: 256 bits.
@@ -351,4 +360,29 @@ func validHeaderName(s string) bool {
 
 func validCookieName(s string) bool {
 	return validHeaderName(strings.ReplaceAll(s, "_", "-"))
+}
+
+func (p *Passgate) checkCompat() error {
+	mounts := map[string]bool{cmp(p.BasePath, DefaultBasePath): true}
+	for i, c := range p.Compat {
+		option := "compat " + strconv.Itoa(i)
+		door, ok := compatDoors[c.Service]
+		if !ok {
+			return errAt(option, "compat %q: unknown service (want %s)", c.Service, strings.Join(slices.Sorted(maps.Keys(compatDoors)), ", "))
+		}
+		mount := cmp(c.Path, door.mount)
+		if !validBasePath(mount) {
+			return errAt(option, "compat %s path %q: must be a path of one or more plain segments, like %s", c.Service, mount, door.mount)
+		}
+		if door.check != nil {
+			if err := door.check(c, strings.TrimSuffix(mount, "/")); err != nil {
+				return errAt(option, "compat %s: %v", c.Service, err)
+			}
+		}
+		if mounts[strings.TrimSuffix(mount, "/")] {
+			return errAt(option, "compat %s: the path %s is already another door's", c.Service, mount)
+		}
+		mounts[strings.TrimSuffix(mount, "/")] = true
+	}
+	return nil
 }
