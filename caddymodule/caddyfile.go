@@ -543,8 +543,12 @@ func (p *Passgate) parseCompat(d *caddyfile.Dispenser, at func(string)) error {
 		return err
 	}
 	p.Compat = append(p.Compat, c)
-	// Each service's options, read into p.Compat[len(p.Compat)-1].
-	return block(d, "compat "+c.Service, at, map[string]func() error{})
+	cc := &p.Compat[len(p.Compat)-1]
+	readers := map[string]func() error{}
+	switch cc.Service { // each service's options
+	}
+	_ = cc
+	return block(d, "compat "+c.Service, at, readers)
 }
 
 // Interface guard
