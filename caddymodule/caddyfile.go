@@ -9,6 +9,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/passgate/caddy-passgate/internal/httpkit"
 	"github.com/passgate/caddy-passgate/verify"
 )
 
@@ -528,27 +529,34 @@ func (p *Passgate) parsePage(d *caddyfile.Dispenser, at func(string)) error {
 	})
 }
 
-// parseCompat reads `compat <service> [<path>] { <service's options> }`.
+// parseCompat reads `compat <service> [<path>] { <the door's options> }`;
+// the door reads its own options (httpkit.DoorSpec).
 func (p *Passgate) parseCompat(d *caddyfile.Dispenser, at func(string)) error {
 	if !d.NextArg() {
 		return d.ArgErr()
 	}
-	option := "compat " + strconv.Itoa(len(p.Compat))
-	at(option)
+	at("compat " + strconv.Itoa(len(p.Compat)))
 	c := CompatConfig{Service: d.Val()}
+	spec, ok := httpkit.LookupDoor(c.Service)
+	if !ok {
+		return d.Errf("compat %q: unknown service (want %s)", c.Service, strings.Join(httpkit.DoorNames(), ", "))
+	}
 	if d.NextArg() {
 		c.Path = d.Val()
 	}
 	if err := noArgs(d); err != nil {
 		return err
 	}
-	p.Compat = append(p.Compat, c)
-	cc := &p.Compat[len(p.Compat)-1]
-	readers := map[string]func() error{}
-	switch cc.Service { // each service's options
+	if spec.Options != nil {
+		var err error
+		if c.Options, err = spec.Options(d); err != nil {
+			return err
+		}
+	} else if d.NextBlock(d.Nesting()) {
+		return d.Errf("compat %s takes no options", c.Service)
 	}
-	_ = cc
-	return block(d, "compat "+c.Service, at, readers)
+	p.Compat = append(p.Compat, c)
+	return nil
 }
 
 // Interface guard

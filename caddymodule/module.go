@@ -5,6 +5,8 @@
 package caddymodule
 
 import (
+	"encoding/json"
+
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
@@ -113,10 +115,13 @@ type Passgate struct {
 
 // CompatConfig is one compatibility front door.
 type CompatConfig struct {
-	// Service is the wire format: one of the keys of compatDoors.
+	// Service is the wire format: the name a door registered
+	// (httpkit.RegisterDoor): supabase, nhost, wacht.
 	Service string `json:"service"`
-	// Path is the door's mount; default: the service's own (compatDoors).
+	// Path is the door's mount; default: the service's own.
 	Path string `json:"path,omitempty"`
+	// Options are the door's own settings, as its package documents them.
+	Options json.RawMessage `json:"options,omitempty"`
 }
 
 // StoreConfig selects the state backend.

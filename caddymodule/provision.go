@@ -149,10 +149,10 @@ func (p *Passgate) Provision(ctx caddy.Context) error {
 	}
 	p.doors = []mountedDoor{{mount: p.BasePath, door: door}}
 	for _, c := range p.Compat {
-		cd := compatDoors[c.Service]
+		spec, _ := httpkit.LookupDoor(c.Service) // checked by Validate
 		denv := *env
-		denv.Door, denv.Mount = c.Service, strings.TrimSuffix(cmp(c.Path, cd.mount), "/")
-		door, err := cd.build(&denv, c)
+		denv.Door, denv.Mount = c.Service, strings.TrimSuffix(cmp(c.Path, spec.Mount), "/")
+		door, err := spec.Build(&denv, c.Options)
 		if err != nil {
 			return fmt.Errorf("compat %s: %v", c.Service, err)
 		}
@@ -163,18 +163,6 @@ func (p *Passgate) Provision(ctx caddy.Context) error {
 	slices.SortFunc(p.doors, func(a, b mountedDoor) int { return len(b.mount) - len(a.mount) })
 	return nil
 }
-
-// compatDoor is how to check and build one compatibility front door.
-type compatDoor struct {
-	mount string // the default mount
-	// check, if set, checks the door's settings; mount is the one it
-	// will have.
-	check func(c CompatConfig, mount string) error
-	build func(env *httpkit.Env, c CompatConfig) (http.Handler, error)
-}
-
-// compatDoors are the compatibility front doors, by service.
-var compatDoors = map[string]compatDoor{}
 
 func (p *Passgate) setDefaults() {
 	if p.Store.Backend == "" {
@@ -313,7 +301,7 @@ func (c *SMSConfig) sender() (*webhook.Sender, error) {
 	repl := caddy.NewReplacer()
 	u, err := repl.ReplaceOrErr(c.URL, true, true)
 	if err == nil {
-		err = checkWebhookURL(u)
+		err = webhook.CheckURL(u)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sms webhook URL: %v", err)
@@ -322,7 +310,7 @@ func (c *SMSConfig) sender() (*webhook.Sender, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sms webhook secret: %v", err)
 	}
-	if err := checkWebhookSecret(secret); err != nil {
+	if err := webhook.CheckSecret(secret); err != nil {
 		return nil, err
 	}
 	retries := webhook.DefaultRetries

@@ -3,10 +3,7 @@ package caddymodule
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
-	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +15,7 @@ import (
 	"github.com/passgate/caddy-passgate/internal/httpkit"
 	"github.com/passgate/caddy-passgate/verify"
 	"github.com/passgate/caddy-passgate/verify/smtpmail"
+	"github.com/passgate/caddy-passgate/verify/webhook"
 )
 
 // configError is a setting outside its rules. option names the setting the
@@ -186,7 +184,7 @@ func (p *Passgate) checkDelivery() error {
 		case "log":
 		case "webhook":
 			if literal(s.URL) {
-				if err := checkWebhookURL(s.URL); err != nil {
+				if err := webhook.CheckURL(s.URL); err != nil {
 					return errAt("sms", "sms webhook: %v", err)
 				}
 			}
@@ -194,7 +192,7 @@ func (p *Passgate) checkDelivery() error {
 				return errAt("sms webhook", "sms webhook: a secret is required (secret {env.PASSGATE_SMS_SECRET})")
 			}
 			if literal(s.Secret) {
-				if err := checkWebhookSecret(s.Secret); err != nil {
+				if err := webhook.CheckSecret(s.Secret); err != nil {
 					return errAt("sms webhook secret", "%v", err)
 				}
 			}
@@ -204,28 +202,6 @@ func (p *Passgate) checkDelivery() error {
 		default:
 			return errAt("sms", "sms: unknown delivery %q (want log or webhook)", s.Delivery)
 		}
-	}
-	return nil
-}
-
-func checkWebhookURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return err
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("URL %q: must be http:// or https:// with a host", s)
-	}
-	return nil
-}
-
-// minWebhookSecretLen is the shortest webhook secret accepted: 128 bits
-// of a random string, the usual floor of signing secrets.
-const minWebhookSecretLen = 16
-
-func checkWebhookSecret(s string) error {
-	if len(s) < minWebhookSecretLen {
-		return fmt.Errorf("sms webhook secret is %d bytes; at least %d are needed", len(s), minWebhookSecretLen)
 	}
 	return nil
 }
@@ -363,26 +339,27 @@ func validCookieName(s string) bool {
 }
 
 func (p *Passgate) checkCompat() error {
-	mounts := map[string]bool{cmp(p.BasePath, DefaultBasePath): true}
+	mounts := map[string]bool{strings.TrimSuffix(cmp(p.BasePath, DefaultBasePath), "/"): true}
 	for i, c := range p.Compat {
 		option := "compat " + strconv.Itoa(i)
-		door, ok := compatDoors[c.Service]
+		spec, ok := httpkit.LookupDoor(c.Service)
 		if !ok {
-			return errAt(option, "compat %q: unknown service (want %s)", c.Service, strings.Join(slices.Sorted(maps.Keys(compatDoors)), ", "))
+			return errAt(option, "compat %q: unknown service (want %s)", c.Service, strings.Join(httpkit.DoorNames(), ", "))
 		}
-		mount := cmp(c.Path, door.mount)
+		mount := cmp(c.Path, spec.Mount)
 		if !validBasePath(mount) {
-			return errAt(option, "compat %s path %q: must be a path of one or more plain segments, like %s", c.Service, mount, door.mount)
+			return errAt(option, "compat %s path %q: must be a path of one or more plain segments, like %s", c.Service, mount, spec.Mount)
 		}
-		if door.check != nil {
-			if err := door.check(c, strings.TrimSuffix(mount, "/")); err != nil {
+		mount = strings.TrimSuffix(mount, "/")
+		if spec.Check != nil {
+			if err := spec.Check(c.Options, mount); err != nil {
 				return errAt(option, "compat %s: %v", c.Service, err)
 			}
 		}
-		if mounts[strings.TrimSuffix(mount, "/")] {
+		if mounts[mount] {
 			return errAt(option, "compat %s: the path %s is already another door's", c.Service, mount)
 		}
-		mounts[strings.TrimSuffix(mount, "/")] = true
+		mounts[mount] = true
 	}
 	return nil
 }
