@@ -196,6 +196,9 @@ type Gateway struct {
 	Extra     string // more passgate subdirectives
 	Allow     string // the allow line; default: allow email *@example.com
 	Global    string // more global options
+	// Admin is the admin endpoint's address (with /metrics on it); ""
+	// turns it off.
+	Admin string
 	msgs      *logMessages
 }
 
@@ -217,6 +220,19 @@ type Option func(*Gateway)
 
 func WithRedis(rs *Redis) Option {
 	return func(g *Gateway) { g.Store = "store redis " + rs.URL() + " {\n prefix pgtest:\n timeout 1s\n}" }
+}
+
+// WithAdmin turns the admin endpoint on, on a free port, with Caddy's
+// metrics (and passgate's) on it.
+func WithAdmin() Option {
+	return func(g *Gateway) { g.Admin = fmt.Sprintf("127.0.0.1:%d", FreePort(g.T)) }
+}
+
+func (g *Gateway) adminLine() string {
+	if g.Admin == "" {
+		return "admin off"
+	}
+	return "admin " + g.Admin + "\n\tmetrics"
 }
 
 // WithGlobal adds lines to the global options block.
@@ -274,7 +290,7 @@ func StartGateway(t *testing.T, opts ...Option) *Gateway {
 
 func (g *Gateway) Caddyfile() string {
 	return fmt.Sprintf(`{
-	admin off
+	%s
 	persist_config off
 	auto_https off
 	log {
@@ -307,7 +323,7 @@ http://127.0.0.1:%d {
 	request_header X-Seen-Placeholder-Roles {http.auth.user.roles}
 	reverse_proxy %s
 }
-`, g.LogPath, g.Global, g.Port, g.AccessLog, Secret, g.Store, g.allowLine(), g.Extra, strings.TrimPrefix(g.Upstream.URL, "http://"))
+`, g.adminLine(), g.LogPath, g.Global, g.Port, g.AccessLog, Secret, g.Store, g.allowLine(), g.Extra, strings.TrimPrefix(g.Upstream.URL, "http://"))
 }
 
 func (g *Gateway) allowLine() string {
