@@ -199,7 +199,7 @@ type Gateway struct {
 	// Admin is the admin endpoint's address (with /metrics on it); ""
 	// turns it off.
 	Admin string
-	msgs      *logMessages
+	msgs  *logMessages
 }
 
 // logMessages counts, per address, the log delivery's messages that
