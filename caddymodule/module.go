@@ -150,14 +150,19 @@ type DeliveryConfig struct {
 // AllowConfig lists, per channel, the glob patterns of identifiers that
 // may sign in (`*@example.com`).
 type AllowConfig struct {
+	// Email globs, matched against the normalised address.
 	Email []string `json:"email,omitempty"`
+	// Phone globs, matched against the E.164 number (`+44*`).
 	Phone []string `json:"phone,omitempty"`
 }
 
 // RoleConfig gives the role Name to users matching any pattern.
 type RoleConfig struct {
-	Name  string   `json:"name"`
+	// Name of the role; no commas or spaces (it goes into X-Auth-Roles).
+	Name string `json:"name"`
+	// Email globs of the users who get it.
 	Email []string `json:"email,omitempty"`
+	// Phone globs of the users who get it.
 	Phone []string `json:"phone,omitempty"`
 }
 
@@ -195,7 +200,9 @@ type LimitsConfig struct {
 
 // Rate is Count events per Window.
 type Rate struct {
-	Count  int            `json:"count"`
+	// Count is how many events the window holds, 1 or more.
+	Count int `json:"count"`
+	// Window is the span they are counted over, at most 24h.
 	Window caddy.Duration `json:"window"`
 }
 
@@ -221,10 +228,15 @@ type CookieConfig struct {
 // HeadersConfig names the identity headers. A nil field means the default
 // name; an empty string turns that header off.
 type HeadersConfig struct {
+	// UserID names the header with the user's id. Default: X-Auth-User-Id.
 	UserID *string `json:"user_id,omitempty"`
-	Email  *string `json:"email,omitempty"`
-	Phone  *string `json:"phone,omitempty"`
-	Roles  *string `json:"roles,omitempty"`
+	// Email names the header with the user's address. Default: X-Auth-Email.
+	Email *string `json:"email,omitempty"`
+	// Phone names the header with the user's number. Default: X-Auth-Phone.
+	Phone *string `json:"phone,omitempty"`
+	// Roles names the header with the user's roles, comma-separated.
+	// Default: X-Auth-Roles.
+	Roles *string `json:"roles,omitempty"`
 	// Assertion names a header that carries a short-lived signed JWT of
 	// the identity (see JWTConfig), for upstreams that verify rather than
 	// trust. Empty (default): off.
