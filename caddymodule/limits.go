@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"errors"
 	"time"
 
 	"github.com/passgate/caddy-passgate/verify"
@@ -29,16 +28,4 @@ func (lc LimitsConfig) limits() verify.Limits {
 		l.WrongCodesPerDay = lc.WrongCodesPerDay
 	}
 	return l
-}
-
-// validate checks the limits against the security floor's bounds
-// (verify.Limits.Check), naming the option that is out of them.
-func (lc LimitsConfig) validate(code CodeConfig) error {
-	var le *verify.LimitError
-	if err := lc.limits().Check(code.Length, code.MaxAttempts); errors.As(err, &le) {
-		return errAt("limits "+le.Option, "limits %s%s", le.Option, le.Msg)
-	} else if err != nil {
-		return err
-	}
-	return nil
 }

@@ -3,18 +3,17 @@ package caddymodule
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/passgate/caddy-passgate/caddymodule/native"
 	"github.com/passgate/caddy-passgate/internal/httpkit"
 	"github.com/passgate/caddy-passgate/verify"
 	"github.com/passgate/caddy-passgate/verify/smtpmail"
+	"github.com/passgate/caddy-passgate/verify/tokens"
 	"github.com/passgate/caddy-passgate/verify/webhook"
 )
 
@@ -51,7 +50,7 @@ func (p *Passgate) check() error {
 	if err := p.checkStore(); err != nil {
 		return err
 	}
-	if p.BasePath != "" && !validBasePath(p.BasePath) {
+	if p.BasePath != "" && !httpkit.ValidPath(p.BasePath) {
 		return errAt("base_path", "base_path %q: must be a path of one or more plain segments, like /auth", p.BasePath)
 	}
 	if err := p.checkDelivery(); err != nil {
@@ -78,34 +77,16 @@ func (p *Passgate) check() error {
 			return errAt("role "+strconv.Itoa(i), "role name %q: no commas or spaces", rc.Name)
 		}
 	}
-	code := p.Code
-	if code.Length == 0 {
-		code.Length = verify.DefaultCodeLength
+	floor := verify.Floor{
+		CodeLength: p.Code.Length, CodeTTL: time.Duration(p.Code.TTL), MaxAttempts: p.Code.MaxAttempts,
+		SessionIdle: time.Duration(p.Session.Idle), SessionLifetime: time.Duration(p.Session.Lifetime),
+		Limits: p.Limits.limits(),
 	}
-	if code.MaxAttempts == 0 {
-		code.MaxAttempts = verify.DefaultMaxAttempts
+	var se *verify.SettingError
+	if err := floor.Check(); errors.As(err, &se) {
+		return errAt(se.Option, "%s", se.Msg)
 	}
-	if code.Length < verify.DefaultCodeLength || code.Length > 10 {
-		return errAt("code length", "code length %d: must be %d to 10", code.Length, verify.DefaultCodeLength)
-	}
-	if ttl := time.Duration(code.TTL); ttl < 0 || ttl > verify.DefaultCodeTTL {
-		return errAt("code ttl", "code ttl %v: must be above 0 and at most %v", ttl, verify.DefaultCodeTTL)
-	}
-	if code.MaxAttempts < 1 || code.MaxAttempts > verify.DefaultMaxAttempts {
-		return errAt("code max_attempts", "code max_attempts %d: must be 1 to %d", code.MaxAttempts, verify.DefaultMaxAttempts)
-	}
-	idle := time.Duration(cmp(p.Session.Idle, caddy.Duration(verify.DefaultSessionIdle)))
-	lifetime := time.Duration(cmp(p.Session.Lifetime, caddy.Duration(verify.DefaultSessionLifetime)))
-	if idle <= 0 || lifetime <= 0 {
-		return errAt("session", "session idle and lifetime must be above 0")
-	}
-	if idle > lifetime {
-		return errAt("session", "session idle (%v) is longer than its lifetime (%v)", idle, lifetime)
-	}
-	if err := p.Limits.validate(code); err != nil {
-		return err
-	}
-	if p.Cookie.Name != "" && !validCookieName(p.Cookie.Name) {
+	if p.Cookie.Name != "" && !httpkit.ValidCookieName(p.Cookie.Name) {
 		return errAt("cookie name", "cookie name %q: letters, digits, - and _ only", p.Cookie.Name)
 	}
 	if err := p.checkHeaders(); err != nil {
@@ -228,12 +209,12 @@ func (p *Passgate) checkHeaders() error {
 		option string
 		name   *string
 	}{{"user_id", h.UserID}, {"email", h.Email}, {"phone", h.Phone}, {"roles", h.Roles}, {"assertion", &h.Assertion}} {
-		if n.name != nil && *n.name != "" && !validHeaderName(*n.name) {
+		if n.name != nil && *n.name != "" && !httpkit.ValidHeaderName(*n.name) {
 			return errAt("headers "+n.option, "header name %q: letters, digits and - only, and not a header HTTP or sign-in needs", *n.name)
 		}
 	}
 	for _, n := range h.Strip {
-		if !validHeaderName(n) {
+		if !httpkit.ValidHeaderName(n) {
 			return errAt("headers strip", "header name %q: letters, digits and - only, and not a header HTTP or sign-in needs", n)
 		}
 	}
@@ -250,7 +231,7 @@ func (c *JWTConfig) validate() error {
 	seen := map[string]bool{}
 	for i, k := range c.Keys {
 		option := "jwt key " + strconv.Itoa(i)
-		if !validKid(k.ID) {
+		if !tokens.ValidKid(k.ID) {
 			return errAt(option, "jwt key id %q: letters, digits, '.', '_' and '-' only", k.ID)
 		}
 		if seen[k.ID] {
@@ -259,16 +240,6 @@ func (c *JWTConfig) validate() error {
 		seen[k.ID] = true
 	}
 	return nil
-}
-
-func validKid(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c == '-' || c == '_' || c == '.' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
-			return false
-		}
-	}
-	return s != "" && len(s) <= 64
 }
 
 func (p *Passgate) checkPage() error {
@@ -292,52 +263,6 @@ func (p *Passgate) checkPage() error {
 	return nil
 }
 
-func validBasePath(bp string) bool {
-	bp = strings.TrimSuffix(bp, "/")
-	if !strings.HasPrefix(bp, "/") || len(bp) < 2 {
-		return false
-	}
-	for _, seg := range strings.Split(bp[1:], "/") {
-		if seg == "" || seg == "." || seg == ".." {
-			return false
-		}
-		for i := 0; i < len(seg); i++ {
-			c := seg[i]
-			if !(c == '-' || c == '_' || c == '.' || c == '~' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// reservedHeaders may not be identity headers: stripping them from every
-// request would break the protocol or sign-in itself.
-var reservedHeaders = map[string]bool{
-	"Authorization": true, "Connection": true, "Content-Length": true, "Content-Type": true,
-	"Cookie": true, "Host": true, "Keep-Alive": true, "Proxy-Authorization": true, "Proxy-Connection": true,
-	"Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true, "Origin": true,
-	"Accept": true, "Sec-Fetch-Site": true, "X-Forwarded-For": true, "X-Forwarded-Proto": true,
-	"X-Forwarded-Host": true, "Forwarded": true,
-}
-
-func validHeaderName(s string) bool {
-	if reservedHeaders[http.CanonicalHeaderKey(s)] {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c == '-' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
-			return false
-		}
-	}
-	return s != ""
-}
-
-func validCookieName(s string) bool {
-	return validHeaderName(strings.ReplaceAll(s, "_", "-"))
-}
-
 func (p *Passgate) checkCompat() error {
 	mounts := map[string]bool{strings.TrimSuffix(cmp(p.BasePath, DefaultBasePath), "/"): true}
 	for i, c := range p.Compat {
@@ -347,7 +272,7 @@ func (p *Passgate) checkCompat() error {
 			return errAt(option, "compat %q: unknown service (want %s)", c.Service, strings.Join(httpkit.DoorNames(), ", "))
 		}
 		mount := cmp(c.Path, spec.Mount)
-		if !validBasePath(mount) {
+		if !httpkit.ValidPath(mount) {
 			return errAt(option, "compat %s path %q: must be a path of one or more plain segments, like %s", c.Service, mount, spec.Mount)
 		}
 		mount = strings.TrimSuffix(mount, "/")

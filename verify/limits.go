@@ -141,17 +141,8 @@ const (
 	MaxLimitWindow = 24 * time.Hour
 )
 
-// LimitError is a limit outside the bounds Check keeps: Option names it
-// as the Caddyfile's limits block does.
-type LimitError struct {
-	Option string
-	Msg    string
-}
-
-func (e *LimitError) Error() string { return "limits " + e.Option + e.Msg }
-
 func limitErrf(option, format string, args ...any) error {
-	return &LimitError{Option: option, Msg: fmt.Sprintf(format, args...)}
+	return &SettingError{Option: "limits " + option, Msg: "limits " + option + fmt.Sprintf(format, args...)}
 }
 
 // Check checks the limits against the bounds of the security floor, for

@@ -165,3 +165,15 @@ func DeriveES256(seed []byte) (Key, error) {
 		seed = sum[:]
 	}
 }
+
+// ValidKid reports whether s may be a key id: 1 to 64 letters, digits,
+// ., _ and -.
+func ValidKid(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '-' || c == '_' || c == '.' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return s != "" && len(s) <= 64
+}
