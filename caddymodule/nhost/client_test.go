@@ -29,3 +29,11 @@ func TestNhostClient(t *testing.T) {
 		"PASSGATE_PROTECTED_URL="+g.Base+"/protected",
 	)
 }
+
+// With access tokens under nhost-js's 60 s refresh margin, the client
+// refreshes before every call: each POST …/v1/token must answer once, not
+// recurse, and the refreshed session works.
+func TestNhostClientShortTokens(t *testing.T) {
+	g := testenv.StartGateway(t, testenv.WithExtra(gatewayConfig+"jwt {\naccess_ttl 30s\n}\n"))
+	g.RunClient("nhost.mjs", "PASSGATE_NHOST_SHORT_TOKENS=1")
+}
