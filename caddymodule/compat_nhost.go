@@ -35,9 +35,14 @@ func init() {
 
 // nhostOptions are the readers of the `compat nhost` block's options.
 func nhostOptions(d *caddyfile.Dispenser, cc *CompatConfig) map[string]func() error {
-	cc.Nhost = new(nhost.Config)
+	cfg := func() *nhost.Config {
+		if cc.Nhost == nil {
+			cc.Nhost = new(nhost.Config)
+		}
+		return cc.Nhost
+	}
 	return map[string]func() error{
-		"default_role": func() (err error) { cc.Nhost.DefaultRole, err = oneArg(d); return err },
-		"issuer":       func() (err error) { cc.Nhost.Issuer, err = oneArg(d); return err },
+		"default_role": func() (err error) { cfg().DefaultRole, err = oneArg(d); return err },
+		"issuer":       func() (err error) { cfg().Issuer, err = oneArg(d); return err },
 	}
 }

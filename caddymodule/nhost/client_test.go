@@ -36,4 +36,7 @@ func TestNhostClient(t *testing.T) {
 func TestNhostClientShortTokens(t *testing.T) {
 	g := testenv.StartGateway(t, testenv.WithExtra(gatewayConfig+"jwt {\naccess_ttl 30s\n}\n"))
 	g.RunClient("nhost.mjs", "PASSGATE_NHOST_SHORT_TOKENS=1")
+	if !g.LogHas("nhost-js refreshes a token 1m0s before it expires") {
+		t.Error("no warning that the tokens are shorter than the client's refresh margin")
+	}
 }
