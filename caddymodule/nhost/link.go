@@ -165,11 +165,11 @@ func (d *Door) redirect(w http.ResponseWriter, target string, kv ...string) {
 	var b strings.Builder
 	b.WriteString(base)
 	sep := "?"
-	switch {
-	case strings.HasSuffix(base, "?") || strings.HasSuffix(base, "&"):
-		sep = ""
-	case strings.Contains(base, "?"):
+	if _, query, ok := strings.Cut(base, "?"); ok {
 		sep = "&"
+		if query == "" || strings.HasSuffix(query, "&") {
+			sep = ""
+		}
 	}
 	for i := 0; i+1 < len(kv); i += 2 {
 		b.WriteString(sep)
