@@ -178,6 +178,8 @@ func TestNhostEmailCode(t *testing.T) {
 	stored, _ := json.Marshal(map[string]any{"session": s, "decodedToken": claims})
 	if n := len(url.QueryEscape(string(stored))); n > 3800 {
 		t.Fatalf("stored session is %d bytes", n)
+	} else {
+		t.Logf("stored session: %d bytes", n)
 	}
 
 	// The token passes the gate like passgate's own, and is taken off the
