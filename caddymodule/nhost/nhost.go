@@ -128,9 +128,8 @@ func New(env *httpkit.Env, cfg Config) (*Door, error) {
 	}
 	// A token's lifetime is the profile's, which only issuing one tells.
 	if tok, err := env.Engine.IssueAccessAs(d.profile, verify.Session{}, nil); err == nil && tok.TTL <= 2*refreshMargin {
-		ttl := tok.TTL
 		env.Logger.Warn(fmt.Sprintf("compat nhost: access tokens live %v; nhost-js refreshes a token %v before it expires, "+
-			"so it will call POST %s/token before nearly every request (set jwt access_ttl to several minutes)", ttl, refreshMargin, env.Mount))
+			"so it will call POST %s/token before nearly every request (set jwt access_ttl to several minutes)", tok.TTL, refreshMargin, env.Mount))
 	}
 	return d, nil
 }
