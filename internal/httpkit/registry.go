@@ -1,7 +1,9 @@
 package httpkit
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"sync"
@@ -50,4 +52,40 @@ func DoorNames() []string {
 	doors.Range(func(k, _ any) bool { names = append(names, k.(string)); return true })
 	slices.Sort(names)
 	return names
+}
+
+// ReadOptions reads a door's Caddyfile block: each option's arguments go to
+// its reader; an unknown option, or a reader's error, names its line.
+func ReadOptions(d *caddyfile.Dispenser, door string, readers map[string]func(args []string) error) error {
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		option := d.Val()
+		read, ok := readers[option]
+		if !ok {
+			return d.Errf("unknown compat %s option %q", door, option)
+		}
+		if err := read(d.RemainingArgs()); err != nil {
+			return d.Errf("compat %s %s: %v", door, option, err)
+		}
+	}
+	return nil
+}
+
+// OneArg is an option's single argument.
+func OneArg(args []string, set *string) error {
+	if len(args) != 1 {
+		return fmt.Errorf("want one value, got %d", len(args))
+	}
+	*set = args[0]
+	return nil
+}
+
+// DecodeOptions reads a door's config from its JSON options (none: the
+// zero config), refusing unknown fields.
+func DecodeOptions(raw json.RawMessage, config any) error {
+	if len(raw) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	return dec.Decode(config)
 }

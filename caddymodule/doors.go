@@ -1,0 +1,6 @@
+package caddymodule
+
+// The compatibility front doors register themselves (httpkit.RegisterDoor).
+import (
+	_ "github.com/passgate/caddy-passgate/caddymodule/nhost"
+)
