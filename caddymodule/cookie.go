@@ -111,14 +111,18 @@ func (c sessionCookie) Credential(r *http.Request) verify.Credential {
 	if tok, ok := bearerToken(r); ok {
 		return verify.Credential{Bearer: tok, IsBearer: true}
 	}
-	id := c.sessionID(r)
+	cred := verify.Credential{SessionID: c.sessionID(r)}
 	for _, o := range *c.also {
-		if id != "" {
+		if id := o.sessionID(r); id != "" {
+			if cred.SessionID == "" {
+				cred.SessionID = id
+			} else {
+				cred.Fallback = id
+			}
 			break
 		}
-		id = o.sessionID(r)
 	}
-	return verify.Credential{SessionID: id}
+	return cred
 }
 
 // remove takes every name of the session cookie out of h's Cookie lines.

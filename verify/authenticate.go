@@ -23,8 +23,11 @@ var (
 // consulted.
 type Credential struct {
 	SessionID string
-	Bearer    string
-	IsBearer  bool
+	// Fallback is another session cookie's session ID (a door's name for
+	// it), tried when SessionID proves no live session.
+	Fallback string
+	Bearer   string
+	IsBearer bool
 }
 
 // Authenticate returns the live session a credential proves, with the
@@ -48,7 +51,11 @@ func (e *Engine) Authenticate(ctx context.Context, c Credential) (Session, error
 // policy: someone it no longer allows may still end their sessions.
 func (e *Engine) identify(ctx context.Context, c Credential) (Session, error) {
 	if !c.IsBearer {
-		return e.liveSession(ctx, c.SessionID)
+		s, err := e.liveSession(ctx, c.SessionID)
+		if errors.Is(err, ErrUnauthenticated) && c.Fallback != "" {
+			return e.liveSession(ctx, c.Fallback)
+		}
+		return s, err
 	}
 	if e.cfg.Tokens == nil {
 		return Session{}, ErrInvalidToken
