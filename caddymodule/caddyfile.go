@@ -546,6 +546,8 @@ func (p *Passgate) parseCompat(d *caddyfile.Dispenser, at func(string)) error {
 	cc := &p.Compat[len(p.Compat)-1]
 	readers := map[string]func() error{}
 	switch cc.Service { // each service's options
+	case "supabase":
+		readers = supabaseOptions(d, cc)
 	}
 	_ = cc
 	return block(d, "compat "+c.Service, at, readers)

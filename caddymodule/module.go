@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/passgate/caddy-passgate/caddymodule/native"
+	"github.com/passgate/caddy-passgate/caddymodule/supabase"
 	"github.com/passgate/caddy-passgate/verify"
 )
 
@@ -117,6 +118,8 @@ type CompatConfig struct {
 	Service string `json:"service"`
 	// Path is the door's mount; default: the service's own (compatDoors).
 	Path string `json:"path,omitempty"`
+	// Supabase holds the options of `compat supabase`.
+	Supabase *supabase.Config `json:"supabase,omitempty"`
 }
 
 // StoreConfig selects the state backend.
