@@ -3,10 +3,15 @@ package supabase_test
 import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"math/big"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -268,4 +273,31 @@ func TestMounts(t *testing.T) {
 	if r := c.Do("POST", "/auth/start", map[string]any{"email": "fay@example.com"}); r.Status != 200 || r.JSON(t)["attempt_id"] == nil {
 		t.Fatalf("native start: %d %s", r.Status, r.Body)
 	}
+}
+
+// With the operator's own ES256 key in `jwt`, the door's tokens are
+// signed with it, and the JWKS publishes it.
+func TestOperatorKey(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "es256.pem")
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g := testenv.StartGateway(t, testenv.WithExtra("compat supabase\n\t\tjwt {\n\t\t\tkey mine "+path+"\n\t\t}"))
+	c := newClient(g)
+	token := c.signIn(g, "ora@example.com", nil)["access_token"].(string)
+	raw, _ := base64.RawURLEncoding.DecodeString(strings.Split(token, ".")[0])
+	var header map[string]any
+	json.Unmarshal(raw, &header)
+	if header["kid"] != "mine" {
+		t.Fatalf("signed with %v, want the operator's key", header["kid"])
+	}
+	verifyES256(t, c.call("GET", "/.well-known/jwks.json", nil).Body, token)
 }
