@@ -64,9 +64,9 @@ func (d *Door) serveLinkContinue(w http.ResponseWriter, r *http.Request) {
 		d.pageError(w, newError(http.StatusForbidden, "forbidden", "Cross-site request refused"))
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, httpkit.MaxBodyBytes)
-	if err := r.ParseForm(); err != nil {
-		d.pageError(w, validation("Unreadable form"))
+	var none struct{}
+	if _, err := httpkit.ReadBody(w, r, &none); err != nil {
+		d.pageError(w, newError(err.Status, "validation_failed", err.Message))
 		return
 	}
 	token := r.PostForm.Get("token")

@@ -76,6 +76,14 @@ func TestMagicLinkImplicit(t *testing.T) {
 	if r := c.continueLink(form, "Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example"); r.Status != 403 {
 		t.Fatalf("cross-site post: %d", r.Status)
 	}
+	big := url.Values{"token": {strings.Repeat("a", 20000)}}
+	if r := c.continueLink(big); r.Status != 413 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("oversized form: %d %v", r.Status, r.Header)
+	}
+	if r := c.continueLink(url.Values{"token": {"junk"}, "redirect_to": {"https://evil.example/x"}}); r.Status != 303 ||
+		!strings.HasPrefix(r.Header.Get("Location"), "/#error=access_denied") {
+		t.Fatalf("junk token with a foreign redirect: %d %v", r.Status, r.Header.Get("Location"))
+	}
 	u, q, f := location(t, c.continueLink(form))
 	if u.Scheme+"://"+u.Host+u.Path != "https://app.example.com/welcome" || len(q) != 0 {
 		t.Fatalf("redirected to %s", u)
