@@ -57,7 +57,7 @@ func appServer(t *testing.T) *httptest.Server {
 		w.Header().Set("Content-Type", "text/html")
 		w.Write([]byte(`<!doctype html><script src="/supabase.js"></script><script>
 window.sb = supabase.createClient(new URLSearchParams(location.search).get("gw"), "sb_publishable_browser-key",
-  { auth: { detectSessionInUrl: false, autoRefreshToken: false } });
+  { auth: { detectSessionInUrl: new URLSearchParams(location.search).has("detect"), autoRefreshToken: false } });
 window.err = (e) => e && { name: e.name, status: e.status, code: e.code };
 </script>`))
 	}))
@@ -121,5 +121,68 @@ func TestBrowserCORS(t *testing.T) {
 		return { error: err(r.error), raw }`)
 	if e, _ := r["error"].(map[string]any); e == nil || e["name"] != "AuthRetryableFetchError" || r["raw"] != "TypeError" {
 		t.Fatalf("from a disallowed origin: %v", r)
+	}
+}
+
+// The emailed link in a real browser, implicit flow. Followed from a
+// page, it asks first and its button posts under the page's CSP; opened
+// as from a mail program (typed in the address bar), it continues by
+// itself. Either way the redirect lands on the app with the session in
+// the fragment, and supabase-js takes it from the URL (detectSessionInUrl)
+// after checking it with GET /user.
+func TestBrowserMagicLink(t *testing.T) {
+	app := appServer(t)
+	g := testenv.StartGateway(t, testenv.WithExtra("compat supabase\n\t\tcors "+app.URL+"\n\t\tredirect_origins "+app.URL))
+	ctx := browser(t)
+	for _, tc := range []struct {
+		email string
+		open  func(link string)
+	}{
+		{"ola@example.com", func(link string) {
+			// From a page: the browser says cross-site, the page asks.
+			if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`location.href = "`+link+`"`)); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				heading, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("h1") ? document.querySelector("h1").textContent : ""`))
+				if heading == "Sign in as ola@example.com?" {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("link page heading %q", heading)
+				}
+				time.Sleep(20 * time.Millisecond) // polling the navigation
+			}
+			if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS("button"))); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"pia@example.com", func(link string) {
+			if _, err := chromedp.Run(ctx, chromedp.Navigate(link)); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		if _, err := chromedp.Run(ctx, chromedp.Navigate(app.URL+"/?detect=1&gw="+g.Base)); err != nil {
+			t.Fatal(err)
+		}
+		r := run(t, ctx, `const r = await sb.auth.signInWithOtp({ email: "`+tc.email+`", options: { emailRedirectTo: location.href } }); return { error: err(r.error) }`)
+		if r["error"] != nil {
+			t.Fatalf("signInWithOtp: %v", r)
+		}
+		tc.open(g.LinkFor(tc.email))
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			r, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(async () => { if (typeof sb === "undefined") return "";
+				const s = await sb.auth.getSession(); return location.origin + " " + location.hash + "|" + (s.data.session ? s.data.session.user.email : "") })()`, chromedp.EvalAwaitPromise))
+			if err == nil && r == app.URL+" |"+tc.email {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the app did not take the session from the link: %q %v", tc.email, r, err)
+			}
+			time.Sleep(50 * time.Millisecond) // polling the page; nothing to wait on
+		}
 	}
 }
