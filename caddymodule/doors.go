@@ -3,4 +3,5 @@ package caddymodule
 // The compatibility front doors register themselves (httpkit.RegisterDoor).
 import (
 	_ "github.com/passgate/caddy-passgate/caddymodule/nhost"
+	_ "github.com/passgate/caddy-passgate/caddymodule/supabase"
 )

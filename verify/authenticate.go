@@ -16,6 +16,11 @@ var (
 	// ErrInvalidToken: a bearer token refused (malformed, badly signed,
 	// expired, or its session ended). It is an ErrUnauthenticated.
 	ErrInvalidToken = fmt.Errorf("%w: invalid access token", ErrUnauthenticated)
+	// ErrSessionEnded: a bearer token that verifies, but whose session has
+	// ended (or whose user the policy no longer allows): GoTrue's clients
+	// drop their stored session on this one only. It is an
+	// ErrInvalidToken.
+	ErrSessionEnded = fmt.Errorf("%w: its session has ended", ErrInvalidToken)
 )
 
 // Credential is what a request proves a session with: a session cookie's
@@ -34,15 +39,17 @@ type Credential struct {
 // roles the policy gives its user now. A session whose user the policy no
 // longer allows counts as none: removing someone from `allow` locks them
 // out at once, and a session from another site sharing the store gets
-// nowhere. Errors: ErrInvalidToken (a refused bearer token),
-// ErrUnauthenticated, or ErrUnavailable.
+// nowhere. Errors: ErrInvalidToken (a refused bearer token; ErrSessionEnded
+// if it verified but its session is gone), ErrUnauthenticated, or
+// ErrUnavailable.
 func (e *Engine) Authenticate(ctx context.Context, c Credential) (Session, error) {
 	s, err := e.identify(ctx, c)
-	if err == nil {
-		s, err = e.applyPolicy(s)
+	if err != nil {
+		return Session{}, err
 	}
+	s, err = e.applyPolicy(s)
 	if c.IsBearer && errors.Is(err, ErrUnauthenticated) {
-		return Session{}, ErrInvalidToken
+		return Session{}, ErrSessionEnded
 	}
 	return s, err
 }
@@ -67,7 +74,7 @@ func (e *Engine) identify(ctx context.Context, c Credential) (Session, error) {
 	s, err := e.liveSession(ctx, sid)
 	switch {
 	case errors.Is(err, ErrUnauthenticated):
-		return Session{}, ErrInvalidToken
+		return Session{}, ErrSessionEnded
 	case err != nil:
 		return Session{}, err
 	case s.UserID != subject:

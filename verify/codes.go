@@ -88,9 +88,16 @@ type StartRequest struct {
 	CreateUser bool
 	// Link makes the magic link of a token; nil: the message carries no
 	// link. Each front door links to its own route.
-	Link   func(token string) string
+	Link func(token string) string
+	// Data is the front door's own state of the attempt, kept with it and
+	// given back by CheckCode, PeekLink and CheckLink; at most
+	// MaxAttemptData bytes.
+	Data   []byte
 	Caller Caller
 }
+
+// MaxAttemptData bounds StartRequest.Data.
+const MaxAttemptData = 8 << 10
 
 // Started describes an attempt to the client. For an identifier that may
 // not sign in, it describes an attempt that does not exist, so the answer
@@ -124,12 +131,15 @@ func normalize(channel, identifier string) (string, error) {
 // are the same for both. A delivery that fails is reported by the next
 // check of the attempt (ErrDeliveryFailed), and by an event.
 //
-// Errors: ErrChannelNotConfigured, ErrInvalidIdentifier,
-// *RateLimitedError, or ErrUnavailable.
+// Errors: ErrChannelNotConfigured, ErrInvalidIdentifier, ErrInvalidInput
+// (Data too large), *RateLimitedError, or ErrUnavailable.
 func (e *Engine) Start(ctx context.Context, req StartRequest) (Started, error) {
 	sender := e.cfg.Senders[req.Channel]
 	if sender == nil {
 		return Started{}, ErrChannelNotConfigured
+	}
+	if len(req.Data) > MaxAttemptData {
+		return Started{}, invalid("the attempt's data is too large")
 	}
 	identifier, err := normalize(req.Channel, req.Identifier)
 	if err != nil {
@@ -213,6 +223,7 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Started, error) {
 		CreateUser: req.CreateUser,
 		CreatedAt:  now,
 		ExpiresAt:  started.ExpiresAt,
+		Data:       req.Data,
 	}
 	if err := e.store.CreateAttempt(ctx, a); err != nil {
 		return Started{}, err

@@ -3,7 +3,7 @@ package httpkit
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
+	"errors"
 	"net/http"
 	"slices"
 	"sync"
@@ -63,17 +63,23 @@ func ReadOptions(d *caddyfile.Dispenser, door string, readers map[string]func(ar
 		if !ok {
 			return d.Errf("unknown compat %s option %q", door, option)
 		}
-		if err := read(d.RemainingArgs()); err != nil {
+		if err := read(d.RemainingArgs()); errors.Is(err, ErrArgs) {
+			return d.ArgErr()
+		} else if err != nil {
 			return d.Errf("compat %s %s: %v", door, option, err)
 		}
 	}
 	return nil
 }
 
+// ErrArgs is an option given too few or too many arguments; ReadOptions
+// says so as Caddy does.
+var ErrArgs = errors.New("wrong argument count")
+
 // OneArg is an option's single argument.
 func OneArg(args []string, set *string) error {
 	if len(args) != 1 {
-		return fmt.Errorf("want one value, got %d", len(args))
+		return ErrArgs
 	}
 	*set = args[0]
 	return nil

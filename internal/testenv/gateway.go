@@ -350,7 +350,13 @@ func (g *Gateway) TryLoad() error {
 	for _, w := range warnings {
 		g.T.Logf("adapt warning: %v", w)
 	}
-	return caddy.Load(cfg, true)
+	err = caddy.Load(cfg, true)
+	// A reload shuts the old server down, closing its kept-alive
+	// connections (http.DefaultTransport's); one reused before its close
+	// is seen fails with EOF or "connection reset", which is the
+	// harness's doing, not passgate's.
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+	return err
 }
 
 // Restart stops Caddy entirely and starts it again on the same config.
@@ -359,10 +365,6 @@ func (g *Gateway) Restart() {
 	if err := caddy.Stop(); err != nil {
 		g.T.Fatal(err)
 	}
-	// The clients' kept-alive connections (http.DefaultTransport's) were
-	// to the stopped server; one reused before its close is seen gives
-	// "connection reset", which is the harness's doing, not passgate's.
-	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 	g.Load()
 }
 

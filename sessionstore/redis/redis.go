@@ -96,7 +96,7 @@ const sessionField = "s:"
 
 // userFields are the user record's own fields, read by name so that the
 // session index in the same hash never reaches decodeUser.
-var userFields = []string{"id", "ch", "idf", "c", "r", "l"}
+var userFields = []string{"id", "ch", "idf", "c", "r", "l", "md"}
 
 func (r *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, r.timeout)
@@ -132,6 +132,7 @@ func (r *Store) CreateAttempt(ctx context.Context, a sessionstore.Attempt) error
 			"th", tokenIndex,
 			"rt", a.RedirectTo,
 			"cu", strconv.FormatBool(a.CreateUser),
+			"d", a.Data,
 			"c", a.CreatedAt.UnixMilli(),
 			"x", a.ExpiresAt.UnixMilli(),
 			"t", 0,
@@ -228,6 +229,9 @@ func decodeAttempt(id string, f map[string]string) sessionstore.Attempt {
 		Tries:      tries,
 		Failed:     f["f"] == "1",
 	}
+	if d := f["d"]; d != "" {
+		a.Data = []byte(d)
+	}
 	if th := f["th"]; th != "" {
 		// The field holds the index key; the hash is its last part.
 		a.TokenHash, _ = hex.DecodeString(th[strings.LastIndex(th, ":")+1:])
@@ -303,7 +307,7 @@ func (r *Store) user(ctx context.Context, id string) (sessionstore.User, error) 
 
 // recordSignInScript: KEYS[1] identity index; ARGV: new id, user key
 // prefix, channel, identifier, roles (JSON), time (ms). Returns the user's
-// fields id, ch, idf, c, r, l in that order (userFields).
+// fields id, ch, idf, c, r, l, md in that order (userFields).
 var recordSignInScript = goredis.NewScript(`
 local id = redis.call('GET', KEYS[1])
 if not id then
@@ -312,7 +316,7 @@ if not id then
   redis.call('HSET', ARGV[2] .. id, 'id', id, 'ch', ARGV[3], 'idf', ARGV[4], 'c', ARGV[6])
 end
 redis.call('HSET', ARGV[2] .. id, 'r', ARGV[5], 'l', ARGV[6])
-local f = redis.call('HMGET', ARGV[2] .. id, 'id', 'ch', 'idf', 'c', 'r', 'l')
+local f = redis.call('HMGET', ARGV[2] .. id, 'id', 'ch', 'idf', 'c', 'r', 'l', 'md')
 for i = 1, #f do if not f[i] then f[i] = '' end end
 return f
 `)
@@ -338,6 +342,24 @@ func (r *Store) RecordSignIn(ctx context.Context, channel, identifier, newID str
 	return decodeUserFields(res)
 }
 
+// setUserMetadataScript: KEYS[1] user. Only an existing user gets it.
+var setUserMetadataScript = goredis.NewScript(`
+if redis.call('HEXISTS', KEYS[1], 'id') == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'md', ARGV[1])
+return 1
+`)
+
+// SetUserMetadata implements sessionstore.UserStore.
+func (r *Store) SetUserMetadata(ctx context.Context, id string, metadata []byte) error {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	n, err := setUserMetadataScript.Run(ctx, r.client, []string{r.userKey(id)}, metadata).Int()
+	if err == nil && n == 0 {
+		return sessionstore.ErrNotFound
+	}
+	return storeErr(err)
+}
+
 // decodeUserFields decodes the values of userFields, in that order.
 func decodeUserFields(vals []string) (sessionstore.User, error) {
 	f := make(map[string]string, len(userFields))
@@ -349,6 +371,9 @@ func decodeUserFields(vals []string) (sessionstore.User, error) {
 
 func decodeUser(f map[string]string) (sessionstore.User, error) {
 	u := sessionstore.User{ID: f["id"], CreatedAt: millis(f["c"]), LastSignInAt: millis(f["l"])}
+	if md := f["md"]; md != "" {
+		u.Metadata = []byte(md)
+	}
 	u.SetIdentifier(f["ch"], f["idf"])
 	if rs := f["r"]; rs != "" {
 		if err := json.Unmarshal([]byte(rs), &u.Roles); err != nil {

@@ -112,6 +112,7 @@ func (i *Issuer) IssueFor(name string, id Identity) (string, time.Time, error) {
 	if p.Claims != nil {
 		maps.Copy(claims, p.Claims(id))
 	}
+	maps.Copy(claims, id.Claims)
 	for _, c := range reserved {
 		delete(claims, c)
 	}
@@ -161,6 +162,14 @@ func (i *Issuer) JWKSFor(alg string) []byte {
 	return b
 }
 
+// profileClaims are what passgate reads of a profile's token: its own
+// claims only. The profile's (GoTrue's amr is a list of objects, not of
+// strings) are the door's clients' business.
+type profileClaims struct {
+	jwt.RegisteredClaims
+	SessionID string `json:"sid"`
+}
+
 // verifyProfile checks a token of a registered profile, chosen by its
 // (not yet verified) issuer, and returns its claims as an access token's.
 func (i *Issuer) verifyProfile(token string) (AccessClaims, error) {
@@ -168,7 +177,7 @@ func (i *Issuer) verifyProfile(token string) (AccessClaims, error) {
 	if p == nil {
 		return AccessClaims{}, errors.New("unknown issuer")
 	}
-	claims := new(AccessClaims)
+	claims := new(profileClaims)
 	_, err := p.parser.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
 		if typ, _ := t.Header["typ"].(string); typ != p.Type {
 			return nil, fmt.Errorf("typ %q is not a %s token", typ, p.Name)
@@ -180,7 +189,7 @@ func (i *Issuer) verifyProfile(token string) (AccessClaims, error) {
 		}
 		return k.public, nil
 	})
-	return *claims, err
+	return AccessClaims{RegisteredClaims: claims.RegisteredClaims, SessionID: claims.SessionID}, err
 }
 
 // unverifiedIssuer reads the iss claim of a token without checking it,

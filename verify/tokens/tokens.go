@@ -34,8 +34,8 @@ const (
 	assertionType = "JWT"
 )
 
-// errNotNative: a token whose typ is not passgate's own; it may be a
-// front door's (see Profile).
+// errNotNative: a token whose typ is not an access token's (an
+// assertion's, or a front door's without its issuer).
 var errNotNative = errors.New("typ is not an access token")
 
 // ErrInvalidToken wraps every reason a token is refused.
@@ -49,6 +49,10 @@ type Identity struct {
 	Phone     string
 	Roles     []string
 	AMR       []string // how the user authenticated (RFC 8176 values)
+	// Claims are a front door's claims for one token of its profile,
+	// added after the profile's own (see Profile); like those, they may
+	// not replace passgate's.
+	Claims map[string]any
 }
 
 // AccessClaims are the claims of an access token.
@@ -267,31 +271,13 @@ func (i *Issuer) verifyAccess(token string) (AccessClaims, error) {
 	if c, ok := i.verified.Get(token); ok {
 		return c, nil
 	}
-	claims := new(AccessClaims)
-	var err error
+	// A front door's token is told by its issuer before anything is
+	// decoded: its claims need not fit AccessClaims (GoTrue's amr does not).
 	if len(i.profiles) > 0 && i.profiles[unverifiedIssuer(token)] != nil {
-		// A front door's token, told by its issuer (no profile has
-		// passgate's own): the native parser would refuse its algorithm
-		// when passgate's own keys have another one (ES256 profiles,
-		// Ed25519 keys) before it could see the token is not native.
-		*claims, err = i.verifyProfile(token)
-	} else {
-		err = i.verifyNative(token, claims)
+		claims, err := i.verifyProfile(token)
+		return i.accept(token, claims, err)
 	}
-	if err != nil {
-		return AccessClaims{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
-	}
-	if claims.Subject == "" || claims.SessionID == "" || claims.ID == "" {
-		return AccessClaims{}, fmt.Errorf("%w: sub, sid and jti are required", ErrInvalidToken)
-	}
-	// Only until exp: past it the parser would refuse the token (the
-	// leeway is not extended to cached tokens).
-	i.verified.PutUntil(token, *claims, claims.ExpiresAt.Time)
-	return *claims, nil
-}
-
-// verifyNative checks a token of passgate's own into claims.
-func (i *Issuer) verifyNative(token string, claims *AccessClaims) error {
+	claims := new(AccessClaims)
 	_, err := i.parser.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
 		if typ, _ := t.Header["typ"].(string); typ != accessType {
 			return nil, errNotNative
@@ -306,7 +292,22 @@ func (i *Issuer) verifyNative(token string, claims *AccessClaims) error {
 		}
 		return k.public, nil
 	})
-	return err
+	return i.accept(token, *claims, err)
+}
+
+// accept checks what every access token must carry and remembers a
+// valid one.
+func (i *Issuer) accept(token string, claims AccessClaims, err error) (AccessClaims, error) {
+	if err != nil {
+		return AccessClaims{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+	}
+	if claims.Subject == "" || claims.SessionID == "" || claims.ID == "" {
+		return AccessClaims{}, fmt.Errorf("%w: sub, sid and jti are required", ErrInvalidToken)
+	}
+	// Only until exp: past it the parser would refuse the token (the
+	// leeway is not extended to cached tokens).
+	i.verified.PutUntil(token, claims, claims.ExpiresAt.Time)
+	return claims, nil
 }
 
 // clone copies the claims with their slices, so that what a caller does
