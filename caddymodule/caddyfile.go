@@ -9,6 +9,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/passgate/caddy-passgate/caddymodule/wacht"
 	"github.com/passgate/caddy-passgate/verify"
 )
 
@@ -546,8 +547,10 @@ func (p *Passgate) parseCompat(d *caddyfile.Dispenser, at func(string)) error {
 	cc := &p.Compat[len(p.Compat)-1]
 	readers := map[string]func() error{}
 	switch cc.Service { // each service's options
+	case "wacht":
+		cc.Wacht = new(wacht.Config)
+		readers["origin"] = func() (err error) { cc.Wacht.Origin, err = oneArg(d); return }
 	}
-	_ = cc
 	return block(d, "compat "+c.Service, at, readers)
 }
 

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/passgate/caddy-passgate/caddymodule/native"
+	"github.com/passgate/caddy-passgate/caddymodule/wacht"
 	"github.com/passgate/caddy-passgate/verify"
 )
 
@@ -117,6 +118,8 @@ type CompatConfig struct {
 	Service string `json:"service"`
 	// Path is the door's mount; default: the service's own (compatDoors).
 	Path string `json:"path,omitempty"`
+	// Wacht holds the options of `compat wacht`.
+	Wacht *wacht.Config `json:"wacht,omitempty"`
 }
 
 // StoreConfig selects the state backend.
