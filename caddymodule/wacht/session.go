@@ -3,6 +3,8 @@ package wacht
 import (
 	"net/http"
 
+	"github.com/passgate/caddy-passgate/internal/httpkit"
+
 	"github.com/passgate/caddy-passgate/verify"
 )
 
@@ -15,6 +17,9 @@ func (d *Door) serveSession(w http.ResponseWriter, r *http.Request) {
 	if e != nil {
 		writeError(w, e, nil)
 		return
+	}
+	if signedIn == nil && httpkit.CookieValue(r.Header, SessionCookieName) != "" {
+		d.session.Clear(w) // its session has ended
 	}
 	st, had := d.browser.load(r)
 	if !had {
@@ -80,7 +85,6 @@ func (d *Door) serveSignOut(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e, nil)
 		return
 	}
-	cred := d.env.Session.Credential(r)
 	if id := f.get("sign_in_id"); id != "" {
 		signedIn, e := d.signedIn(r)
 		if e == nil && (signedIn == nil || signedIn.ID != id) {
@@ -91,14 +95,15 @@ func (d *Door) serveSignOut(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if _, _, err := d.env.Engine.Logout(r.Context(), cred, verify.ScopeLocal, d.env.Caller(r)); err != nil {
-		writeError(w, d.engineError(err), nil)
-		return
+	for _, c := range d.credentials(r) {
+		if _, _, err := d.env.Engine.Logout(r.Context(), c, verify.ScopeLocal, d.env.Caller(r)); err != nil {
+			writeError(w, d.engineError(err), nil)
+			return
+		}
 	}
+	// Both cookies go: passgate's own, if the sign-in was through another door.
+	d.env.Session.Clear(w)
 	d.session.Clear(w)
-	if !cred.IsBearer {
-		d.env.Session.Clear(w) // passgate's own cookie, if the sign-in was through another door
-	}
 	st, _ := d.browser.load(r)
 	d.saveAndAnswer(w, st, nil)
 }

@@ -27,19 +27,31 @@ func channelOf(strategy string) string {
 	return verify.ChannelEmail
 }
 
-// signedIn returns the live passgate session of the request's cookie
-// (__session, or passgate's own), nil if there is none. Only a store
-// failure is an error.
-func (d *Door) signedIn(r *http.Request) (*verify.Session, *apiError) {
-	s, err := d.env.Engine.Authenticate(r.Context(), d.env.Session.Credential(r))
-	switch {
-	case err == nil:
-		return &s, nil
-	case errors.Is(err, verify.ErrUnauthenticated):
-		return nil, nil
-	default:
-		return nil, d.engineError(err)
+// credentials are what the request may prove a passgate session with:
+// passgate's own cookie (or a bearer token) first, as the gate reads them,
+// and __session first. The two differ when the browser holds both cookies
+// and the first has ended: a sign-in or sign-out here must see the other.
+func (d *Door) credentials(r *http.Request) []verify.Credential {
+	own, named := d.env.Session.Credential(r), d.session.Credential(r)
+	if own.IsBearer || own == named {
+		return []verify.Credential{own}
 	}
+	return []verify.Credential{own, named}
+}
+
+// signedIn returns the live passgate session the request proves, nil if
+// there is none. Only a store failure is an error.
+func (d *Door) signedIn(r *http.Request) (*verify.Session, *apiError) {
+	for _, c := range d.credentials(r) {
+		s, err := d.env.Engine.Authenticate(r.Context(), c)
+		switch {
+		case err == nil:
+			return &s, nil
+		case !errors.Is(err, verify.ErrUnauthenticated):
+			return nil, d.engineError(err)
+		}
+	}
+	return nil, nil
 }
 
 // serveSignIn answers POST /auth/signin: a new attempt in the browser's
@@ -320,6 +332,10 @@ func (d *Door) complete(w http.ResponseWriter, r *http.Request, st *browserState
 		writeError(w, d.engineError(err), sessionOf(st, nil))
 		return
 	}
+	// passgate's own cookie, if the browser still has one, names a session
+	// that has ended (else the sign-in was refused): it would hide
+	// __session from the gate, which reads it first.
+	d.env.Session.Clear(w)
 	if err := d.session.Set(w, in.Secret); err != nil {
 		d.env.Logger.Error("setting the session cookie", zap.Error(err))
 		writeError(w, d.engineError(err), sessionOf(st, nil))
