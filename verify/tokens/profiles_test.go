@@ -117,3 +117,31 @@ func signWith(t *testing.T, key tokens.Key, header, claims map[string]any) strin
 	must(t, err)
 	return tok
 }
+
+// As passgate runs: its own tokens signed with Ed25519 keys, the doors'
+// with ES256 keys of their own. A door's token verifies though no key of
+// passgate's own has its algorithm, and a token of passgate's typ signed
+// with a door's key is still refused.
+func TestProfileTokensBesideOtherKeys(t *testing.T) {
+	c := new(clock)
+	iss, err := tokens.New(tokens.Config{Issuer: "https://auth.example.com", Audience: "api",
+		Keys: []tokens.Key{derived(t, 0)}, ProfileKeys: []tokens.Key{es256(t, 1)}, Now: c.now})
+	must(t, err)
+	must(t, iss.Register(gotrue))
+	tok, _, err := iss.IssueFor("supabase", ann)
+	must(t, err)
+	if sid, sub, err := iss.VerifySession(tok); err != nil || sid != ann.SessionID || sub != ann.UserID {
+		t.Fatalf("VerifySession: %q %q %v", sid, sub, err)
+	}
+	own, _, err := iss.IssueAccess(ann)
+	must(t, err)
+	if _, _, err := iss.VerifySession(own); err != nil {
+		t.Fatalf("passgate's own token: %v", err)
+	}
+	raw, _ := base64.RawURLEncoding.DecodeString(strings.Split(own, ".")[1])
+	var m map[string]any
+	must(t, json.Unmarshal(raw, &m))
+	if _, _, err := iss.VerifySession(signWith(t, es256(t, 1), map[string]any{"typ": "at+jwt"}, m)); !errors.Is(err, tokens.ErrInvalidToken) {
+		t.Fatalf("passgate's claims signed with a door's key: %v", err)
+	}
+}

@@ -268,6 +268,30 @@ func (i *Issuer) verifyAccess(token string) (AccessClaims, error) {
 		return c, nil
 	}
 	claims := new(AccessClaims)
+	var err error
+	if len(i.profiles) > 0 && i.profiles[unverifiedIssuer(token)] != nil {
+		// A front door's token, told by its issuer (no profile has
+		// passgate's own): the native parser would refuse its algorithm
+		// when passgate's own keys have another one (ES256 profiles,
+		// Ed25519 keys) before it could see the token is not native.
+		*claims, err = i.verifyProfile(token)
+	} else {
+		err = i.verifyNative(token, claims)
+	}
+	if err != nil {
+		return AccessClaims{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+	}
+	if claims.Subject == "" || claims.SessionID == "" || claims.ID == "" {
+		return AccessClaims{}, fmt.Errorf("%w: sub, sid and jti are required", ErrInvalidToken)
+	}
+	// Only until exp: past it the parser would refuse the token (the
+	// leeway is not extended to cached tokens).
+	i.verified.PutUntil(token, *claims, claims.ExpiresAt.Time)
+	return *claims, nil
+}
+
+// verifyNative checks a token of passgate's own into claims.
+func (i *Issuer) verifyNative(token string, claims *AccessClaims) error {
 	_, err := i.parser.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
 		if typ, _ := t.Header["typ"].(string); typ != accessType {
 			return nil, errNotNative
@@ -282,19 +306,7 @@ func (i *Issuer) verifyAccess(token string) (AccessClaims, error) {
 		}
 		return k.public, nil
 	})
-	if errors.Is(err, errNotNative) && len(i.profiles) > 0 {
-		*claims, err = i.verifyProfile(token)
-	}
-	if err != nil {
-		return AccessClaims{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
-	}
-	if claims.Subject == "" || claims.SessionID == "" || claims.ID == "" {
-		return AccessClaims{}, fmt.Errorf("%w: sub, sid and jti are required", ErrInvalidToken)
-	}
-	// Only until exp: past it the parser would refuse the token (the
-	// leeway is not extended to cached tokens).
-	i.verified.PutUntil(token, *claims, claims.ExpiresAt.Time)
-	return *claims, nil
+	return err
 }
 
 // clone copies the claims with their slices, so that what a caller does
