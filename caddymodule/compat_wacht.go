@@ -52,7 +52,7 @@ func wachtOrigin(o string) (string, error) {
 	}
 	scheme, hostport, err := httpkit.ParseOrigin(o)
 	if err != nil {
-		return "", fmt.Errorf("origin: %v", err)
+		return "", err // it names the origin
 	}
 	if strings.Contains(hostport, "*") {
 		return "", errors.New("origin: no wildcard (want https://host[:port])")

@@ -2,6 +2,7 @@ package wacht_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -35,6 +36,8 @@ type siteOptions struct {
 	cors   []string // cors origins
 	extra  string   // more passgate lines
 	origin string   // compat wacht origin; "-" for none
+	noSMS  bool     // no SMS delivery
+	store  string   // the store line; default: memory
 }
 
 func startSite(t *testing.T, o siteOptions) *site {
@@ -87,7 +90,14 @@ func (o siteOptions) caddyfile(g *testenv.Gateway) string {
 	} else {
 		lines = append(lines, "compat wacht")
 	}
-	lines = append(lines, o.extra)
+	if o.store == "" {
+		o.store = "store memory {\n prefix " + strings.NewReplacer("/", "-", " ", "-").Replace(g.T.Name()) + ":\n}"
+	}
+	lines = append(lines, o.extra, o.store)
+	sms := "sms log"
+	if o.noSMS {
+		sms = ""
+	}
 	return fmt.Sprintf(`{
 	admin off
 	persist_config off
@@ -105,7 +115,7 @@ http://127.0.0.1:%d {
 		passgate {
 			secret %s
 			email log
-			sms log
+			%s
 			allow email *@example.com
 			allow phone +44*
 			limits {
@@ -116,7 +126,7 @@ http://127.0.0.1:%d {
 		reverse_proxy %s
 	}
 }
-`, g.LogPath, g.Port, testenv.Secret, strings.Join(lines, "\n"), strings.TrimPrefix(g.Upstream.URL, "http://"))
+`, g.LogPath, g.Port, testenv.Secret, sms, strings.Join(lines, "\n"), strings.TrimPrefix(g.Upstream.URL, "http://"))
 }
 
 // message waits for the log delivery's newest message to an address after
@@ -305,3 +315,5 @@ func (b *browser) cookie(name string) *http.Cookie {
 	}
 	return nil
 }
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
