@@ -46,6 +46,17 @@ func TestGate(t *testing.T) {
 		t.Fatalf("the app's own cookie was dropped: %v", h.Values("Cookie"))
 	}
 
+	// At the root of the origin, as @wacht/backend asks (the documented
+	// rewrites), with the query kept.
+	if a := b.get(s.Base + "/session/token"); a.status != 200 || a.data(t)["token"] == "" {
+		t.Fatalf("root /session/token: %d %s", a.status, a.body)
+	}
+	wantError(t, "root /session/token, unknown template", b.get(s.Base+"/session/token?template=other"), 404, "NOT_FOUND")
+	if a := s.browser().get(s.Base + "/.well-known/jwks.json"); a.status != 200 || !strings.Contains(string(a.body), `"kty":"EC"`) ||
+		!strings.Contains(string(a.body), `"alg":"ES256"`) || strings.Contains(string(a.body), `"d":`) {
+		t.Fatalf("root JWKS: %d %s", a.status, a.body)
+	}
+
 	// The session token, as a bearer token from a client without cookies.
 	tok := b.get("/session/token?template=default")
 	if tok.status != 200 {
