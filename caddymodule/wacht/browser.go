@@ -118,7 +118,8 @@ func (st *browserState) valid() bool {
 		return false
 	}
 	for _, a := range st.Attempts {
-		if !validID(a.ID) || (a.Engine != "" && !verify.ValidAttemptID(a.Engine)) || stepOf[a.Method] == "" {
+		if !validID(a.ID) || (a.Engine != "" && !verify.ValidAttemptID(a.Engine)) || stepOf[a.Method] == "" ||
+			a.Channel != channelOf(a.Method) {
 			return false
 		}
 	}

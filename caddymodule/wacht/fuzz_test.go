@@ -153,30 +153,38 @@ func FuzzLanding(f *testing.F) {
 	})
 }
 
-// A navigation is told from the client's fetch by the headers browsers
-// set and pages cannot; without them, by Accept.
-func TestNavigation(t *testing.T) {
+// The client's fetch is told from a browser opening, embedding or
+// prefetching the link by the headers browsers set and pages cannot;
+// without them, by Accept.
+func TestClientFetch(t *testing.T) {
 	for _, tc := range []struct {
+		method string
 		header []string
 		want   bool
 	}{
-		{[]string{"Sec-Fetch-Mode", "navigate", "Sec-Fetch-Dest", "document"}, true},
-		{[]string{"Sec-Fetch-Mode", "navigate", "Sec-Fetch-Dest", "iframe"}, true},
-		{[]string{"Sec-Fetch-Mode", "no-cors", "Sec-Fetch-Dest", "image"}, true},
-		{[]string{"Sec-Fetch-Mode", "cors", "Sec-Fetch-Dest", "empty", "Accept", "text/html"}, false},
-		{[]string{"Sec-Fetch-Mode", "same-origin", "Sec-Fetch-Dest", "empty"}, false},
-		{[]string{"Sec-Fetch-Dest", "document"}, true},
-		{[]string{"Accept", "text/html,application/xhtml+xml"}, true},
-		{[]string{"Accept", "TEXT/HTML"}, true},
-		{[]string{"Accept", "*/*"}, false},
-		{nil, false},
+		{"GET", []string{"Sec-Fetch-Mode", "cors", "Sec-Fetch-Dest", "empty", "Sec-Fetch-Site", "same-origin"}, true},
+		{"GET", []string{"Sec-Fetch-Mode", "same-origin", "Sec-Fetch-Dest", "empty"}, true},
+		{"GET", []string{"Sec-Fetch-Mode", "cors"}, true}, // Node's fetch
+		{"GET", []string{"Sec-Fetch-Mode", "cors", "Sec-Fetch-Dest", "empty", "Accept", "text/html"}, true},
+		{"GET", []string{"Accept", "*/*"}, true},
+		{"GET", nil, true},
+		{"GET", []string{"Sec-Fetch-Mode", "navigate", "Sec-Fetch-Dest", "document"}, false},
+		{"GET", []string{"Sec-Fetch-Mode", "navigate", "Sec-Fetch-Dest", "iframe"}, false},
+		{"GET", []string{"Sec-Fetch-Mode", "no-cors", "Sec-Fetch-Dest", "image"}, false},
+		{"GET", []string{"Sec-Fetch-Mode", "no-cors", "Sec-Fetch-Dest", "empty"}, false},
+		{"GET", []string{"Sec-Fetch-Mode", "cors", "Sec-Fetch-Dest", "empty", "Sec-Purpose", "prefetch"}, false},
+		{"GET", []string{"Purpose", "prefetch"}, false},
+		{"GET", []string{"Sec-Fetch-Dest", "document"}, false},
+		{"GET", []string{"Accept", "text/html,application/xhtml+xml"}, false},
+		{"GET", []string{"Accept", "TEXT/HTML"}, false},
+		{"HEAD", nil, false},
 	} {
-		h := http.Header{}
+		r := httptest.NewRequest(tc.method, "/wacht/auth/verify-magic-link", nil)
 		for i := 0; i+1 < len(tc.header); i += 2 {
-			h.Set(tc.header[i], tc.header[i+1])
+			r.Header.Set(tc.header[i], tc.header[i+1])
 		}
-		if got := navigation(h); got != tc.want {
-			t.Errorf("%v: navigation %v, want %v", tc.header, got, tc.want)
+		if got := clientFetch(r); got != tc.want {
+			t.Errorf("%s %v: clientFetch %v, want %v", tc.method, tc.header, got, tc.want)
 		}
 	}
 }

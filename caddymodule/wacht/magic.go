@@ -17,20 +17,22 @@ import (
 // cookies. A GET that consumes a link is what mail scanners trip over, so
 // the two are told apart:
 //
-//   - A navigation (a person, or a scanner, opening the link: Sec-Fetch-Mode
-//     navigate, Sec-Fetch-Dest other than empty, or, from a client that sends
-//     neither, Accept text/html) consumes nothing: it is sent on (303) to the
-//     redirect_uri given at prepare-verification, with token, attempt and
-//     redirect_uri in its query, where the app's landing page makes the call.
-//   - Anything else consumes the link only if the browser's Wacht session
-//     (its cookie) holds the attempt, and the link is that attempt's newest:
-//     the link signs in the browser that asked for it, and nothing else. A
+//   - Anything but a script's fetch (a person or a scanner opening the link:
+//     Sec-Fetch-Mode navigate; an image, a prefetch or a prerender:
+//     Sec-Fetch-Dest other than empty, mode no-cors, Sec-Purpose; a HEAD; from
+//     a client that sends no Sec-Fetch headers, Accept text/html) consumes
+//     nothing: it is sent on (303) to the redirect_uri given at
+//     prepare-verification, with token, attempt and redirect_uri in its
+//     query, where the app's landing page makes the call.
+//   - The fetch consumes the link only if the browser's Wacht session (its
+//     cookie) holds the attempt, and the link is that attempt's newest: the
+//     link signs in the browser that asked for it, and nothing else. A
 //     scanner has no such cookie, even one that runs the landing page's
 //     script; a refusal consumes nothing either. In another browser, the
 //     code in the same message works.
 func (d *Door) serveMagicLink(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	if navigation(r.Header) {
+	if !clientFetch(r) {
 		d.landing(w, r, q)
 		return
 	}
@@ -74,14 +76,18 @@ func (d *Door) serveMagicLink(w http.ResponseWriter, r *http.Request) {
 	d.complete(w, r, st, a, consumed, verify.MethodLink)
 }
 
-// navigation reports whether the request is a browser opening the URL (or
-// something posing as one), rather than a script's fetch.
-func navigation(h http.Header) bool {
-	mode, dest := h.Get("Sec-Fetch-Mode"), h.Get("Sec-Fetch-Dest")
-	if mode != "" || dest != "" {
-		return mode == "navigate" || (dest != "" && dest != "empty")
+// clientFetch reports whether r may be Wacht's client's call: a script's
+// GET, by what browsers send and pages cannot set, rather than a browser
+// opening the URL, embedding it or fetching it ahead of time.
+func clientFetch(r *http.Request) bool {
+	if r.Method != http.MethodGet || r.Header.Get("Sec-Purpose") != "" || r.Header.Get("Purpose") != "" {
+		return false
 	}
-	return strings.Contains(strings.ToLower(h.Get("Accept")), "text/html")
+	mode, dest := r.Header.Get("Sec-Fetch-Mode"), r.Header.Get("Sec-Fetch-Dest")
+	if mode != "" || dest != "" {
+		return (mode == "cors" || mode == "same-origin") && (dest == "" || dest == "empty")
+	}
+	return !strings.Contains(strings.ToLower(r.Header.Get("Accept")), "text/html")
 }
 
 // landing sends a navigation on to the app's landing page, which makes

@@ -46,6 +46,7 @@ func TestMagicLink(t *testing.T) {
 		"a browser navigating":           {"Sec-Fetch-Mode", "navigate", "Sec-Fetch-Dest", "document", "Sec-Fetch-Site", "none", "Accept", "text/html"},
 		"a scanner asking for HTML":      {"Accept", "text/html,application/xhtml+xml"},
 		"a browser loading it as an img": {"Sec-Fetch-Mode", "no-cors", "Sec-Fetch-Dest", "image"},
+		"a prefetch":                     {"Sec-Fetch-Mode", "cors", "Sec-Fetch-Dest", "empty", "Sec-Purpose", "prefetch"},
 	} {
 		for _, who := range []*browser{b, s.browser()} {
 			a := who.get(link.String(), header...)
