@@ -4,4 +4,5 @@ package caddymodule
 import (
 	_ "github.com/passgate/caddy-passgate/caddymodule/nhost"
 	_ "github.com/passgate/caddy-passgate/caddymodule/supabase"
+	_ "github.com/passgate/caddy-passgate/caddymodule/wacht"
 )

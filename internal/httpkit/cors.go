@@ -29,6 +29,10 @@ func NewCORS(origins []string) (CORS, error) {
 	return c, nil
 }
 
+// Enabled reports whether any origin is allowed: a door whose cookie must
+// then reach a frontend on another site makes it SameSite=None.
+func (c CORS) Enabled() bool { return len(c.origins) > 0 }
+
 // Allows reports whether origin (an Origin header's value) may call.
 func (c CORS) Allows(origin string) bool {
 	if len(c.origins) == 0 || origin == "" {

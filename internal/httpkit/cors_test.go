@@ -67,6 +67,9 @@ func TestCORS(t *testing.T) {
 			}
 		})
 	}
+	if !c.Enabled() || (CORS{}).Enabled() {
+		t.Fatal("Enabled is wrong")
+	}
 	if (CORS{}).Allows("https://app.example.com") {
 		t.Fatal("no cors configured, and an origin is allowed")
 	}
