@@ -30,7 +30,7 @@ func (p pooledMemory) Destruct() error { return p.Close() }
 // pooledRedis is a client with its session cache: the cache's
 // subscription lives exactly as long as the client.
 type pooledRedis struct {
-	*redis.Client
+	*redisstore.Client
 	cache *redisstore.SessionCache
 }
 
@@ -59,7 +59,7 @@ func loadStore(cfg StoreConfig) (sessionstore.Store, string, error) {
 	case "redis":
 		key := fmt.Sprintf("redis\x00%s\x00%d", cfg.URL, timeout)
 		v, _, err := storePool.LoadOrNew(key, func() (caddy.Destructor, error) {
-			c, err := redisstore.NewClient(cfg.URL, timeout, "passgate")
+			c, err := redisstore.NewClient(redisstore.Config{URL: cfg.URL, Timeout: timeout, Name: "passgate"})
 			if err != nil {
 				return nil, fmt.Errorf("%s: %s", redactURL(cfg.URL), redactErr(err, cfg.URL))
 			}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/passgate/caddy-passgate/caddymodule"
 	"github.com/passgate/caddy-passgate/sessionstore"
+	redisstore "github.com/passgate/caddy-passgate/sessionstore/redis"
 )
 
 // tokenClaims are what an independent verifier reads from passgate's JWTs.
@@ -407,7 +408,7 @@ func TestTokenRetryAfterStoreHiccup(t *testing.T) {
 	})
 	out := g.newClient().signInTokens("wes@example.com")
 	sessID := out["session"].(map[string]any)["id"].(string)
-	sessKey := "pgtest:s:" + sessID
+	sessKey := redisstore.Keys{Prefix: "pgtest:"}.Pointer(sessID)
 	api := g.newClient()
 	admin := rs.client()
 	defer admin.Close()
@@ -467,8 +468,9 @@ func TestTokenRefreshReplyLost(t *testing.T) {
 		g.store = "store redis " + px.url() + " {\n prefix pgtest:\n timeout 1s\n}"
 	})
 	out := g.newClient().signInTokens("yul@example.com")
-	sessKey := "pgtest:s:" + out["session"].(map[string]any)["id"].(string)
-	oldKey := "pgtest:r:" + sessionstore.RefreshHash(out["refresh_token"].(string))
+	keys := redisstore.Keys{Prefix: "pgtest:"}
+	sessKey := keys.Pointer(out["session"].(map[string]any)["id"].(string))
+	oldKey := keys.Refresh(sessionstore.RefreshHash(out["refresh_token"].(string)))
 	api := g.newClient()
 	admin := rs.client()
 	defer admin.Close()
@@ -519,7 +521,7 @@ func TestTokenRefreshReplyLost(t *testing.T) {
 		t.Fatalf("the same refresh token after the lost reply: %d %s, want 200", r2.status, r2.body)
 	}
 	second := r2.json(t)
-	nextKey := "pgtest:r:" + sessionstore.RefreshHash(second["refresh_token"].(string))
+	nextKey := keys.Refresh(sessionstore.RefreshHash(second["refresh_token"].(string)))
 	if keys := refreshKeys(); !slices.Equal(keys, afterCut) || !slices.Contains(keys, nextKey) {
 		t.Fatalf("refresh keys after the retry: %v (its token's key %s), want the lost rotation's %v", keys, nextKey, afterCut)
 	}

@@ -14,21 +14,12 @@ import (
 // BenchmarkSessionLookup is Sessions.Lookup of a live session: in memory,
 // in Redis read every time, and in Redis through the session cache.
 func BenchmarkSessionLookup(b *testing.B) {
-	client, err := redisstore.NewClient(testRedisURL(), time.Second, "passgate-bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { client.Close() })
+	client := newClient(b, redisstore.Config{URL: testRedisURL(), Name: "passgate-bench"})
 	if err := client.Ping(context.Background()).Err(); err != nil {
 		b.Fatalf("no Redis at %s (%v): install and start redis-server, or set PASSGATE_TEST_REDIS", testRedisURL(), err)
 	}
 	prefix := "passgate-bench:" + rand.Text() + ":"
-	b.Cleanup(func() {
-		ctx := context.Background()
-		if keys, _ := client.Keys(ctx, prefix+"*").Result(); len(keys) > 0 {
-			client.Del(ctx, keys...)
-		}
-	})
+	b.Cleanup(func() { deleteKeys(client, prefix+"*") })
 	cache := redisstore.NewSessionCache(client, redisstore.SessionCacheEntries, redisstore.SessionCacheTTL)
 	b.Cleanup(func() { cache.Close() })
 	mem := memory.New(nil, time.Minute)
