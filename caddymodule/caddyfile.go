@@ -12,7 +12,6 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/passgate/caddy-passgate/verify"
 )
@@ -37,7 +36,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	passgate {
 //	    secret      <secret>                 # repeat to rotate: first signs, all verify
 //	    store       memory [{ prefix <p> }]
-//	    store       redis <url> [{ prefix <p>; timeout <duration> }]
+//	    store       redis <url> | redis sentinel <master> <host:port>... | redis cluster <host:port>...
+//	                [{ prefix <p>; timeout <duration>; username <u>; password <p>; sentinel_password <p>;
+//	                   tls [{ ca <file>; server_name <name>; client_cert <cert file> <key file> }] }]
 //	    base_path   <path>
 //	    email       log
 //	    email       smtp <host:port> [{ from <addr>; username <u>; password <p>; tls none|starttls|implicit; subject <s>; templates <dir>; timeout <d> }]
@@ -217,50 +218,119 @@ func channelGlobs(d *caddyfile.Dispenser) (string, []string, error) {
 	return ch, globs, nil
 }
 
+// parseStore reads
+//
+//	store memory [{ prefix <p> }]
+//	store redis <url> [{ ... }]
+//	store redis sentinel <master> <host:port>... [{ ... }]
+//	store redis cluster <host:port>... [{ ... }]
+//
+// with, for redis, prefix, timeout, username, password, sentinel_password
+// and tls [{ ca <file>; server_name <name>; client_cert <cert> <key> }].
+// The mode is said, never guessed from the number of addresses. The rules
+// between settings are StoreConfig.validate's, reported at the line of the
+// setting they are about.
 func (p *Passgate) parseStore(d *caddyfile.Dispenser) error {
-	if !d.NextArg() {
+	at := map[string]caddyfile.Dispenser{"": *d}
+	args := d.RemainingArgs()
+	if len(args) == 0 {
 		return d.ArgErr()
 	}
-	p.Store.Backend = d.Val()
+	p.Store.Backend = args[0]
 	switch p.Store.Backend {
 	case "memory":
-		if d.NextArg() {
+		if len(args) > 1 {
 			return d.ArgErr()
 		}
 	case "redis":
-		if !d.NextArg() {
-			return d.Errf("store redis: a URL is required (redis://host:6379/0)")
-		}
-		p.Store.URL = d.Val()
-		if !strings.Contains(p.Store.URL, "{") {
-			if _, err := redis.ParseURL(p.Store.URL); err != nil {
-				return d.Errf("store redis %s: %v", redactURL(p.Store.URL), redactErr(err, p.Store.URL))
+		switch {
+		case len(args) < 2:
+			return d.Errf("store redis: a URL (redis://host:6379/0), or sentinel <master> <host:port>..., or cluster <host:port>...")
+		case args[1] == "sentinel":
+			if len(args) < 4 {
+				return d.Errf("store redis sentinel: want <master name> <host:port>... (the sentinels)")
 			}
-		}
-		if d.NextArg() {
-			return d.ArgErr()
+			p.Store.Mode, p.Store.Master, p.Store.Addrs = "sentinel", args[2], args[3:]
+		case args[1] == "cluster":
+			if len(args) < 3 {
+				return d.Errf("store redis cluster: want <host:port>... (some of the nodes)")
+			}
+			p.Store.Mode, p.Store.Addrs = "cluster", args[2:]
+		default:
+			if len(args) > 2 {
+				return d.ArgErr()
+			}
+			p.Store.URL = args[1]
 		}
 	default:
 		return d.Errf("unknown store %q (want memory or redis)", p.Store.Backend)
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		opt := d.Val()
+		at[opt] = *d
+		if p.Store.Backend != "redis" && opt != "prefix" {
+			return d.Errf("store %s has no %s", p.Store.Backend, opt)
+		}
 		var err error
-		switch d.Val() {
+		switch opt {
 		case "prefix":
 			p.Store.Prefix, err = oneArg(d)
 		case "timeout":
-			if p.Store.Backend != "redis" {
-				return d.Errf("store %s has no timeout", p.Store.Backend)
-			}
 			p.Store.Timeout, err = durationArg(d)
+		case "username":
+			p.Store.Username, err = oneArg(d)
+		case "password":
+			p.Store.Password, err = oneArg(d)
+		case "sentinel_password":
+			p.Store.SentinelPassword, err = oneArg(d)
+		case "tls":
+			p.Store.TLS, err = parseStoreTLS(d)
 		default:
-			return d.Errf("unknown store option %q", d.Val())
+			return d.Errf("unknown store option %q", opt)
 		}
 		if err != nil {
 			return err
 		}
 	}
+	if err := p.Store.validate(); err != nil {
+		var se *storeError
+		if errors.As(err, &se) {
+			if line, ok := at[se.opt]; ok {
+				return line.WrapErr(err)
+			}
+		}
+		line := at[""]
+		return line.WrapErr(err)
+	}
 	return nil
+}
+
+func parseStoreTLS(d *caddyfile.Dispenser) (*StoreTLS, error) {
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	t := &StoreTLS{}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch d.Val() {
+		case "ca":
+			t.CA, err = oneArg(d)
+		case "server_name":
+			t.ServerName, err = oneArg(d)
+		case "client_cert":
+			if args := d.RemainingArgs(); len(args) == 2 {
+				t.ClientCert, t.ClientKey = args[0], args[1]
+			} else {
+				err = d.Errf("client_cert: want <certificate file> <key file>")
+			}
+		default:
+			return nil, d.Errf("unknown store tls option %q", d.Val())
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
 }
 
 func (p *Passgate) parseCode(d *caddyfile.Dispenser) error {

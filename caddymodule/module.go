@@ -146,14 +146,47 @@ type Passgate struct {
 type StoreConfig struct {
 	// "memory" (default) or "redis".
 	Backend string `json:"backend,omitempty"`
-	// redis:// or rediss:// URL, for the redis backend.
+	// Mode of the redis backend: "" for one server at URL, "sentinel" for
+	// a master found through the sentinels at Addrs, "cluster" for a Redis
+	// Cluster reached through the nodes at Addrs.
+	Mode string `json:"mode,omitempty"`
+	// redis:// or rediss:// URL of the one server (mode "").
 	URL string `json:"url,omitempty"`
+	// The name the sentinels monitor the master under (mode "sentinel").
+	Master string `json:"master,omitempty"`
+	// host:port of the sentinels (mode "sentinel") or of some cluster nodes
+	// (mode "cluster"; the others are learnt from them).
+	Addrs []string `json:"addrs,omitempty"`
+	// ACL user and password of the data servers (also possible in URL).
+	Username string `json:"username,omitempty"`
+	Password string `json:"password,omitempty"`
+	// The sentinels' own password (their requirepass), mode "sentinel".
+	SentinelPassword string `json:"sentinel_password,omitempty"`
+	// TLS to every server (and sentinel). With a URL, rediss:// alone
+	// turns it on with the system's CAs; this adds a CA, a server name or
+	// a client certificate.
+	TLS *StoreTLS `json:"tls,omitempty"`
 	// Prefix of every key. Handlers with the same backend and prefix share
 	// state. Default: passgate:
 	Prefix string `json:"prefix,omitempty"`
 	// Bound on each store operation; past it a request fails with 503.
 	// Default: 2s.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
+}
+
+// StoreTLS is how passgate speaks TLS to Redis.
+type StoreTLS struct {
+	// PEM file of the CA(s) that sign the servers' certificates; default
+	// the system's.
+	CA string `json:"ca,omitempty"`
+	// The name every server's certificate must carry; default each
+	// server's address (which is what a cluster, whose nodes are learnt,
+	// needs).
+	ServerName string `json:"server_name,omitempty"`
+	// PEM files of a client certificate and its key, for servers that ask
+	// for one (tls-auth-clients).
+	ClientCert string `json:"client_cert,omitempty"`
+	ClientKey  string `json:"client_key,omitempty"`
 }
 
 // DeliveryConfig selects how codes are sent over a channel.
@@ -348,8 +381,8 @@ func (p *Passgate) Provision(ctx caddy.Context) error {
 	// Last, so that an error above leaves nothing to release.
 	// An unset {env.X} is an error here, not an empty URL that the Redis
 	// client would refuse with a message naming nothing.
-	if p.Store.URL, err = caddy.NewReplacer().ReplaceOrErr(p.Store.URL, true, true); err != nil {
-		return fmt.Errorf("store url: %v", err)
+	if err = p.Store.replacePlaceholders(); err != nil {
+		return err
 	}
 	p.store, p.storeKey, err = loadStore(p.Store)
 	if err != nil {
@@ -516,8 +549,8 @@ func (p *Passgate) Validate() error {
 	if !validBasePath(p.BasePath) {
 		return fmt.Errorf("base_path %q: must be a path of one or more plain segments, like /auth", p.BasePath)
 	}
-	if p.Store.Backend == "redis" && p.Store.URL == "" {
-		return errors.New("store redis: a URL is required")
+	if err := p.Store.validate(); err != nil {
+		return err
 	}
 	if err := p.JWT.validate(); err != nil {
 		return err
