@@ -78,97 +78,74 @@ func NewClient(cfg Config) (*Client, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
 	}
+	t := cfg.Timeout
+	o := &goredis.UniversalOptions{
+		Addrs:            cfg.Addrs,
+		MasterName:       cfg.MasterName,
+		SentinelPassword: cfg.SentinelPassword,
+		Username:         cfg.Username,
+		Password:         cfg.Password,
+		TLSConfig:        cfg.TLS,
+		ClientName:       cfg.Name,
+		DialTimeout:      t, ReadTimeout: t, WriteTimeout: t, PoolTimeout: t,
+		ContextTimeoutEnabled: true,
+		// In go-redis, 0 means 3 retries and -1 none. Connections the
+		// server closed while idle (a restart) are found and dropped by
+		// the pool's check before use, so a restart needs no retry. A
+		// failed dial sends nothing, so one more dial is safe.
+		MaxRetries:      -1,
+		DialerRetries:   1,
+		DisableIdentity: true,
+		// ReadOnly, RouteByLatency and RouteRandomly stay off: a replica
+		// may still hold a session just revoked or an attempt just used.
+	}
 	switch cfg.Mode {
 	case "", Standalone:
-		c, err := newStandalone(cfg)
+		u, err := goredis.ParseURL(cfg.URL)
 		if err != nil {
 			return nil, err
 		}
-		return &Client{c, cfg}, nil
+		o.Addrs, o.MasterName = []string{u.Addr}, ""
+		if o.Username == "" {
+			o.Username = u.Username
+		}
+		if o.Password == "" {
+			o.Password = u.Password
+		}
+		switch {
+		case cfg.TLS != nil && u.TLSConfig != nil && cfg.TLS.ServerName == "":
+			o.TLSConfig = cfg.TLS.Clone()
+			o.TLSConfig.ServerName = u.TLSConfig.ServerName
+		case cfg.TLS == nil:
+			o.TLSConfig = u.TLSConfig
+		}
+		simple := o.Simple()
+		simple.DB = u.DB
+		return &Client{goredis.NewClient(simple), cfg}, nil
 	case Sentinel:
 		if cfg.MasterName == "" || len(cfg.Addrs) == 0 {
 			return nil, errors.New("sentinel: a master name and at least one sentinel address are needed")
 		}
-		o := &goredis.FailoverOptions{
-			MasterName:       cfg.MasterName,
-			SentinelAddrs:    cfg.Addrs,
-			SentinelPassword: cfg.SentinelPassword,
-			Username:         cfg.Username,
-			Password:         cfg.Password,
-			TLSConfig:        cfg.TLS,
-			ClientName:       cfg.Name,
-		}
-		o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout = cfg.Timeout, cfg.Timeout, cfg.Timeout, cfg.Timeout
-		o.ContextTimeoutEnabled = true
-		o.MaxRetries = -1 // in go-redis, 0 means 3 retries and -1 none
-		o.DialerRetries = 1
-		o.DisableIdentity = true
-		// ReplicaOnly, RouteByLatency and RouteRandomly stay off: a
-		// replica may still hold a session just revoked or an attempt
-		// just used.
-		return &Client{goredis.NewFailoverClient(o), cfg}, nil
+		return &Client{goredis.NewFailoverClient(o.Failover()), cfg}, nil
 	case Cluster:
 		if len(cfg.Addrs) == 0 {
 			return nil, errors.New("cluster: at least one node address is needed")
 		}
-		o := &goredis.ClusterOptions{
-			Addrs:      cfg.Addrs,
-			Username:   cfg.Username,
-			Password:   cfg.Password,
-			TLSConfig:  cfg.TLS,
-			ClientName: cfg.Name,
-			// Every node's client gets the hook that keeps the cluster
-			// client from sending a command again once it may have run.
-			NewClient: func(o *goredis.Options) *goredis.Client {
-				c := goredis.NewClient(o)
-				c.AddHook(noResend{})
-				return c
-			},
-			ClusterStateReloadInterval: clusterReload,
+		co := o.Cluster()
+		// Every node's client gets the hook that keeps the cluster client
+		// from sending a command again once it may have run.
+		co.NewClient = func(o *goredis.Options) *goredis.Client {
+			c := goredis.NewClient(o)
+			c.AddHook(noResend{})
+			return c
 		}
-		o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout = cfg.Timeout, cfg.Timeout, cfg.Timeout, cfg.Timeout
-		o.ContextTimeoutEnabled = true
-		o.MaxRetries = -1
-		o.DialerRetries = 1
-		o.DisableIdentity = true
-		// ReadOnly, RouteByLatency and RouteRandomly stay off (see above).
-		c := goredis.NewClusterClient(o)
+		co.ClusterStateReloadInterval = clusterReload
+		c := goredis.NewClusterClient(co)
 		c.AddHook(reloadOnNetError{c})
 		return &Client{c, cfg}, nil
 	default:
 		return nil, fmt.Errorf("unknown mode %q (want %s, %s or %s)", cfg.Mode, Standalone, Sentinel, Cluster)
 	}
-}
-
-func newStandalone(cfg Config) (*goredis.Client, error) {
-	opts, err := goredis.ParseURL(cfg.URL)
-	if err != nil {
-		return nil, err
-	}
-	if cfg.Username != "" {
-		opts.Username = cfg.Username
-	}
-	if cfg.Password != "" {
-		opts.Password = cfg.Password
-	}
-	if cfg.TLS != nil {
-		t := cfg.TLS.Clone()
-		if t.ServerName == "" && opts.TLSConfig != nil {
-			t.ServerName = opts.TLSConfig.ServerName
-		}
-		opts.TLSConfig = t
-	}
-	opts.ClientName = cfg.Name
-	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout, opts.PoolTimeout = cfg.Timeout, cfg.Timeout, cfg.Timeout, cfg.Timeout
-	opts.ContextTimeoutEnabled = true
-	// No command is ever sent twice (see NewClient). Connections the
-	// server closed while idle (a restart) are found and dropped by the
-	// pool's check before use, so a restart needs no retry. A failed dial
-	// sends nothing, so one more dial is safe.
-	opts.MaxRetries = -1
-	opts.DialerRetries = 1
-	opts.DisableIdentity = true
-	return goredis.NewClient(opts), nil
 }
 
 // Mode is the topology the client was made for.

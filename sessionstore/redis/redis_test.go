@@ -264,3 +264,25 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// One server's credentials and TLS, in the URL or beside it: both reach
+// a server with an ACL user over TLS; a wrong password does not.
+func TestStandaloneCredentials(t *testing.T) {
+	e := redisenv.Standalone(t, redisenv.WithTLS(), redisenv.WithUser("passgate", "data-pw"))
+	ctx := context.Background()
+	bare := "rediss://" + e.Addr + "/0"
+	for _, cfg := range []redisstore.Config{
+		{URL: e.URL(), TLS: e.ClientTLS()},
+		{URL: bare, Username: "passgate", Password: "data-pw", TLS: e.ClientTLS()},
+	} {
+		if err := newClient(t, cfg).Ping(ctx).Err(); err != nil {
+			t.Fatalf("%+v: %v", cfg, err)
+		}
+	}
+	if err := newClient(t, redisstore.Config{URL: bare, Username: "passgate", Password: "wrong", TLS: e.ClientTLS()}).Ping(ctx).Err(); err == nil {
+		t.Fatal("a wrong password was accepted")
+	}
+	if err := newClient(t, redisstore.Config{URL: bare, Username: "passgate", Password: "data-pw"}).Ping(ctx).Err(); err == nil {
+		t.Fatal("a server certificate from an unknown CA was accepted")
+	}
+}
