@@ -128,14 +128,47 @@ type CompatConfig struct {
 type StoreConfig struct {
 	// "memory" (default) or "redis".
 	Backend string `json:"backend,omitempty"`
-	// redis:// or rediss:// URL, for the redis backend.
+	// Mode of the redis backend: "" for one server at URL, "sentinel" for
+	// a master found through the sentinels at Addrs, "cluster" for a Redis
+	// Cluster reached through the nodes at Addrs.
+	Mode string `json:"mode,omitempty"`
+	// redis:// or rediss:// URL of the one server (mode "").
 	URL string `json:"url,omitempty"`
+	// The name the sentinels monitor the master under (mode "sentinel").
+	Master string `json:"master,omitempty"`
+	// host:port of the sentinels (mode "sentinel") or of some cluster nodes
+	// (mode "cluster"; the others are learnt from them).
+	Addrs []string `json:"addrs,omitempty"`
+	// ACL user and password of the data servers (also possible in URL).
+	Username string `json:"username,omitempty"`
+	Password string `json:"password,omitempty"`
+	// The sentinels' own password (their requirepass), mode "sentinel".
+	SentinelPassword string `json:"sentinel_password,omitempty"`
+	// TLS to every server (and sentinel). With a URL, rediss:// alone
+	// turns it on with the system's CAs; this adds a CA, a server name or
+	// a client certificate.
+	TLS *StoreTLS `json:"tls,omitempty"`
 	// Prefix of every key. Handlers with the same backend and prefix share
 	// state. Default: passgate:
 	Prefix string `json:"prefix,omitempty"`
 	// Bound on each store operation; past it a request fails with 503.
 	// Default: 2s.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
+}
+
+// StoreTLS is how passgate speaks TLS to Redis.
+type StoreTLS struct {
+	// PEM file of the CA(s) that sign the servers' certificates; default
+	// the system's.
+	CA string `json:"ca,omitempty"`
+	// The name every server's certificate must carry; default each
+	// server's address (which is what a cluster, whose nodes are learnt,
+	// needs).
+	ServerName string `json:"server_name,omitempty"`
+	// PEM files of a client certificate and its key, for servers that ask
+	// for one (tls-auth-clients).
+	ClientCert string `json:"client_cert,omitempty"`
+	ClientKey  string `json:"client_key,omitempty"`
 }
 
 // DeliveryConfig selects how codes are sent over a channel.

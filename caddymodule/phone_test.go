@@ -162,7 +162,14 @@ func TestSMSWebhookDelivery(t *testing.T) {
 				sms.Hang = make(chan struct{})
 				t.Cleanup(func() { close(sms.Hang) }) // before the server closes
 			}
-			g := testenv.StartGateway(t, testenv.WithSMS(sms, "timeout 300ms\n retries 1"))
+			// The timeout bounds the whole delivery, the retry's 250 ms
+			// pause included: short for the hung gateway, with room
+			// to spare for the others.
+			timeout := "2s"
+			if tc.hang {
+				timeout = "300ms"
+			}
+			g := testenv.StartGateway(t, testenv.WithSMS(sms, "timeout "+timeout+"\n retries 1"))
 			c := g.NewClient()
 			r := c.Do("POST", "/auth/start", map[string]any{"phone": "+447946095800"})
 			if r.Status != 200 {

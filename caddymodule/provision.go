@@ -100,10 +100,8 @@ func (p *Passgate) Provision(ctx caddy.Context) error {
 
 	// The store last but for what cannot fail, so that an error above
 	// leaves nothing to release (Cleanup copes with one below).
-	// An unset {env.X} is an error here, not an empty URL that the Redis
-	// client would refuse with a message naming nothing.
-	if p.Store.URL, err = caddy.NewReplacer().ReplaceOrErr(p.Store.URL, true, true); err != nil {
-		return fmt.Errorf("store url: %v", err)
+	if err = p.Store.replacePlaceholders(); err != nil {
+		return err
 	}
 	store, storeKey, err := loadStore(p.Store)
 	if err != nil {

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/passgate/caddy-passgate/caddymodule/native"
 	"github.com/passgate/caddy-passgate/internal/httpkit"
 	"github.com/passgate/caddy-passgate/verify"
@@ -47,7 +45,7 @@ func (p *Passgate) check() error {
 			}
 		}
 	}
-	if err := p.checkStore(); err != nil {
+	if err := p.Store.validate(); err != nil {
 		return err
 	}
 	if p.BasePath != "" && !httpkit.ValidPath(p.BasePath) {
@@ -113,27 +111,6 @@ const minSecretLen = 32
 func checkSecret(s string) error {
 	if len(s) < minSecretLen {
 		return fmt.Errorf("secret is %d bytes; at least %d are needed", len(s), minSecretLen)
-	}
-	return nil
-}
-
-func (p *Passgate) checkStore() error {
-	switch s := p.Store; s.Backend {
-	case "", "memory":
-		if s.Timeout != 0 {
-			return errAt("store timeout", "store memory has no timeout")
-		}
-	case "redis":
-		if s.URL == "" {
-			return errAt("store", "store redis: a URL is required")
-		}
-		if literal(s.URL) {
-			if _, err := redis.ParseURL(s.URL); err != nil {
-				return errAt("store", "store redis %s: %s", redactURL(s.URL), redactErr(err, s.URL))
-			}
-		}
-	default:
-		return errAt("store", "unknown store %q (want memory or redis)", s.Backend)
 	}
 	return nil
 }

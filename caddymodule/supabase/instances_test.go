@@ -1,51 +1,12 @@
 package supabase_test
 
 import (
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/passgate/caddy-passgate/internal/clock"
 	"github.com/passgate/caddy-passgate/internal/testenv"
 )
-
-// startTwin runs the built Caddy binary with g's configuration on another
-// port: a second instance sharing g's Redis.
-func startTwin(t *testing.T, g *testenv.Gateway) *testenv.Gateway {
-	t.Helper()
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "caddy")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../internal/testenv/caddybin").CombinedOutput(); err != nil {
-		t.Fatalf("building caddy: %v\n%s", err, out)
-	}
-	o := g.Twin(t)
-	cfg := filepath.Join(dir, "Caddyfile")
-	if err := os.WriteFile(cfg, []byte(o.Caddyfile()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "run", "--adapter", "caddyfile", "--config", cfg)
-	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(o.Port))
-		if err == nil {
-			c.Close()
-			return o
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the second instance did not listen within 30s")
-		}
-		time.Sleep(50 * time.Millisecond) // polling for the listener
-	}
-}
 
 // eventually polls GET /user with token on c until it answers want: a
 // session ended on one instance may stay in another's session cache until
@@ -70,7 +31,7 @@ func eventually(t *testing.T, c *client, token string, want int) {
 func TestSignOutOnEveryInstance(t *testing.T) {
 	rs := testenv.StartRedis(t)
 	a := testenv.StartGateway(t, testenv.WithRedis(rs), testenv.WithExtra(doorConfig))
-	b := startTwin(t, a)
+	b := testenv.StartTwin(t, a)
 	ca := newClient(a)
 	cb := &client{Client: &testenv.Client{T: t, G: b, HC: ca.HC}, t: t}
 	email := "ned@example.com"

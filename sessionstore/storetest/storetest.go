@@ -53,6 +53,7 @@ func Run(t *testing.T, newStore func(t *testing.T) sessionstore.Store) {
 		{"RefreshConcurrentRotation", testRefreshConcurrentRotation},
 		{"RefreshRetryWithinGrace", testRefreshRetryWithinGrace},
 		{"RefreshConcurrentSameRotation", testRefreshConcurrentSameRotation},
+		{"RefreshOtherChain", testRefreshOtherChain},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -33,8 +33,11 @@ const (
 	// startTimeout bounds the wait for one process to answer.
 	startTimeout = 10 * time.Second
 	// readyTimeout bounds the wait for a topology to be usable, and
-	// failoverTimeout the wait for a failover to finish.
-	readyTimeout    = 30 * time.Second
+	// failoverTimeout the wait for a failover to finish. A restarted old
+	// Sentinel master is turned into a replica only after two of the
+	// sentinels' 10 s INFO rounds and their 8 s grace, so 30 s was
+	// missed on a loaded machine.
+	readyTimeout    = 60 * time.Second
 	failoverTimeout = 30 * time.Second
 	pollInterval    = 20 * time.Millisecond
 	// DefaultNodeTimeout is cluster-node-timeout and the sentinels'
