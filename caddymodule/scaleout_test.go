@@ -386,6 +386,18 @@ func failoverUnderLoad(t *testing.T, a *testenv.Gateway, b *testenv.Gateway, top
 	// Service is back once every kind of request has had a run of right
 	// answers after the last failed one.
 	var back time.Duration
+	defer func() {
+		if back == 0 && t.Failed() { // what kept the service from coming back
+			var failing []string
+			for _, o := range l.snapshot() {
+				if o.verdict != right && o.at.After(faultAt) {
+					failing = append(failing, fmt.Sprintf("%s at %+v (%d %s)", o.what, o.at.Sub(faultAt).Round(time.Millisecond), o.verdict, o.detail))
+				}
+			}
+			t.Logf("failover took %v; the last of %d failed requests: %s", failover.Round(time.Millisecond), len(failing),
+				strings.Join(failing[max(0, len(failing)-8):], "; "))
+		}
+	}()
 	waitUntil(t, failover+30*time.Second, "service back", func() bool {
 		last := faultAt
 		for _, o := range l.snapshot() {

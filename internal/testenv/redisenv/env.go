@@ -177,6 +177,12 @@ func (c *common) nodeOptions(addr string, sentinel bool) *redis.Options {
 // other ports if the ones it picked were taken meanwhile.
 func (c *common) makeNode(s nodeSpec) (*Node, error) {
 	n := &Node{Name: s.name, Dir: c.t.TempDir(), env: c, sentinel: s.sentinel}
+	// Registered after TempDir's, so it runs before the log is removed.
+	c.t.Cleanup(func() {
+		if c.t.Failed() {
+			c.t.Log(n.logTail())
+		}
+	})
 	n.conf = func() string { return s.conf(n) }
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
