@@ -17,7 +17,7 @@ import (
 
 	"github.com/passgate/caddy-passgate/internal/clock"
 	"github.com/passgate/caddy-passgate/internal/testenv"
-	"github.com/passgate/caddy-passgate/verify/smtpmail/smtptest"
+	"github.com/passgate/caddy-passgate/internal/testenv/smtptest"
 )
 
 // secondContext opens a browser context beside ctx's, with its own

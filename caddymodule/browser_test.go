@@ -69,8 +69,8 @@ func submit(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp
 // where they were going. Scripts and styles run under the page's strict
 // CSP, or none of this would work.
 func TestBrowserSignIn(t *testing.T) {
-	sms := startSMSGateway(t)
-	g := testenv.StartGateway(t, withSMS(sms, ""))
+	sms := testenv.StartSMSGateway(t)
+	g := testenv.StartGateway(t, testenv.WithSMS(sms, ""))
 	ctx := browser(t)
 
 	do(t, ctx, chromedp.Navigate(g.Base+"/app/deep?x=1"), chromedp.WaitVisible(chromedp.ID("email")))
@@ -103,8 +103,8 @@ func TestBrowserSignIn(t *testing.T) {
 // By phone: the switch, the number, a wrong code, the code from the SMS
 // gateway pasted with a space.
 func TestBrowserSignInByPhone(t *testing.T) {
-	sms := startSMSGateway(t)
-	g := testenv.StartGateway(t, withSMS(sms, ""))
+	sms := testenv.StartSMSGateway(t)
+	g := testenv.StartGateway(t, testenv.WithSMS(sms, ""))
 	ctx := browser(t)
 
 	do(t, ctx, chromedp.Navigate(g.Base+"/auth/login?redirect_to=/app/p"),

@@ -9,6 +9,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/passgate/caddy-passgate/internal/httpkit"
 	"github.com/passgate/caddy-passgate/verify"
 )
 
@@ -32,9 +33,17 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //
 //	passgate {
 //	    secret           <secret>              # repeat to rotate: first signs, all verify
-//	    store            memory | redis <url> {
-//	        prefix  <p>
-//	        timeout <duration>                 # redis only
+//	    store            memory | redis <url> | redis sentinel <master> <host:port>... | redis cluster <host:port>... {
+//	        prefix            <p>
+//	        timeout           <duration>       # redis only, as all below
+//	        username          <u>
+//	        password          <p>
+//	        sentinel_password <p>              # sentinel only
+//	        tls {
+//	            ca          <file>
+//	            server_name <name>
+//	            client_cert <cert file> <key file>
+//	        }
 //	    }
 //	    base_path        <path>
 //	    email            log | smtp <host:port> {
@@ -53,6 +62,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    }
 //	    redirect_origins <https://host[:port] | https://*.domain>...
 //	    link_origin      <https://host[:port]>
+//	    cors             <https://host[:port]>...   # browser apps on other origins
+//	    compat           supabase | nhost | wacht [<path>] { ... }   # repeatable
 //	    allow            email | phone <glob>...
 //	    role             <name> email | phone <glob>...
 //	    public           <path>...
@@ -140,6 +151,18 @@ func (p *Passgate) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				p.RedirectOrigins = append(p.RedirectOrigins, "")
 			}
 			copy(p.RedirectOrigins[len(p.RedirectOrigins)-len(args):], args)
+		case "cors":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			for range args {
+				at("cors " + strconv.Itoa(len(p.CORS)))
+				p.CORS = append(p.CORS, "")
+			}
+			copy(p.CORS[len(p.CORS)-len(args):], args)
+		case "compat":
+			err = p.parseCompat(d, at)
 		case "link_origin":
 			at("link_origin")
 			p.LinkOrigin, err = oneArg(d)
@@ -302,27 +325,59 @@ func channelGlobs(d *caddyfile.Dispenser) (string, []string, error) {
 	return ch, globs, nil
 }
 
+// parseStore reads the backend and, for redis, how to reach it; the mode
+// is said, never guessed from the number of addresses.
 func (p *Passgate) parseStore(d *caddyfile.Dispenser, at func(string)) error {
-	if !d.NextArg() {
+	args := d.RemainingArgs()
+	if len(args) == 0 {
 		return d.ArgErr()
 	}
-	p.Store.Backend = d.Val()
-	switch p.Store.Backend {
-	case "memory":
-	case "redis":
-		if !d.NextArg() {
-			return d.Errf("store redis: a URL is required (redis://host:6379/0)")
+	s := &p.Store
+	s.Backend = args[0]
+	switch {
+	case s.Backend != "redis":
+		if len(args) > 1 {
+			return d.ArgErr()
 		}
-		p.Store.URL = d.Val()
-	default:
-		return d.Errf("unknown store %q (want memory or redis)", p.Store.Backend)
-	}
-	if d.NextArg() {
+	case len(args) < 2:
+		return d.Errf("store redis: a URL (redis://host:6379/0), or sentinel <master> <host:port>..., or cluster <host:port>...")
+	case args[1] == "sentinel":
+		if len(args) < 4 {
+			return d.Errf("store redis sentinel: want <master name> <host:port>... (the sentinels)")
+		}
+		s.Mode, s.Master, s.Addrs = "sentinel", args[2], args[3:]
+	case args[1] == "cluster":
+		if len(args) < 3 {
+			return d.Errf("store redis cluster: want <host:port>... (some of the nodes)")
+		}
+		s.Mode, s.Addrs = "cluster", args[2:]
+	case len(args) > 2:
 		return d.ArgErr()
+	default:
+		s.URL = args[1]
 	}
 	return block(d, "store", at, map[string]func() error{
-		"prefix":  func() (err error) { p.Store.Prefix, err = oneArg(d); return },
-		"timeout": func() (err error) { p.Store.Timeout, err = durationArg(d); return },
+		"prefix":            func() (err error) { s.Prefix, err = oneArg(d); return },
+		"timeout":           func() (err error) { s.Timeout, err = durationArg(d); return },
+		"username":          func() (err error) { s.Username, err = oneArg(d); return },
+		"password":          func() (err error) { s.Password, err = oneArg(d); return },
+		"sentinel_password": func() (err error) { s.SentinelPassword, err = oneArg(d); return },
+		"tls": func() error {
+			s.TLS = &StoreTLS{}
+			t := s.TLS
+			return block(d, "store tls", at, map[string]func() error{
+				"ca":          func() (err error) { t.CA, err = oneArg(d); return },
+				"server_name": func() (err error) { t.ServerName, err = oneArg(d); return },
+				"client_cert": func() error {
+					args := d.RemainingArgs()
+					if len(args) != 2 {
+						return d.Errf("client_cert: want <certificate file> <key file>")
+					}
+					t.ClientCert, t.ClientKey = args[0], args[1]
+					return nil
+				},
+			})
+		},
 	})
 }
 
@@ -512,6 +567,36 @@ func (p *Passgate) parsePage(d *caddyfile.Dispenser, at func(string)) error {
 		"colour":   colour,
 		"template": value(&pc.Template),
 	})
+}
+
+// parseCompat reads `compat <service> [<path>] { <the door's options> }`;
+// the door reads its own options (httpkit.DoorSpec).
+func (p *Passgate) parseCompat(d *caddyfile.Dispenser, at func(string)) error {
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	at("compat " + strconv.Itoa(len(p.Compat)))
+	c := CompatConfig{Service: d.Val()}
+	spec, ok := httpkit.LookupDoor(c.Service)
+	if !ok {
+		return d.Errf("compat %q: unknown service (want %s)", c.Service, strings.Join(httpkit.DoorNames(), ", "))
+	}
+	if d.NextArg() {
+		c.Path = d.Val()
+	}
+	if err := noArgs(d); err != nil {
+		return err
+	}
+	if spec.Options != nil {
+		var err error
+		if c.Options, err = spec.Options(d); err != nil {
+			return err
+		}
+	} else if d.NextBlock(d.Nesting()) {
+		return d.Errf("compat %s takes no options", c.Service)
+	}
+	p.Compat = append(p.Compat, c)
+	return nil
 }
 
 // Interface guard

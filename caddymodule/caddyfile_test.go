@@ -122,6 +122,9 @@ func TestCaddyfileErrorsNameTheLine(t *testing.T) {
 		{"sends per hour not a number", "passgate {\n\tlimits {\n\t\tsends_per_hour five\n\t}\n}", 3, "<per network> [<per address>]"},
 		{"sends per hour without a number", "passgate {\n\tlimits {\n\t\tsends_per_hour\n\t}\n}", 3, "<per network> [<per address>]"},
 		{"public without paths", "passgate {\n\tpublic\n}", 2, ""},
+		{"cors without origins", "passgate {\n\tcors\n}", 2, ""},
+		{"cors wildcard", "passgate {\n\tcors https://a.example.com\n\tcors https://*.example.com\n}", 3, "no wildcard"},
+		{"cors with a path", "passgate {\n\tcors https://a.example.com/app\n}", 2, "origin"},
 	})
 }
 

@@ -5,37 +5,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-)
 
-var (
-	caddyBinOnce sync.Once
-	caddyBinPath string
-	caddyBinErr  error
+	"github.com/passgate/caddy-passgate/internal/testenv"
 )
-
-// caddyBinary builds Caddy with passgate (as xcaddy would) once per run.
-func caddyBinary(t *testing.T) string {
-	t.Helper()
-	caddyBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "passgate-caddybin-")
-		if err != nil {
-			caddyBinErr = err
-			return
-		}
-		caddyBinPath = filepath.Join(dir, "caddy")
-		out, err := exec.Command("go", "build", "-o", caddyBinPath, "../internal/testenv/caddybin").CombinedOutput()
-		if err != nil {
-			caddyBinErr = err
-			caddyBinPath = string(out)
-		}
-	})
-	if caddyBinErr != nil {
-		t.Fatalf("building caddy: %v\n%s", caddyBinErr, caddyBinPath)
-	}
-	return caddyBinPath
-}
 
 func runCaddy(t *testing.T, caddyfile string, args ...string) (string, error) {
 	t.Helper()
@@ -43,7 +16,7 @@ func runCaddy(t *testing.T, caddyfile string, args ...string) (string, error) {
 	if err := os.WriteFile(path, []byte(caddyfile), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(caddyBinary(t), append(args, "--adapter", "caddyfile", "--config", path)...)
+	cmd := exec.Command(testenv.CaddyBinary(t), append(args, "--adapter", "caddyfile", "--config", path)...)
 	cmd.Env = append(os.Environ(), "PASSGATE_SECRET=0123456789abcdef0123456789abcdef", "HOME="+t.TempDir())
 	out, err := cmd.CombinedOutput()
 	return string(out), err

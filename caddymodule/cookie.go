@@ -22,11 +22,16 @@ type sessionCookie struct {
 	secure   bool
 	lifetime time.Duration
 	codecs   []securecookie.Codec
+	sameSite http.SameSite
 	// decoded remembers the session ID behind recently seen cookie
 	// values: a browser sends the same value with every request, and
 	// decoding (HMAC, AES, base64) and hashing the secret into the ID are
 	// then done once a minute, not each time.
 	decoded *boundedcache.Cache[string, string]
+	// also are the same session cookie under the names front doors gave
+	// it (Wacht's __session), which the gate accepts too. Set while
+	// provisioning, read-only after.
+	also *[]sessionCookie
 }
 
 // Bounds of the decoded-cookie cache: at about 300 bytes an entry,
@@ -51,10 +56,26 @@ func newSessionCookie(cfg CookieConfig, lifetime time.Duration, keys secretKeys)
 		name:     cfg.Name,
 		domain:   cfg.Domain,
 		secure:   !cfg.Insecure,
+		sameSite: http.SameSiteLaxMode,
 		lifetime: lifetime,
 		codecs:   codecs,
 		decoded:  boundedcache.New[string, string](decodedCookieEntries, decodedCookieTTL, nil),
+		also:     new([]sessionCookie),
 	}
+}
+
+// named is the session cookie under another name, for a front door whose
+// clients expect that name; cross-site makes it SameSite=None, for a
+// frontend on another site (`cors`). The gate accepts it like the cookie
+// itself, and keeps it from the upstream.
+func (c sessionCookie) named(name string, crossSite bool) httpkit.SessionCookie {
+	n := c
+	n.name = name
+	if crossSite {
+		n.sameSite = http.SameSiteNoneMode
+	}
+	*c.also = append(*c.also, n)
+	return n
 }
 
 func (c sessionCookie) decode(value string) string {
@@ -90,7 +111,26 @@ func (c sessionCookie) Credential(r *http.Request) verify.Credential {
 	if tok, ok := bearerToken(r); ok {
 		return verify.Credential{Bearer: tok, IsBearer: true}
 	}
-	return verify.Credential{SessionID: c.sessionID(r)}
+	cred := verify.Credential{SessionID: c.sessionID(r)}
+	for _, o := range *c.also {
+		if id := o.sessionID(r); id != "" {
+			if cred.SessionID == "" {
+				cred.SessionID = id
+			} else {
+				cred.Fallback = id
+			}
+			break
+		}
+	}
+	return cred
+}
+
+// remove takes every name of the session cookie out of h's Cookie lines.
+func (c sessionCookie) remove(h http.Header) {
+	httpkit.RemoveCookie(h, c.name)
+	for _, o := range *c.also {
+		httpkit.RemoveCookie(h, o.name)
+	}
 }
 
 // bearerToken returns the token of an Authorization: Bearer header. It
@@ -132,6 +172,6 @@ func (c sessionCookie) cookie(value string, maxAge int) *http.Cookie {
 		MaxAge:   maxAge,
 		HttpOnly: true,
 		Secure:   c.secure,
-		SameSite: http.SameSiteLaxMode,
+		SameSite: c.sameSite,
 	}
 }

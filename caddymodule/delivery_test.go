@@ -11,7 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/passgate/caddy-passgate/internal/testenv"
-	"github.com/passgate/caddy-passgate/verify/smtpmail/smtptest"
+	"github.com/passgate/caddy-passgate/internal/testenv/smtptest"
 )
 
 // withSlowSMTP is withSMTP with a timeout long enough that no step of a

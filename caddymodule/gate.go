@@ -15,7 +15,6 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/passgate/caddy-passgate/caddymodule/native"
-	"github.com/passgate/caddy-passgate/internal/httpkit"
 	"github.com/passgate/caddy-passgate/verify"
 )
 
@@ -118,7 +117,7 @@ func (p *Passgate) dropCredentials(r *http.Request, acceptedBearer bool) {
 	if acceptedBearer {
 		delete(r.Header, "Authorization")
 	}
-	httpkit.RemoveCookie(r.Header, p.cookie.name)
+	p.cookie.remove(r.Header)
 }
 
 // passIdentity sets the identity headers and placeholders for the next

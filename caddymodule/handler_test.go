@@ -10,7 +10,9 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/passgate/caddy-passgate/internal/httpkit"
 	"github.com/passgate/caddy-passgate/sessionstore"
+	"github.com/passgate/caddy-passgate/verify"
 )
 
 func provisioned(t *testing.T, p *Passgate) *Passgate {
@@ -175,5 +177,55 @@ func TestIdentityAliasesStripped(t *testing.T) {
 	}
 	if len(got) != 1 || got.Get("X-Other") != "kept" {
 		t.Fatalf("headers passed on: %v", got)
+	}
+}
+
+// A door's name for the session cookie (Wacht's __session) proves a
+// session like passgate's own, also when passgate's own cookie is still
+// there but its session has ended; the upstream sees neither cookie.
+func TestNamedSessionCookie(t *testing.T) {
+	p := provisioned(t, &Passgate{Secrets: []string{"0123456789abcdef0123456789abcdef"}, Allow: AllowConfig{Email: []string{"*@example.com"}}})
+	named := p.cookie.named("__session", true)
+	ctx := context.Background()
+	signIn := func() verify.SignedIn {
+		in, err := p.engine.SignIn(ctx, verify.SignInRequest{Attempt: verify.Attempt{Channel: "email", Identifier: "ann@example.com"}, Method: verify.MethodCode})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in
+	}
+	set := func(c httpkit.SessionCookie, secret string) *http.Cookie {
+		w := httptest.NewRecorder()
+		if err := c.Set(w, secret); err != nil {
+			t.Fatal(err)
+		}
+		return w.Result().Cookies()[0]
+	}
+	dead, live := signIn(), signIn()
+	if _, _, err := p.engine.Logout(ctx, verify.Credential{SessionID: dead.Session.ID}, verify.ScopeLocal, verify.Caller{}); err != nil {
+		t.Fatal(err)
+	}
+	own, wacht := set(p.cookie, dead.Secret), set(named, live.Secret)
+	if wacht.Name != "__session" || wacht.SameSite != http.SameSiteNoneMode || !wacht.HttpOnly || !wacht.Secure {
+		t.Fatalf("named cookie %s", wacht)
+	}
+	for _, cookies := range [][]*http.Cookie{{wacht}, {own, wacht}} {
+		r := withReplacer(httptest.NewRequest("GET", "/app", nil))
+		for _, c := range cookies {
+			r.AddCookie(c)
+		}
+		r.AddCookie(&http.Cookie{Name: "app", Value: "kept"})
+		var upstream *http.Request
+		next := caddyhttp.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) error { upstream = r; return nil })
+		w := httptest.NewRecorder()
+		if err := p.ServeHTTP(w, r, next); err != nil {
+			t.Fatal(err)
+		}
+		if upstream == nil || upstream.Header.Get("X-Auth-Email") != "ann@example.com" {
+			t.Fatalf("cookies %v: not passed (%d %s)", cookies, w.Code, w.Body)
+		}
+		if got := upstream.Header.Get("Cookie"); got != "app=kept" {
+			t.Fatalf("upstream got cookies %q", got)
+		}
 	}
 }

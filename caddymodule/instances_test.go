@@ -1,72 +1,21 @@
 package caddymodule_test
 
 import (
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/passgate/caddy-passgate/internal/testenv"
 )
 
-// otherInstance runs a second Caddy, the built binary, with the same
-// passgate configuration as g on another port, sharing g's Redis.
-type otherInstance struct {
-	*testenv.Gateway
-	cmd *exec.Cmd
-}
-
-func startOtherInstance(t *testing.T, g *testenv.Gateway) *otherInstance {
-	t.Helper()
-	dir := t.TempDir()
-	o := &otherInstance{Gateway: g.Twin(t)}
-	cfg := filepath.Join(dir, "Caddyfile")
-	if err := os.WriteFile(cfg, []byte(o.Caddyfile()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	o.cmd = exec.Command(caddyBinary(t), "run", "--adapter", "caddyfile", "--config", cfg)
-	o.cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
-	o.cmd.Stdout, o.cmd.Stderr = os.Stderr, os.Stderr
-	if err := o.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		o.cmd.Process.Kill()
-		o.cmd.Wait()
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(o.Port))
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("second instance did not listen within 30s")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return o
-}
-
-// client returns a client of instance o sharing c's cookies.
-func (o *otherInstance) clientLike(c *testenv.Client) *testenv.Client {
-	return &testenv.Client{T: o.T, G: o.Gateway, HC: c.HC}
-}
-
 func TestTwoInstancesShareOneRedis(t *testing.T) {
 	rs := testenv.StartRedis(t)
 	a := testenv.StartGateway(t, testenv.WithRedis(rs))
-	b := startOtherInstance(t, a)
+	b := testenv.StartTwin(t, a)
 
 	// A code sent by one instance verifies on the other.
 	ca := a.NewClient()
-	cb := b.clientLike(a.NewClient())
+	cb := a.NewClient().On(b)
 	id := ca.Start("pam@example.com")
 	r := cb.Do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": a.CodeFor("pam@example.com")})
 	if r.Status != 200 {
@@ -84,7 +33,7 @@ func TestTwoInstancesShareOneRedis(t *testing.T) {
 	}
 
 	// Single use holds across both under concurrency.
-	id = b.clientLike(b.NewClient()).Start("rex@example.com")
+	id = b.NewClient().On(b).Start("rex@example.com")
 	code := b.CodeFor("rex@example.com")
 	var ok, gone atomic.Int32
 	var wg sync.WaitGroup
@@ -93,7 +42,7 @@ func TestTwoInstancesShareOneRedis(t *testing.T) {
 		if i%2 == 0 {
 			c = a.NewClient()
 		} else {
-			c = b.clientLike(a.NewClient())
+			c = a.NewClient().On(b)
 		}
 		wg.Go(func() {
 			switch c.Do("POST", "/auth/verify", map[string]any{"attempt_id": id, "code": code}).Status {

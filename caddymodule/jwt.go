@@ -72,6 +72,14 @@ func (p *Passgate) provisionTokens(secrets secretKeys) (*tokens.Issuer, error) {
 			keys = append(keys, k)
 		}
 	}
+	var profileKeys []tokens.Key
+	for _, seed := range secrets.keys("jwt es256 seed") {
+		k, err := tokens.DeriveES256(seed)
+		if err != nil {
+			return nil, fmt.Errorf("jwt: %v", err)
+		}
+		profileKeys = append(profileKeys, k)
+	}
 	repl := caddy.NewReplacer()
 	for _, jk := range p.JWT.Keys {
 		src, err := repl.ReplaceOrErr(jk.PEM, true, true)
@@ -96,6 +104,9 @@ func (p *Passgate) provisionTokens(secrets secretKeys) (*tokens.Issuer, error) {
 		Audience:  p.JWT.Audience,
 		AccessTTL: time.Duration(p.JWT.AccessTTL),
 		Keys:      keys,
+		// ES256, which the hosted services' clients verify, for the front
+		// doors' tokens (see tokens.Profile).
+		ProfileKeys: profileKeys,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jwt: %v", err)

@@ -29,7 +29,7 @@ func TestLimitWindowsBoundedInJSON(t *testing.T) {
 		{"sends per network negative", LimitsConfig{SendsPerHour: -1}, "per network"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.limits.validate(CodeConfig{Length: 6, MaxAttempts: 5})
+			err := (&Passgate{Limits: tc.limits}).Validate()
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatalf("refused: %v", err)

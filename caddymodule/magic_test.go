@@ -21,7 +21,7 @@ import (
 
 	"github.com/passgate/caddy-passgate/internal/clock"
 	"github.com/passgate/caddy-passgate/internal/testenv"
-	"github.com/passgate/caddy-passgate/verify/smtpmail/smtptest"
+	"github.com/passgate/caddy-passgate/internal/testenv/smtptest"
 )
 
 // withSMTP sends email through srv, authenticating with a password that

@@ -5,6 +5,8 @@
 package caddymodule
 
 import (
+	"encoding/json"
+
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
@@ -92,6 +94,14 @@ type Passgate struct {
 	// Access tokens, refresh tokens and signing keys for API clients.
 	JWT *JWTConfig `json:"jwt,omitempty"`
 
+	// Origins (scheme://host[:port], exact) of browser apps that may call
+	// the APIs, native and compatible, from another origin.
+	CORS []string `json:"cors,omitempty"`
+
+	// Compatibility front doors: the wire formats of hosted sign-in
+	// services, each on a mount of its own.
+	Compat []CompatConfig `json:"compat,omitempty"`
+
 	logger       *zap.Logger
 	storeKey     string
 	engine       *verify.Engine
@@ -103,18 +113,62 @@ type Passgate struct {
 	testSenders  map[string]verify.Sender // tests only: replace the configured deliveries
 }
 
+// CompatConfig is one compatibility front door.
+type CompatConfig struct {
+	// Service is the wire format: the name a door registered
+	// (httpkit.RegisterDoor): supabase, nhost, wacht.
+	Service string `json:"service"`
+	// Path is the door's mount; default: the service's own.
+	Path string `json:"path,omitempty"`
+	// Options are the door's own settings, as its package documents them.
+	Options json.RawMessage `json:"options,omitempty"`
+}
+
 // StoreConfig selects the state backend.
 type StoreConfig struct {
 	// "memory" (default) or "redis".
 	Backend string `json:"backend,omitempty"`
-	// redis:// or rediss:// URL, for the redis backend.
+	// Mode of the redis backend: "" for one server at URL, "sentinel" for
+	// a master found through the sentinels at Addrs, "cluster" for a Redis
+	// Cluster reached through the nodes at Addrs.
+	Mode string `json:"mode,omitempty"`
+	// redis:// or rediss:// URL of the one server (mode "").
 	URL string `json:"url,omitempty"`
+	// The name the sentinels monitor the master under (mode "sentinel").
+	Master string `json:"master,omitempty"`
+	// host:port of the sentinels (mode "sentinel") or of some cluster nodes
+	// (mode "cluster"; the others are learnt from them).
+	Addrs []string `json:"addrs,omitempty"`
+	// ACL user and password of the data servers (also possible in URL).
+	Username string `json:"username,omitempty"`
+	Password string `json:"password,omitempty"`
+	// The sentinels' own password (their requirepass), mode "sentinel".
+	SentinelPassword string `json:"sentinel_password,omitempty"`
+	// TLS to every server (and sentinel). With a URL, rediss:// alone
+	// turns it on with the system's CAs; this adds a CA, a server name or
+	// a client certificate.
+	TLS *StoreTLS `json:"tls,omitempty"`
 	// Prefix of every key. Handlers with the same backend and prefix share
 	// state. Default: passgate:
 	Prefix string `json:"prefix,omitempty"`
 	// Bound on each store operation; past it a request fails with 503.
 	// Default: 2s.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
+}
+
+// StoreTLS is how passgate speaks TLS to Redis.
+type StoreTLS struct {
+	// PEM file of the CA(s) that sign the servers' certificates; default
+	// the system's.
+	CA string `json:"ca,omitempty"`
+	// The name every server's certificate must carry; default each
+	// server's address (which is what a cluster, whose nodes are learnt,
+	// needs).
+	ServerName string `json:"server_name,omitempty"`
+	// PEM files of a client certificate and its key, for servers that ask
+	// for one (tls-auth-clients).
+	ClientCert string `json:"client_cert,omitempty"`
+	ClientKey  string `json:"client_key,omitempty"`
 }
 
 // DeliveryConfig selects how codes are sent over a channel.
@@ -129,14 +183,19 @@ type DeliveryConfig struct {
 // AllowConfig lists, per channel, the glob patterns of identifiers that
 // may sign in (`*@example.com`).
 type AllowConfig struct {
+	// Email globs, matched against the normalised address.
 	Email []string `json:"email,omitempty"`
+	// Phone globs, matched against the E.164 number (`+44*`).
 	Phone []string `json:"phone,omitempty"`
 }
 
 // RoleConfig gives the role Name to users matching any pattern.
 type RoleConfig struct {
-	Name  string   `json:"name"`
+	// Name of the role; no commas or spaces (it goes into X-Auth-Roles).
+	Name string `json:"name"`
+	// Email globs of the users who get it.
 	Email []string `json:"email,omitempty"`
+	// Phone globs of the users who get it.
 	Phone []string `json:"phone,omitempty"`
 }
 
@@ -174,7 +233,9 @@ type LimitsConfig struct {
 
 // Rate is Count events per Window.
 type Rate struct {
-	Count  int            `json:"count"`
+	// Count is how many events the window holds, 1 or more.
+	Count int `json:"count"`
+	// Window is the span they are counted over, at most 24h.
 	Window caddy.Duration `json:"window"`
 }
 
@@ -200,10 +261,15 @@ type CookieConfig struct {
 // HeadersConfig names the identity headers. A nil field means the default
 // name; an empty string turns that header off.
 type HeadersConfig struct {
+	// UserID names the header with the user's id. Default: X-Auth-User-Id.
 	UserID *string `json:"user_id,omitempty"`
-	Email  *string `json:"email,omitempty"`
-	Phone  *string `json:"phone,omitempty"`
-	Roles  *string `json:"roles,omitempty"`
+	// Email names the header with the user's address. Default: X-Auth-Email.
+	Email *string `json:"email,omitempty"`
+	// Phone names the header with the user's number. Default: X-Auth-Phone.
+	Phone *string `json:"phone,omitempty"`
+	// Roles names the header with the user's roles, comma-separated.
+	// Default: X-Auth-Roles.
+	Roles *string `json:"roles,omitempty"`
 	// Assertion names a header that carries a short-lived signed JWT of
 	// the identity (see JWTConfig), for upstreams that verify rather than
 	// trust. Empty (default): off.

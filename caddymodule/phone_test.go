@@ -1,132 +1,21 @@
 package caddymodule_test
 
 import (
-	"crypto/hmac"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/passgate/caddy-passgate/internal/clock"
 	"github.com/passgate/caddy-passgate/internal/testenv"
-	"github.com/passgate/caddy-passgate/verify/webhook"
 )
-
-const smsSecret = "sms-webhook-secret-0123456789"
-
-// smsGateway is the operator's SMS endpoint: it checks each request's
-// signature as the README shows, keeps what it got, and answers with the
-// next status of its script (the last repeats). hang makes it never answer.
-type smsGateway struct {
-	t        *testing.T
-	srv      *httptest.Server
-	mu       sync.Mutex
-	statuses []int
-	hang     chan struct{}
-	tries    int
-	got      []map[string]any
-	taken    map[string]int // messages to each number already read by codeFor
-}
-
-func startSMSGateway(t *testing.T, statuses ...int) *smsGateway {
-	s := &smsGateway{t: t, statuses: statuses}
-	if len(statuses) == 0 {
-		s.statuses = []int{200}
-	}
-	s.srv = httptest.NewServer(s)
-	t.Cleanup(s.srv.Close)
-	return s
-}
-
-func (s *smsGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	if s.hang != nil {
-		select {
-		case <-s.hang:
-		case <-r.Context().Done():
-		}
-		return
-	}
-	ts := r.Header.Get("X-Passgate-Timestamp")
-	sec, err := strconv.ParseInt(ts, 10, 64)
-	want := webhook.WebhookSignature([]byte(smsSecret), ts, body)
-	if err != nil || time.Since(time.Unix(sec, 0)).Abs() > 5*time.Minute ||
-		!hmac.Equal([]byte(want), []byte(r.Header.Get("X-Passgate-Signature"))) {
-		s.t.Errorf("SMS gateway: bad signature on %s", body)
-		w.WriteHeader(http.StatusUnauthorized)
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.tries++
-	status := s.statuses[min(s.tries-1, len(s.statuses)-1)]
-	if status < 300 {
-		var m map[string]any
-		if err := json.Unmarshal(body, &m); err != nil {
-			s.t.Errorf("SMS gateway: %v: %s", err, body)
-		}
-		s.got = append(s.got, m)
-	}
-	w.WriteHeader(status)
-}
-
-// codeFor returns the code of the next message delivered to phone that
-// codeFor has not returned yet, waiting up to 10 s for it: messages go out
-// after /start has answered.
-func (s *smsGateway) CodeFor(phone string) string {
-	s.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		s.mu.Lock()
-		var codes []string
-		for _, m := range s.got {
-			if m["to"] == phone {
-				codes = append(codes, m["code"].(string))
-			}
-		}
-		if s.taken == nil {
-			s.taken = map[string]int{}
-		}
-		if len(codes) > s.taken[phone] {
-			s.taken[phone] = len(codes)
-			s.mu.Unlock()
-			return codes[len(codes)-1]
-		}
-		s.mu.Unlock()
-		if time.Now().After(deadline) {
-			s.t.Fatalf("no new SMS to %s within 10s", phone)
-		}
-		time.Sleep(5 * time.Millisecond) // polling; nothing to wait on
-	}
-}
-
-func (s *smsGateway) counts() (tries, delivered int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.tries, len(s.got)
-}
-
-func withSMS(s *smsGateway, options string) testenv.Option {
-	return withSMSSecret(s, smsSecret, options)
-}
-
-func withSMSSecret(s *smsGateway, secret, options string) testenv.Option {
-	return testenv.WithExtra(fmt.Sprintf("sms webhook %s {\n secret %s\n %s\n}\nallow phone +4479*\nrole texters phone +44*",
-		s.srv.URL, secret, options))
-}
 
 // Signing in by phone through Caddy: the code comes from the SMS gateway,
 // the upstream gets X-Auth-Phone.
 func TestPhoneSignInByWebhook(t *testing.T) {
-	sms := startSMSGateway(t)
-	t.Setenv("PASSGATE_TEST_SMS_SECRET", smsSecret) // the secret from a placeholder, as in production
-	g := testenv.StartGateway(t, withSMSSecret(sms, "{env.PASSGATE_TEST_SMS_SECRET}", ""))
+	sms := testenv.StartSMSGateway(t)
+	t.Setenv("PASSGATE_TEST_SMS_SECRET", testenv.SMSSecret) // the secret from a placeholder, as in production
+	g := testenv.StartGateway(t, testenv.WithSMSSecret(sms, "{env.PASSGATE_TEST_SMS_SECRET}", ""))
 	c := g.NewClient()
 
 	r := c.Do("POST", "/auth/start", map[string]any{"phone": "+44 (7946) 095-800", "redirect_to": "/app/x"})
@@ -135,9 +24,7 @@ func TestPhoneSignInByWebhook(t *testing.T) {
 	}
 	attempt := r.JSON(t)["attempt_id"].(string)
 	code := sms.CodeFor("+447946095800")
-	sms.mu.Lock()
-	msg := sms.got[0]
-	sms.mu.Unlock()
+	msg := sms.Messages()[0]
 	if msg["message"] != "Your sign-in code is "+code+". It expires in 10 minutes." || msg["expires_at"] == nil {
 		t.Fatalf("SMS body %v", msg)
 	}
@@ -173,9 +60,9 @@ func TestPhoneSignInByWebhook(t *testing.T) {
 // E.164 form.
 func TestPhoneTrunkPrefixIsOneUser(t *testing.T) {
 	const e164 = "+442079460958"
-	sms := startSMSGateway(t)
+	sms := testenv.StartSMSGateway(t)
 	g := testenv.StartGateway(t, testenv.WithExtra(fmt.Sprintf("sms webhook %s {\n secret %s\n}\nallow phone +4420*\nrole london phone +4420*",
-		sms.srv.URL, smsSecret)))
+		sms.URL(), testenv.SMSSecret)))
 
 	signIn := func(c *testenv.Client, startAs, verifyAs string) string {
 		t.Helper()
@@ -212,12 +99,10 @@ func TestPhoneTrunkPrefixIsOneUser(t *testing.T) {
 	if second := signIn(c, "+44 20 7946 0958", "+44 020 7946 0958"); second != first {
 		t.Fatalf("+44 20 7946 0958 signed in as user %s, +44 (0)20 7946 0958 as %s", second, first)
 	}
-	if tries, delivered := sms.counts(); tries != 2 || delivered != 2 {
+	if tries, delivered := sms.Counts(); tries != 2 || delivered != 2 {
 		t.Fatalf("gateway saw %d tries and delivered %d, want 2 and 2", tries, delivered)
 	}
-	sms.mu.Lock()
-	defer sms.mu.Unlock()
-	for _, m := range sms.got {
+	for _, m := range sms.Messages() {
 		if m["to"] != e164 {
 			t.Fatalf("SMS sent to %v, want %s", m["to"], e164)
 		}
@@ -226,8 +111,8 @@ func TestPhoneTrunkPrefixIsOneUser(t *testing.T) {
 
 // The HTML forms work by phone too.
 func TestPhoneSignInWithForms(t *testing.T) {
-	sms := startSMSGateway(t)
-	g := testenv.StartGateway(t, withSMS(sms, ""))
+	sms := testenv.StartSMSGateway(t)
+	g := testenv.StartGateway(t, testenv.WithSMS(sms, ""))
 	c := g.NewClient()
 	ct := []string{"Content-Type", "application/x-www-form-urlencoded", "Origin", g.Base}
 
@@ -272,12 +157,19 @@ func TestSMSWebhookDelivery(t *testing.T) {
 		{name: "hung gateway times out", hang: true, status: 502, code: "delivery_failed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sms := startSMSGateway(t, tc.statuses...)
+			sms := testenv.StartSMSGateway(t, tc.statuses...)
 			if tc.hang {
-				sms.hang = make(chan struct{})
-				t.Cleanup(func() { close(sms.hang) }) // before the server closes
+				sms.Hang = make(chan struct{})
+				t.Cleanup(func() { close(sms.Hang) }) // before the server closes
 			}
-			g := testenv.StartGateway(t, withSMS(sms, "timeout 300ms\n retries 1"))
+			// The timeout bounds the whole delivery, the retry's 250 ms
+			// pause included: short for the hung gateway, with room
+			// to spare for the others.
+			timeout := "2s"
+			if tc.hang {
+				timeout = "300ms"
+			}
+			g := testenv.StartGateway(t, testenv.WithSMS(sms, "timeout "+timeout+"\n retries 1"))
 			c := g.NewClient()
 			r := c.Do("POST", "/auth/start", map[string]any{"phone": "+447946095800"})
 			if r.Status != 200 {
@@ -290,7 +182,7 @@ func TestSMSWebhookDelivery(t *testing.T) {
 			} else {
 				g.WaitLog("delivery failed", 1)
 			}
-			if tries, delivered := sms.counts(); tries != tc.tries || delivered != tc.delivered {
+			if tries, delivered := sms.Counts(); tries != tc.tries || delivered != tc.delivered {
 				t.Fatalf("gateway saw %d tries and delivered %d, want %d and %d", tries, delivered, tc.tries, tc.delivered)
 			}
 			r = c.Do("POST", "/auth/verify", map[string]any{"attempt_id": attempt, "code": code})
@@ -303,14 +195,14 @@ func TestSMSWebhookDelivery(t *testing.T) {
 
 // Not allowed, and invalid, numbers.
 func TestPhoneStartAnswers(t *testing.T) {
-	sms := startSMSGateway(t)
-	g := testenv.StartGateway(t, withSMS(sms, ""))
+	sms := testenv.StartSMSGateway(t)
+	g := testenv.StartGateway(t, testenv.WithSMS(sms, ""))
 	c := g.NewClient()
 	r := c.Do("POST", "/auth/start", map[string]any{"phone": "+12025550100"}) // not allowed: same answer, nothing sent
 	if r.Status != 200 || len(r.JSON(t)) != 4 {
 		t.Fatalf("start for a number that may not sign in: %d %s", r.Status, r.Body)
 	}
-	if tries, _ := sms.counts(); tries != 0 {
+	if tries, _ := sms.Counts(); tries != 0 {
 		t.Fatal("an SMS went to a number that may not sign in")
 	}
 	for _, bad := range []string{"447946095800", "+44 7946 O95800", "+4479", "+44٧٩٤٦٠٩٥٨٠٠",

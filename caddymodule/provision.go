@@ -89,6 +89,10 @@ func (p *Passgate) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	cors, err := httpkit.NewCORS(p.CORS)
+	if err != nil {
+		return err
+	}
 	issuer, err := p.provisionTokens(keys)
 	if err != nil {
 		return err
@@ -96,10 +100,8 @@ func (p *Passgate) Provision(ctx caddy.Context) error {
 
 	// The store last but for what cannot fail, so that an error above
 	// leaves nothing to release (Cleanup copes with one below).
-	// An unset {env.X} is an error here, not an empty URL that the Redis
-	// client would refuse with a message naming nothing.
-	if p.Store.URL, err = caddy.NewReplacer().ReplaceOrErr(p.Store.URL, true, true); err != nil {
-		return fmt.Errorf("store url: %v", err)
+	if err = p.Store.replacePlaceholders(); err != nil {
+		return err
 	}
 	store, storeKey, err := loadStore(p.Store)
 	if err != nil {
@@ -127,21 +129,36 @@ func (p *Passgate) Provision(ctx caddy.Context) error {
 	}
 	p.cookie = newSessionCookie(p.Cookie, time.Duration(p.Session.Lifetime), keys)
 	env := &httpkit.Env{
-		Door:       "native",
-		Engine:     p.engine,
-		Logger:     p.logger,
-		Mount:      p.BasePath,
-		Session:    p.cookie,
-		Redirects:  redirects,
-		LinkOrigin: linkOrigin,
-		Keys:       keys.keys,
-		Insecure:   p.Cookie.Insecure,
+		Door:         "native",
+		Engine:       p.engine,
+		Logger:       p.logger,
+		Mount:        p.BasePath,
+		Session:      p.cookie,
+		NamedSession: p.cookie.named,
+		Redirects:    redirects,
+		LinkOrigin:   linkOrigin,
+		Keys:         keys.keys,
+		Insecure:     p.Cookie.Insecure,
+		CORS:         cors,
 	}
 	door, err := native.New(env, p.Page)
 	if err != nil {
 		return err
 	}
 	p.doors = []mountedDoor{{mount: p.BasePath, door: door}}
+	for _, c := range p.Compat {
+		spec, _ := httpkit.LookupDoor(c.Service) // checked by Validate
+		denv := *env
+		denv.Door, denv.Mount = c.Service, strings.TrimSuffix(cmp(c.Path, spec.Mount), "/")
+		door, err := spec.Build(&denv, c.Options)
+		if err != nil {
+			return fmt.Errorf("compat %s: %v", c.Service, err)
+		}
+		p.doors = append(p.doors, mountedDoor{mount: denv.Mount, door: door})
+	}
+	// The longest mount that a path is under wins: /auth/v1 is the
+	// Supabase door's though /auth is the native one's.
+	slices.SortFunc(p.doors, func(a, b mountedDoor) int { return len(b.mount) - len(a.mount) })
 	return nil
 }
 
@@ -282,7 +299,7 @@ func (c *SMSConfig) sender() (*webhook.Sender, error) {
 	repl := caddy.NewReplacer()
 	u, err := repl.ReplaceOrErr(c.URL, true, true)
 	if err == nil {
-		err = checkWebhookURL(u)
+		err = webhook.CheckURL(u)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sms webhook URL: %v", err)
@@ -291,7 +308,7 @@ func (c *SMSConfig) sender() (*webhook.Sender, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sms webhook secret: %v", err)
 	}
-	if err := checkWebhookSecret(secret); err != nil {
+	if err := webhook.CheckSecret(secret); err != nil {
 		return nil, err
 	}
 	retries := webhook.DefaultRetries

@@ -29,7 +29,7 @@ func startCaddyProcess(t *testing.T, g *testenv.Gateway) *testenv.Gateway {
 	if err := os.WriteFile(path, []byte(other.Caddyfile()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(caddyBinary(t), "run", "--adapter", "caddyfile", "--config", path)
+	cmd := exec.Command(testenv.CaddyBinary(t), "run", "--adapter", "caddyfile", "--config", path)
 	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
 	out, err := os.Create(filepath.Join(dir, "stdout"))
 	if err != nil {

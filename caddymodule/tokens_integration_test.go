@@ -25,6 +25,7 @@ import (
 	"github.com/passgate/caddy-passgate/internal/clock"
 	"github.com/passgate/caddy-passgate/internal/testenv"
 	"github.com/passgate/caddy-passgate/sessionstore"
+	redisstore "github.com/passgate/caddy-passgate/sessionstore/redis"
 )
 
 // tokenClaims are what an independent verifier reads from passgate's JWTs.
@@ -390,7 +391,7 @@ func TestTokenRetryAfterStoreHiccup(t *testing.T) {
 	})
 	out := g.NewClient().SignInTokens("wes@example.com")
 	sessID := out["session"].(map[string]any)["id"].(string)
-	sessKey := "pgtest:s:" + sessID
+	sessKey := redisstore.Keys{Prefix: "pgtest:"}.Pointer(sessID)
 	api := g.NewClient()
 	admin := rs.Client()
 	defer admin.Close()
@@ -450,8 +451,9 @@ func TestTokenRefreshReplyLost(t *testing.T) {
 		g.Store = "store redis " + px.URL() + " {\n prefix pgtest:\n timeout 1s\n}"
 	})
 	out := g.NewClient().SignInTokens("yul@example.com")
-	sessKey := "pgtest:s:" + out["session"].(map[string]any)["id"].(string)
-	oldKey := "pgtest:r:" + sessionstore.RefreshHash(out["refresh_token"].(string))
+	keys := redisstore.Keys{Prefix: "pgtest:"}
+	sessKey := keys.Pointer(out["session"].(map[string]any)["id"].(string))
+	oldKey := keys.Refresh(sessionstore.RefreshHash(out["refresh_token"].(string)))
 	api := g.NewClient()
 	admin := rs.Client()
 	defer admin.Close()
@@ -502,7 +504,7 @@ func TestTokenRefreshReplyLost(t *testing.T) {
 		t.Fatalf("the same refresh token after the lost reply: %d %s, want 200", r2.Status, r2.Body)
 	}
 	second := r2.JSON(t)
-	nextKey := "pgtest:r:" + sessionstore.RefreshHash(second["refresh_token"].(string))
+	nextKey := keys.Refresh(sessionstore.RefreshHash(second["refresh_token"].(string)))
 	if keys := refreshKeys(); !slices.Equal(keys, afterCut) || !slices.Contains(keys, nextKey) {
 		t.Fatalf("refresh keys after the retry: %v (its token's key %s), want the lost rotation's %v", keys, nextKey, afterCut)
 	}

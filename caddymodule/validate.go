@@ -3,18 +3,16 @@ package caddymodule
 import (
 	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/passgate/caddy-passgate/caddymodule/native"
 	"github.com/passgate/caddy-passgate/internal/httpkit"
 	"github.com/passgate/caddy-passgate/verify"
 	"github.com/passgate/caddy-passgate/verify/smtpmail"
+	"github.com/passgate/caddy-passgate/verify/tokens"
+	"github.com/passgate/caddy-passgate/verify/webhook"
 )
 
 // configError is a setting outside its rules. option names the setting the
@@ -47,10 +45,10 @@ func (p *Passgate) check() error {
 			}
 		}
 	}
-	if err := p.checkStore(); err != nil {
+	if err := p.Store.validate(); err != nil {
 		return err
 	}
-	if p.BasePath != "" && !validBasePath(p.BasePath) {
+	if p.BasePath != "" && !httpkit.ValidPath(p.BasePath) {
 		return errAt("base_path", "base_path %q: must be a path of one or more plain segments, like /auth", p.BasePath)
 	}
 	if err := p.checkDelivery(); err != nil {
@@ -61,6 +59,14 @@ func (p *Passgate) check() error {
 			return errAt("redirect_origins "+strconv.Itoa(i), "%v", err)
 		}
 	}
+	for i, o := range p.CORS {
+		if _, err := httpkit.NewCORS([]string{o}); err != nil {
+			return errAt("cors "+strconv.Itoa(i), "cors: %v", err)
+		}
+	}
+	if err := p.checkCompat(); err != nil {
+		return err
+	}
 	if _, err := normalizeLinkOrigin(p.LinkOrigin); err != nil {
 		return errAt("link_origin", "%v", err)
 	}
@@ -69,33 +75,16 @@ func (p *Passgate) check() error {
 			return errAt("role "+strconv.Itoa(i), "role name %q: no commas or spaces", rc.Name)
 		}
 	}
-	code := p.Code
-	if code.Length == 0 {
-		code.Length = verify.DefaultCodeLength
+	floor := verify.Floor{
+		CodeLength: p.Code.Length, CodeTTL: time.Duration(p.Code.TTL), MaxAttempts: p.Code.MaxAttempts,
+		SessionIdle: time.Duration(p.Session.Idle), SessionLifetime: time.Duration(p.Session.Lifetime),
+		Limits: p.Limits.limits(),
 	}
-	if code.MaxAttempts == 0 {
-		code.MaxAttempts = verify.DefaultMaxAttempts
+	var se *verify.SettingError
+	if err := floor.Check(); errors.As(err, &se) {
+		return errAt(se.Option, "%s", se.Msg)
 	}
-	if code.Length < verify.DefaultCodeLength || code.Length > 10 {
-		return errAt("code length", "code length %d: must be %d to 10", code.Length, verify.DefaultCodeLength)
-	}
-	if ttl := time.Duration(code.TTL); ttl < 0 || ttl > verify.DefaultCodeTTL {
-		return errAt("code ttl", "code ttl %v: must be above 0 and at most %v", ttl, verify.DefaultCodeTTL)
-	}
-	if code.MaxAttempts < 1 || code.MaxAttempts > verify.DefaultMaxAttempts {
-		return errAt("code max_attempts", "code max_attempts %d: must be 1 to %d", code.MaxAttempts, verify.DefaultMaxAttempts)
-	}
-	idle, lifetime := cmp(p.Session.Idle, verify.DefaultSessionIdle), cmp(p.Session.Lifetime, verify.DefaultSessionLifetime)
-	if idle <= 0 || lifetime <= 0 {
-		return errAt("session", "session idle and lifetime must be above 0")
-	}
-	if idle > lifetime {
-		return errAt("session", "session idle (%v) is longer than its lifetime (%v)", idle, lifetime)
-	}
-	if err := p.Limits.validate(code); err != nil {
-		return err
-	}
-	if p.Cookie.Name != "" && !validCookieName(p.Cookie.Name) {
+	if p.Cookie.Name != "" && !httpkit.ValidCookieName(p.Cookie.Name) {
 		return errAt("cookie name", "cookie name %q: letters, digits, - and _ only", p.Cookie.Name)
 	}
 	if err := p.checkHeaders(); err != nil {
@@ -107,11 +96,13 @@ func (p *Passgate) check() error {
 	return p.checkPage()
 }
 
-func cmp[D ~int64](set D, def time.Duration) time.Duration {
-	if set == 0 {
+// cmp is set, or def if set is the zero value (a setting left out).
+func cmp[T comparable](set, def T) T {
+	var zero T
+	if set == zero {
 		return def
 	}
-	return time.Duration(set)
+	return set
 }
 
 // minSecretLen is the shortest secret accepted: 256 bits.
@@ -120,27 +111,6 @@ const minSecretLen = 32
 func checkSecret(s string) error {
 	if len(s) < minSecretLen {
 		return fmt.Errorf("secret is %d bytes; at least %d are needed", len(s), minSecretLen)
-	}
-	return nil
-}
-
-func (p *Passgate) checkStore() error {
-	switch s := p.Store; s.Backend {
-	case "", "memory":
-		if s.Timeout != 0 {
-			return errAt("store timeout", "store memory has no timeout")
-		}
-	case "redis":
-		if s.URL == "" {
-			return errAt("store", "store redis: a URL is required")
-		}
-		if literal(s.URL) {
-			if _, err := redis.ParseURL(s.URL); err != nil {
-				return errAt("store", "store redis %s: %s", redactURL(s.URL), redactErr(err, s.URL))
-			}
-		}
-	default:
-		return errAt("store", "unknown store %q (want memory or redis)", s.Backend)
 	}
 	return nil
 }
@@ -172,7 +142,7 @@ func (p *Passgate) checkDelivery() error {
 		case "log":
 		case "webhook":
 			if literal(s.URL) {
-				if err := checkWebhookURL(s.URL); err != nil {
+				if err := webhook.CheckURL(s.URL); err != nil {
 					return errAt("sms", "sms webhook: %v", err)
 				}
 			}
@@ -180,7 +150,7 @@ func (p *Passgate) checkDelivery() error {
 				return errAt("sms webhook", "sms webhook: a secret is required (secret {env.PASSGATE_SMS_SECRET})")
 			}
 			if literal(s.Secret) {
-				if err := checkWebhookSecret(s.Secret); err != nil {
+				if err := webhook.CheckSecret(s.Secret); err != nil {
 					return errAt("sms webhook secret", "%v", err)
 				}
 			}
@@ -190,28 +160,6 @@ func (p *Passgate) checkDelivery() error {
 		default:
 			return errAt("sms", "sms: unknown delivery %q (want log or webhook)", s.Delivery)
 		}
-	}
-	return nil
-}
-
-func checkWebhookURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return err
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("URL %q: must be http:// or https:// with a host", s)
-	}
-	return nil
-}
-
-// minWebhookSecretLen is the shortest webhook secret accepted: 128 bits
-// of a random string, the usual floor of signing secrets.
-const minWebhookSecretLen = 16
-
-func checkWebhookSecret(s string) error {
-	if len(s) < minWebhookSecretLen {
-		return fmt.Errorf("sms webhook secret is %d bytes; at least %d are needed", len(s), minWebhookSecretLen)
 	}
 	return nil
 }
@@ -238,12 +186,12 @@ func (p *Passgate) checkHeaders() error {
 		option string
 		name   *string
 	}{{"user_id", h.UserID}, {"email", h.Email}, {"phone", h.Phone}, {"roles", h.Roles}, {"assertion", &h.Assertion}} {
-		if n.name != nil && *n.name != "" && !validHeaderName(*n.name) {
+		if n.name != nil && *n.name != "" && !httpkit.ValidHeaderName(*n.name) {
 			return errAt("headers "+n.option, "header name %q: letters, digits and - only, and not a header HTTP or sign-in needs", *n.name)
 		}
 	}
 	for _, n := range h.Strip {
-		if !validHeaderName(n) {
+		if !httpkit.ValidHeaderName(n) {
 			return errAt("headers strip", "header name %q: letters, digits and - only, and not a header HTTP or sign-in needs", n)
 		}
 	}
@@ -260,7 +208,7 @@ func (c *JWTConfig) validate() error {
 	seen := map[string]bool{}
 	for i, k := range c.Keys {
 		option := "jwt key " + strconv.Itoa(i)
-		if !validKid(k.ID) {
+		if !tokens.ValidKid(k.ID) {
 			return errAt(option, "jwt key id %q: letters, digits, '.', '_' and '-' only", k.ID)
 		}
 		if seen[k.ID] {
@@ -269,16 +217,6 @@ func (c *JWTConfig) validate() error {
 		seen[k.ID] = true
 	}
 	return nil
-}
-
-func validKid(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c == '-' || c == '_' || c == '.' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
-			return false
-		}
-	}
-	return s != "" && len(s) <= 64
 }
 
 func (p *Passgate) checkPage() error {
@@ -302,48 +240,28 @@ func (p *Passgate) checkPage() error {
 	return nil
 }
 
-func validBasePath(bp string) bool {
-	bp = strings.TrimSuffix(bp, "/")
-	if !strings.HasPrefix(bp, "/") || len(bp) < 2 {
-		return false
-	}
-	for _, seg := range strings.Split(bp[1:], "/") {
-		if seg == "" || seg == "." || seg == ".." {
-			return false
+func (p *Passgate) checkCompat() error {
+	mounts := map[string]bool{strings.TrimSuffix(cmp(p.BasePath, DefaultBasePath), "/"): true}
+	for i, c := range p.Compat {
+		option := "compat " + strconv.Itoa(i)
+		spec, ok := httpkit.LookupDoor(c.Service)
+		if !ok {
+			return errAt(option, "compat %q: unknown service (want %s)", c.Service, strings.Join(httpkit.DoorNames(), ", "))
 		}
-		for i := 0; i < len(seg); i++ {
-			c := seg[i]
-			if !(c == '-' || c == '_' || c == '.' || c == '~' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
-				return false
+		mount := cmp(c.Path, spec.Mount)
+		if !httpkit.ValidPath(mount) {
+			return errAt(option, "compat %s path %q: must be a path of one or more plain segments, like %s", c.Service, mount, spec.Mount)
+		}
+		mount = strings.TrimSuffix(mount, "/")
+		if spec.Check != nil {
+			if err := spec.Check(c.Options, mount); err != nil {
+				return errAt(option, "compat %s: %v", c.Service, err)
 			}
 		}
-	}
-	return true
-}
-
-// reservedHeaders may not be identity headers: stripping them from every
-// request would break the protocol or sign-in itself.
-var reservedHeaders = map[string]bool{
-	"Authorization": true, "Connection": true, "Content-Length": true, "Content-Type": true,
-	"Cookie": true, "Host": true, "Keep-Alive": true, "Proxy-Authorization": true, "Proxy-Connection": true,
-	"Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true, "Origin": true,
-	"Accept": true, "Sec-Fetch-Site": true, "X-Forwarded-For": true, "X-Forwarded-Proto": true,
-	"X-Forwarded-Host": true, "Forwarded": true,
-}
-
-func validHeaderName(s string) bool {
-	if reservedHeaders[http.CanonicalHeaderKey(s)] {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c == '-' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
-			return false
+		if mounts[mount] {
+			return errAt(option, "compat %s: the path %s is already another door's", c.Service, mount)
 		}
+		mounts[mount] = true
 	}
-	return s != ""
-}
-
-func validCookieName(s string) bool {
-	return validHeaderName(strings.ReplaceAll(s, "_", "-"))
+	return nil
 }

@@ -59,6 +59,11 @@ func (o observed) RecordSignIn(ctx context.Context, channel, identifier, newID s
 	return o.Store.RecordSignIn(ctx, channel, identifier, newID, roles, at)
 }
 
+func (o observed) SetUserMetadata(ctx context.Context, id string, metadata []byte) error {
+	defer o.since("set_user_metadata", time.Now())
+	return o.Store.SetUserMetadata(ctx, id, metadata)
+}
+
 func (o observed) CreateSession(ctx context.Context, s Session, until time.Time) error {
 	defer o.since("create_session", time.Now())
 	return o.Store.CreateSession(ctx, s, until)

@@ -44,6 +44,9 @@ type Attempt struct {
 	// Failed says its message could not be delivered (FailAttempt): no
 	// code matches it any more and its link is gone.
 	Failed bool
+	// Data is the front door's own state of the attempt (GoTrue's PKCE
+	// challenge and sign-up metadata), opaque to the engine and the store.
+	Data []byte
 }
 
 // User is one person, identified by a normalised email address or phone
@@ -55,6 +58,9 @@ type User struct {
 	Roles        []string
 	CreatedAt    time.Time
 	LastSignInAt time.Time
+	// Metadata is what the user gave at sign-up about themselves (GoTrue's
+	// user_metadata): a JSON object, or empty.
+	Metadata []byte
 }
 
 // Session is a signed-in browser or client. A store keeps only what is the
@@ -118,6 +124,9 @@ type UserStore interface {
 	// with newID if there is none, and sets its roles and last sign-in time.
 	// Concurrent calls for one identifier yield one user.
 	RecordSignIn(ctx context.Context, channel, identifier, newID string, roles []string, at time.Time) (User, error)
+	// SetUserMetadata replaces the user's Metadata. ErrNotFound if there
+	// is no such user.
+	SetUserMetadata(ctx context.Context, id string, metadata []byte) error
 }
 
 // SessionStore keeps sessions and the per-user index of them. A session's

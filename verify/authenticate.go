@@ -16,6 +16,11 @@ var (
 	// ErrInvalidToken: a bearer token refused (malformed, badly signed,
 	// expired, or its session ended). It is an ErrUnauthenticated.
 	ErrInvalidToken = fmt.Errorf("%w: invalid access token", ErrUnauthenticated)
+	// ErrSessionEnded: a bearer token that verifies, but whose session has
+	// ended (or whose user the policy no longer allows): GoTrue's clients
+	// drop their stored session on this one only. It is an
+	// ErrInvalidToken.
+	ErrSessionEnded = fmt.Errorf("%w: its session has ended", ErrInvalidToken)
 )
 
 // Credential is what a request proves a session with: a session cookie's
@@ -23,23 +28,28 @@ var (
 // consulted.
 type Credential struct {
 	SessionID string
-	Bearer    string
-	IsBearer  bool
+	// Fallback is another session cookie's session ID (a door's name for
+	// it), tried when SessionID proves no live session.
+	Fallback string
+	Bearer   string
+	IsBearer bool
 }
 
 // Authenticate returns the live session a credential proves, with the
 // roles the policy gives its user now. A session whose user the policy no
 // longer allows counts as none: removing someone from `allow` locks them
 // out at once, and a session from another site sharing the store gets
-// nowhere. Errors: ErrInvalidToken (a refused bearer token),
-// ErrUnauthenticated, or ErrUnavailable.
+// nowhere. Errors: ErrInvalidToken (a refused bearer token; ErrSessionEnded
+// if it verified but its session is gone), ErrUnauthenticated, or
+// ErrUnavailable.
 func (e *Engine) Authenticate(ctx context.Context, c Credential) (Session, error) {
 	s, err := e.identify(ctx, c)
-	if err == nil {
-		s, err = e.applyPolicy(s)
+	if err != nil {
+		return Session{}, err
 	}
+	s, err = e.applyPolicy(s)
 	if c.IsBearer && errors.Is(err, ErrUnauthenticated) {
-		return Session{}, ErrInvalidToken
+		return Session{}, ErrSessionEnded
 	}
 	return s, err
 }
@@ -48,7 +58,11 @@ func (e *Engine) Authenticate(ctx context.Context, c Credential) (Session, error
 // policy: someone it no longer allows may still end their sessions.
 func (e *Engine) identify(ctx context.Context, c Credential) (Session, error) {
 	if !c.IsBearer {
-		return e.liveSession(ctx, c.SessionID)
+		s, err := e.liveSession(ctx, c.SessionID)
+		if errors.Is(err, ErrUnauthenticated) && c.Fallback != "" {
+			return e.liveSession(ctx, c.Fallback)
+		}
+		return s, err
 	}
 	if e.cfg.Tokens == nil {
 		return Session{}, ErrInvalidToken
@@ -60,7 +74,7 @@ func (e *Engine) identify(ctx context.Context, c Credential) (Session, error) {
 	s, err := e.liveSession(ctx, sid)
 	switch {
 	case errors.Is(err, ErrUnauthenticated):
-		return Session{}, ErrInvalidToken
+		return Session{}, ErrSessionEnded
 	case err != nil:
 		return Session{}, err
 	case s.UserID != subject:

@@ -88,9 +88,16 @@ type StartRequest struct {
 	CreateUser bool
 	// Link makes the magic link of a token; nil: the message carries no
 	// link. Each front door links to its own route.
-	Link   func(token string) string
+	Link func(token string) string
+	// Data is the front door's own state of the attempt, kept with it and
+	// given back by CheckCode, PeekLink and CheckLink; at most
+	// MaxAttemptData bytes.
+	Data   []byte
 	Caller Caller
 }
+
+// MaxAttemptData bounds StartRequest.Data.
+const MaxAttemptData = 8 << 10
 
 // Started describes an attempt to the client. For an identifier that may
 // not sign in, it describes an attempt that does not exist, so the answer
@@ -124,12 +131,15 @@ func normalize(channel, identifier string) (string, error) {
 // are the same for both. A delivery that fails is reported by the next
 // check of the attempt (ErrDeliveryFailed), and by an event.
 //
-// Errors: ErrChannelNotConfigured, ErrInvalidIdentifier,
-// *RateLimitedError, or ErrUnavailable.
+// Errors: ErrChannelNotConfigured, ErrInvalidIdentifier, ErrInvalidInput
+// (Data too large), *RateLimitedError, or ErrUnavailable.
 func (e *Engine) Start(ctx context.Context, req StartRequest) (Started, error) {
 	sender := e.cfg.Senders[req.Channel]
 	if sender == nil {
 		return Started{}, ErrChannelNotConfigured
+	}
+	if len(req.Data) > MaxAttemptData {
+		return Started{}, invalid("the attempt's data is too large")
 	}
 	identifier, err := normalize(req.Channel, req.Identifier)
 	if err != nil {
@@ -213,6 +223,7 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Started, error) {
 		CreateUser: req.CreateUser,
 		CreatedAt:  now,
 		ExpiresAt:  started.ExpiresAt,
+		Data:       req.Data,
 	}
 	if err := e.store.CreateAttempt(ctx, a); err != nil {
 		return Started{}, err
@@ -224,7 +235,9 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Started, error) {
 	return started, nil
 }
 
-// CheckRequest is a code submitted for an attempt.
+// CheckRequest is a code submitted for an attempt: the one named by
+// AttemptID, or, without one, the latest sent to Identifier (as GoTrue's
+// and Nhost's verify calls name the address, not an attempt).
 type CheckRequest struct {
 	AttemptID string
 	// Code as typed; white space in it ("123 456", as pasted) is dropped.
@@ -247,13 +260,12 @@ const maxCodeLen = 32
 func (e *Engine) CheckCode(ctx context.Context, req CheckRequest) (Attempt, error) {
 	code := strings.Join(strings.Fields(req.Code), "")
 	switch {
-	case req.AttemptID == "" || code == "":
+	case req.AttemptID == "" && req.Identifier == "" || code == "":
 		return Attempt{}, invalid("attempt_id and code are required")
 	case len(code) > maxCodeLen:
 		return Attempt{}, invalid("code is too long")
-	}
-	if !ValidAttemptID(req.AttemptID) {
-		return Attempt{}, e.failed(ErrAttemptNotFound, req.Caller, "", "code")
+	case req.AttemptID != "" && !ValidAttemptID(req.AttemptID):
+		return Attempt{}, e.failed(ErrAttemptNotFound, req.Caller, "", MethodCode)
 	}
 	var identifier string
 	if req.Identifier != "" {
@@ -262,20 +274,30 @@ func (e *Engine) CheckCode(ctx context.Context, req CheckRequest) (Attempt, erro
 			return Attempt{}, err
 		}
 	}
-	a, err := e.checkCode(ctx, req.AttemptID, code, identifier, req.Caller)
+	a, err := e.checkCode(ctx, req.AttemptID, code, req.Channel, identifier, req.Caller)
 	if err != nil {
-		return Attempt{}, e.failed(err, req.Caller, a.Channel, "code")
+		return Attempt{}, e.failed(err, req.Caller, a.Channel, MethodCode)
 	}
 	return a, nil
 }
 
 // checkCode is CheckCode on a well-formed request. On an error it returns
 // what it knows of the attempt, for the event.
-func (e *Engine) checkCode(ctx context.Context, id, code, identifier string, caller Caller) (Attempt, error) {
+func (e *Engine) checkCode(ctx context.Context, id, code, channel, identifier string, caller Caller) (Attempt, error) {
 	lims := e.cfg.Limits
 	lim := &limiter{store: e.store, now: e.now()}
 	if err := lim.take(ctx, "verifies per client", "ipv:"+ClientKey(caller.ClientIP), lims.VerifiesPerIP, lims.VerifiesPerIPWindow); err != nil {
 		return Attempt{}, err
+	}
+	if id == "" {
+		latest, err := e.store.LatestAttempt(ctx, channel, identifier)
+		if errors.Is(err, sessionstore.ErrNotFound) {
+			return Attempt{Channel: channel}, ErrAttemptNotFound
+		}
+		if err != nil {
+			return Attempt{}, err
+		}
+		id = latest.ID
 	}
 	a, err := e.store.TryAttempt(ctx, id)
 	if errors.Is(err, sessionstore.ErrNotFound) {

@@ -127,3 +127,53 @@ func (l *limiter) releaseAll(ctx context.Context) {
 	}
 	l.taken = nil
 }
+
+// Bounds on limits. Per-client caps may be raised (many users can share one
+// address behind a NAT); per-address limits only within these bounds.
+const (
+	MinResendCooldown = 10 * time.Second
+	// MaxSendsPerHour bounds the codes one address gets in an hour from
+	// every network together: what mail bombing can reach.
+	MaxSendsPerHour = 20
+	// MaxLimitWindow bounds the cooldown and the per-client windows: a
+	// day is as long as any limit needs, and the memory store keeps
+	// events for at most twice that.
+	MaxLimitWindow = 24 * time.Hour
+)
+
+func limitErrf(option, format string, args ...any) error {
+	return &SettingError{Option: "limits " + option, Msg: "limits " + option + fmt.Sprintf(format, args...)}
+}
+
+// Check checks the limits against the bounds of the security floor, for
+// codes of codeLength digits burned after maxAttempts wrong ones.
+func (l Limits) Check(codeLength, maxAttempts int) error {
+	if l.ResendCooldown < MinResendCooldown || l.ResendCooldown > MaxLimitWindow {
+		return limitErrf("resend_cooldown", " %v: %v to %v", l.ResendCooldown, MinResendCooldown, MaxLimitWindow)
+	}
+	if l.SendsPerHourPerAddress < 2 || l.SendsPerHourPerAddress > MaxSendsPerHour {
+		return limitErrf("sends_per_hour", " %d per address: 2 to %d", l.SendsPerHourPerAddress, MaxSendsPerHour)
+	}
+	if l.SendsPerHour < 1 || l.SendsPerHour >= l.SendsPerHourPerAddress {
+		return limitErrf("sends_per_hour", " %d per network: 1 to %d, below the per-address cap of %d, so that no one network can use up an address's hour",
+			l.SendsPerHour, l.SendsPerHourPerAddress-1, l.SendsPerHourPerAddress)
+	}
+	for _, r := range []struct {
+		name   string
+		n      int
+		window time.Duration
+	}{{"starts_per_ip", l.StartsPerIP, l.StartsPerIPWindow}, {"verifies_per_ip", l.VerifiesPerIP, l.VerifiesPerIPWindow}} {
+		if r.n < 1 || r.window <= 0 || r.window > MaxLimitWindow {
+			return limitErrf(r.name, ": a count of 1 or more and a window above 0, at most %v", MaxLimitWindow)
+		}
+	}
+	if l.WrongCodesPerDay < 1 {
+		return limitErrf("wrong_codes_per_day", " %d: at least 1", l.WrongCodesPerDay)
+	}
+	if chance := GuessChance(codeLength, l.WrongCodesPerDay, maxAttempts); chance > MaxGuessChance {
+		most := int(math.Floor(MaxGuessChance * (math.Pow10(codeLength) - float64(maxAttempts))))
+		return limitErrf("wrong_codes_per_day", " %d: with %d-digit codes a guesser's chance would be %.2g a day; at most %d keeps it within %g",
+			l.WrongCodesPerDay, codeLength, chance, most, MaxGuessChance)
+	}
+	return nil
+}

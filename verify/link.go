@@ -69,7 +69,7 @@ func (e *Engine) CheckLink(ctx context.Context, token string, caller Caller) (At
 		}
 	}
 	if err != nil {
-		return Attempt{}, e.failed(err, caller, a.Channel, "link")
+		return Attempt{}, e.failed(err, caller, a.Channel, MethodLink)
 	}
 	return a, nil
 }

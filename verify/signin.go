@@ -34,7 +34,11 @@ type SignInRequest struct {
 	Method string
 	// Refresh asks for a refresh token besides the session.
 	Refresh bool
-	Caller  Caller
+	// UserMetadata, if not empty, becomes the Metadata of a user this
+	// sign-in creates (what they said of themselves at sign-up); an
+	// existing user's is left as it is.
+	UserMetadata []byte
+	Caller       Caller
 }
 
 // SignedIn is a new session.
@@ -66,6 +70,12 @@ func (e *Engine) SignIn(ctx context.Context, req SignInRequest) (SignedIn, error
 	user, err := e.store.RecordSignIn(ctx, a.Channel, a.Identifier, newID.String(), roles, e.now().Truncate(time.Millisecond))
 	if err != nil {
 		return SignedIn{}, err
+	}
+	if user.ID == newID.String() && len(req.UserMetadata) > 0 {
+		if err := e.store.SetUserMetadata(ctx, user.ID, req.UserMetadata); err != nil {
+			return SignedIn{}, err
+		}
+		user.Metadata = req.UserMetadata
 	}
 	secret := e.randomText() + e.randomText() // 2 x 128 bits
 	s, err := e.sessions.create(ctx, user, secret)
@@ -115,6 +125,46 @@ func (e *Engine) IssueAccess(s Session, amr []string) (AccessToken, error) {
 		return AccessToken{}, err
 	}
 	return AccessToken{Token: tok, ExpiresAt: exp, TTL: e.cfg.Tokens.AccessTTL()}, nil
+}
+
+// RegisterTokenProfile adds a front door's kind of access token (its
+// claims, issuer and algorithm: see tokens.Profile). A door calls it once,
+// while it is built.
+func (e *Engine) RegisterTokenProfile(p tokens.Profile) error {
+	if e.cfg.Tokens == nil {
+		return errors.New("verify: no token issuer")
+	}
+	return e.cfg.Tokens.Register(p)
+}
+
+// IssueAccessAs signs an access token of a registered profile for s.
+func (e *Engine) IssueAccessAs(profile string, s Session, amr []string) (AccessToken, error) {
+	return e.IssueAccessWithClaims(profile, s, amr, nil)
+}
+
+// IssueAccessWithClaims is IssueAccessAs with claims of this one token
+// besides the profile's (what the door knows of the user that the
+// session does not carry, such as GoTrue's user_metadata); they may not
+// replace passgate's own (see tokens.Identity.Claims).
+func (e *Engine) IssueAccessWithClaims(profile string, s Session, amr []string, claims map[string]any) (AccessToken, error) {
+	if e.cfg.Tokens == nil {
+		return AccessToken{}, ErrInvalidToken
+	}
+	id := identityOf(s, amr)
+	id.Claims = claims
+	tok, exp, err := e.cfg.Tokens.IssueFor(profile, id)
+	if err != nil {
+		return AccessToken{}, err
+	}
+	return AccessToken{Token: tok, ExpiresAt: exp, TTL: e.cfg.Tokens.TTL(profile)}, nil
+}
+
+// JWKSFor is the public half of the signing keys of one algorithm.
+func (e *Engine) JWKSFor(alg string) []byte {
+	if e.cfg.Tokens == nil {
+		return []byte(`{"keys":[]}`)
+	}
+	return e.cfg.Tokens.JWKSFor(alg)
 }
 
 // IssueAssertion signs a short-lived statement of s's identity for an

@@ -340,3 +340,43 @@ func TestCodesAreUniformDigits(t *testing.T) {
 		}
 	}
 }
+
+// Without an attempt id, a code is checked against the latest attempt sent
+// to the address (GoTrue's and Nhost's verify name the address only): its
+// code signs in, an older one's does not, and an address that may not
+// sign in answers like one that may.
+func TestCheckByAddressTakesTheLatestAttempt(t *testing.T) {
+	s, sender, _ := newService(t)
+	ctx := context.Background()
+	start(t, s, "ann@example.com")
+	older := sender.last(t).Code
+	// The resend cooldown is off in this engine (no limits).
+	start(t, s, "ann@example.com")
+	latest := sender.last(t).Code
+	byAddress := func(email, code string) error {
+		_, err := s.CheckCode(ctx, verify.CheckRequest{Code: code, Channel: "email", Identifier: email})
+		return err
+	}
+	var wc *verify.WrongCodeError
+	if older != latest {
+		if err := byAddress("Ann@Example.com", older); !errors.As(err, &wc) {
+			t.Fatalf("the older attempt's code: %v, want a wrong code", err)
+		}
+	}
+	if err := byAddress("Ann@Example.com", latest); err != nil {
+		t.Fatalf("the latest attempt's code: %v", err)
+	}
+	if err := byAddress("ann@example.com", latest); !errors.Is(err, verify.ErrAttemptNotFound) {
+		t.Fatalf("the same code again: %v, want ErrAttemptNotFound", err)
+	}
+	if err := byAddress("nobody@example.com", "123456"); !errors.Is(err, verify.ErrAttemptNotFound) {
+		t.Fatalf("no attempt at all: %v, want ErrAttemptNotFound", err)
+	}
+	start(t, s, "eve@elsewhere.example") // not allowed: a decoy
+	if err := byAddress("eve@elsewhere.example", "123456"); !errors.As(err, &wc) || wc.AttemptsLeft != verify.DefaultMaxAttempts-1 {
+		t.Fatalf("a decoy checked by address: %v, want a wrong code with tries left", err)
+	}
+	if err := byAddress("not an address", "123456"); !errors.Is(err, verify.ErrInvalidIdentifier) {
+		t.Fatalf("a malformed address: %v, want ErrInvalidIdentifier", err)
+	}
+}

@@ -36,6 +36,9 @@ func New(env *httpkit.Env, page PageConfig) (*Door, error) {
 // ServeHTTP dispatches the routes under the mount. Each answers JSON to an
 // API client and pages or redirects to an HTML form.
 func (d *Door) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if d.env.CORS.Apply(w, r, corsRules) {
+		return
+	}
 	route, _ := d.env.Route(r)
 	type handler func(http.ResponseWriter, *http.Request)
 	var get, post handler
@@ -82,6 +85,15 @@ func (d *Door) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		writeAPIError(w, newAPIError(http.StatusMethodNotAllowed, errMethodNotAllowed, "method not allowed"))
 	}
+}
+
+// corsRules are what the native API's browser clients on other origins
+// send and read: JSON, bearer tokens, and the session cookie.
+var corsRules = httpkit.CORSRules{
+	Methods:       []string{"GET", "POST"},
+	AllowHeaders:  []string{"authorization", "content-type"},
+	ExposeHeaders: []string{"Retry-After", "WWW-Authenticate"},
+	Credentials:   true,
 }
 
 // readBody reads a JSON body into dst, or a form into r.PostForm.

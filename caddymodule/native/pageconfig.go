@@ -19,7 +19,7 @@ type PageConfig struct {
 	// alpha digits), or a CSS colour name. Default: #2d5bd7.
 	Color string `json:"color,omitempty"`
 	// File with a Go html/template that replaces the built-in page
-	// entirely; it gets the same data (see README).
+	// entirely; it gets the same data (see docs/configuration.md).
 	Template string `json:"template,omitempty"`
 }
 

@@ -50,11 +50,7 @@ func bodyErr(status int, msg string) *BodyError { return &BodyError{Status: stat
 // bounded in size and in time; JSON objects may not repeat a key, in any
 // spelling encoding/json takes for the same.
 func ReadBody(w http.ResponseWriter, r *http.Request, dst any) (isForm bool, _ *BodyError) {
-	// Past the deadline, reading fails (408 below). The server sets the
-	// connection's read deadline anew for the next request, so this one
-	// does not outlive it.
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(time.Duration(bodyReadTimeout.Load())))
-	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	bound(w, r)
 	ct := r.Header.Get("Content-Type")
 	mediaType, _, err := mime.ParseMediaType(ct)
 	if ct != "" && err != nil {
@@ -94,6 +90,15 @@ func ReadBody(w http.ResponseWriter, r *http.Request, dst any) (isForm bool, _ *
 	default:
 		return false, bodyErr(http.StatusUnsupportedMediaType, "send application/json or a form")
 	}
+}
+
+// bound puts the bounds of size and time on reading r's body. Past the
+// deadline, reading fails (408, see readErr). The server sets the
+// connection's read deadline anew for the next request, so this one does
+// not outlive it.
+func bound(w http.ResponseWriter, r *http.Request) {
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(time.Duration(bodyReadTimeout.Load())))
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 }
 
 func readErr(err error) *BodyError {

@@ -30,6 +30,11 @@ type Env struct {
 	// Mount is the path prefix the door serves, without a trailing slash.
 	Mount   string
 	Session SessionCookie
+	// NamedSession is Session under another name, for a door whose
+	// clients expect one (Wacht's __session); crossSite makes it
+	// SameSite=None, for a frontend on another site. The gate accepts it
+	// too. Call it while the door is built.
+	NamedSession func(name string, crossSite bool) SessionCookie
 	// Redirects is where a sign-in may send the browser afterwards.
 	Redirects RedirectPolicy
 	// LinkOrigin is the configured origin of magic links; "" means the
@@ -42,6 +47,9 @@ type Env struct {
 	// Insecure drops the Secure attribute of the door's cookies (plain-HTTP
 	// development).
 	Insecure bool
+	// CORS is the operator's cross-origin policy; each door applies it to
+	// its routes with its own rules.
+	CORS CORS
 }
 
 // Caller says who asks, for the engine's limits and events.
@@ -72,8 +80,11 @@ func (env *Env) Route(r *http.Request) (string, bool) {
 }
 
 // SameOrigin is the cross-site check with this site's extra origin
-// (link_origin) counted as its own.
-func (env *Env) SameOrigin(r *http.Request) bool { return SameOrigin(r, env.LinkOrigin) }
+// (link_origin) counted as its own, and the origins the operator allowed
+// with `cors`.
+func (env *Env) SameOrigin(r *http.Request) bool {
+	return SameOrigin(r, env.LinkOrigin) || env.CORS.Allows(r.Header.Get("Origin")) && len(r.Header.Values("Origin")) == 1
+}
 
 // LinkBase is the absolute URL of path (under the mount) for magic links
 // sent in answer to r: on LinkOrigin if set, else on the request's own

@@ -196,7 +196,10 @@ type Gateway struct {
 	Extra     string // more passgate subdirectives
 	Allow     string // the allow line; default: allow email *@example.com
 	Global    string // more global options
-	msgs      *logMessages
+	// Admin is the admin endpoint's address (with /metrics on it); ""
+	// turns it off.
+	Admin string
+	msgs  *logMessages
 }
 
 // logMessages counts, per address, the log delivery's messages that
@@ -217,6 +220,19 @@ type Option func(*Gateway)
 
 func WithRedis(rs *Redis) Option {
 	return func(g *Gateway) { g.Store = "store redis " + rs.URL() + " {\n prefix pgtest:\n timeout 1s\n}" }
+}
+
+// WithAdmin turns the admin endpoint on, on a free port, with Caddy's
+// metrics (and passgate's) on it.
+func WithAdmin() Option {
+	return func(g *Gateway) { g.Admin = fmt.Sprintf("127.0.0.1:%d", FreePort(g.T)) }
+}
+
+func (g *Gateway) adminLine() string {
+	if g.Admin == "" {
+		return "admin off"
+	}
+	return "admin " + g.Admin + "\n\tmetrics"
 }
 
 // WithGlobal adds lines to the global options block.
@@ -274,7 +290,7 @@ func StartGateway(t *testing.T, opts ...Option) *Gateway {
 
 func (g *Gateway) Caddyfile() string {
 	return fmt.Sprintf(`{
-	admin off
+	%s
 	persist_config off
 	auto_https off
 	log {
@@ -307,7 +323,7 @@ http://127.0.0.1:%d {
 	request_header X-Seen-Placeholder-Roles {http.auth.user.roles}
 	reverse_proxy %s
 }
-`, g.LogPath, g.Global, g.Port, g.AccessLog, Secret, g.Store, g.allowLine(), g.Extra, strings.TrimPrefix(g.Upstream.URL, "http://"))
+`, g.adminLine(), g.LogPath, g.Global, g.Port, g.AccessLog, Secret, g.Store, g.allowLine(), g.Extra, strings.TrimPrefix(g.Upstream.URL, "http://"))
 }
 
 func (g *Gateway) allowLine() string {
@@ -334,7 +350,13 @@ func (g *Gateway) TryLoad() error {
 	for _, w := range warnings {
 		g.T.Logf("adapt warning: %v", w)
 	}
-	return caddy.Load(cfg, true)
+	err = caddy.Load(cfg, true)
+	// A reload shuts the old server down, closing its kept-alive
+	// connections (http.DefaultTransport's); one reused before its close
+	// is seen fails with EOF or "connection reset", which is the
+	// harness's doing, not passgate's.
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+	return err
 }
 
 // Restart stops Caddy entirely and starts it again on the same config.
@@ -343,10 +365,6 @@ func (g *Gateway) Restart() {
 	if err := caddy.Stop(); err != nil {
 		g.T.Fatal(err)
 	}
-	// The clients' kept-alive connections (http.DefaultTransport's) were
-	// to the stopped server; one reused before its close is seen gives
-	// "connection reset", which is the harness's doing, not passgate's.
-	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 	g.Load()
 }
 

@@ -134,8 +134,7 @@ const maxLimitWindow = 48 * time.Hour
 
 // CreateAttempt implements sessionstore.AttemptStore.
 func (m *Store) CreateAttempt(_ context.Context, a sessionstore.Attempt) error {
-	a.CodeMAC = slices.Clone(a.CodeMAC)
-	a.TokenHash = slices.Clone(a.TokenHash)
+	a = cloneAttempt(a)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.attempts[a.ID] = memAttempt{a: a, until: a.ExpiresAt}
@@ -197,6 +196,7 @@ func (m *Store) dropAttemptLocked(id string) {
 func cloneAttempt(a sessionstore.Attempt) sessionstore.Attempt {
 	a.CodeMAC = slices.Clone(a.CodeMAC)
 	a.TokenHash = slices.Clone(a.TokenHash)
+	a.Data = slices.Clone(a.Data)
 	return a
 }
 
@@ -285,6 +285,19 @@ func (m *Store) RecordSignIn(_ context.Context, channel, identifier, newID strin
 	u.LastSignInAt = at
 	m.users[id] = u
 	return cloneUser(u), nil
+}
+
+// SetUserMetadata implements sessionstore.UserStore.
+func (m *Store) SetUserMetadata(_ context.Context, id string, metadata []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	u, ok := m.users[id]
+	if !ok {
+		return sessionstore.ErrNotFound
+	}
+	u.Metadata = slices.Clone(metadata)
+	m.users[id] = u
+	return nil
 }
 
 // ownSession is what a store keeps of a session: identity and roles are
@@ -403,6 +416,7 @@ func (m *Store) dropSessionLocked(id, userID string) {
 
 func cloneUser(u sessionstore.User) sessionstore.User {
 	u.Roles = slices.Clone(u.Roles)
+	u.Metadata = slices.Clone(u.Metadata)
 	return u
 }
 

@@ -40,6 +40,9 @@ func (m *Store) Refresh(_ context.Context, hash string) (sessionstore.RefreshTok
 
 // RotateRefresh implements sessionstore.RefreshStore.
 func (m *Store) RotateRefresh(_ context.Context, oldHash, newHash string, now time.Time) (sessionstore.RefreshToken, error) {
+	if sessionstore.RefreshChain(oldHash) != sessionstore.RefreshChain(newHash) {
+		return sessionstore.RefreshToken{}, sessionstore.ErrOtherChain
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	rec, ok := m.refresh[oldHash]

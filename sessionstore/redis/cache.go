@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -10,9 +11,8 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/passgate/caddy-passgate/sessionstore"
-
 	"github.com/passgate/caddy-passgate/internal/boundedcache"
+	"github.com/passgate/caddy-passgate/sessionstore"
 )
 
 // InvalidationChannel is the Redis pub/sub channel on which every removal
@@ -49,16 +49,25 @@ type SessionCache struct {
 	// a revocation does not put the revoked session back.
 	gen atomic.Uint64
 
-	start  sync.Once
-	ctx    context.Context
-	cancel context.CancelFunc
-	done   chan struct{}
-	mu     sync.Mutex
-	ps     *goredis.PubSub
+	start    sync.Once
+	ctx      context.Context
+	cancel   context.CancelFunc
+	done     chan struct{}
+	watchers sync.WaitGroup
+	kick     chan struct{} // resubscribe now: the master moved
+	mu       sync.Mutex
+	ps       *goredis.PubSub // the subscription to InvalidationChannel
+	wps      *goredis.PubSub // the sentinel watch's subscription
 }
 
 // NewSessionCache returns a cache of at most entries sessions, each kept at
-// most ttl, fed by client's invalidation channel.
+// most ttl, fed by client's invalidation channel. Revocations are
+// published with classic PUBLISH, which a Cluster delivers on every node,
+// so one subscription on any node hears them all. With a Client made for
+// Sentinel, the cache also listens to the sentinels and subscribes again
+// on the new master as soon as they switch: go-redis moves its other
+// connections, not a subscription, which would otherwise stay on the old
+// master, alive and hearing nothing, until the sentinels reconfigure it.
 func NewSessionCache(client goredis.UniversalClient, entries int, ttl time.Duration) *SessionCache {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &SessionCache{
@@ -67,6 +76,7 @@ func NewSessionCache(client goredis.UniversalClient, entries int, ttl time.Durat
 		ctx:    ctx,
 		cancel: cancel,
 		done:   make(chan struct{}),
+		kick:   make(chan struct{}, 1),
 	}
 }
 
@@ -120,7 +130,12 @@ func (c *SessionCache) flush() {
 // bounded backoff, until Close.
 func (c *SessionCache) run() {
 	defer close(c.done)
-	backoff := 50 * time.Millisecond
+	if cl, ok := c.client.(*Client); ok && cl.Mode() == Sentinel {
+		c.watchers.Go(func() { c.watchSentinels(cl.cfg) })
+	}
+	defer c.watchers.Wait()
+	const first, most = 50 * time.Millisecond, time.Second
+	backoff := first
 	for c.ctx.Err() == nil {
 		c.mu.Lock()
 		if c.ctx.Err() != nil {
@@ -141,7 +156,7 @@ func (c *SessionCache) run() {
 					// Anything cached before now may have missed a notice.
 					c.flush()
 					c.live.Store(true)
-					backoff = 50 * time.Millisecond
+					backoff = first
 				}
 			case *goredis.Message:
 				c.forget(m.Payload)
@@ -150,11 +165,93 @@ func (c *SessionCache) run() {
 		c.live.Store(false)
 		c.flush()
 		_ = ps.Close()
+		if cc := clusterOf(c.client); cc != nil {
+			// The node may be gone for good: ask where the slots are now.
+			cc.ReloadState(c.ctx)
+		}
+		select {
+		case <-c.ctx.Done():
+		case <-c.kick:
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, most)
+	}
+}
+
+func clusterOf(c goredis.UniversalClient) *goredis.ClusterClient {
+	if cl, ok := c.(*Client); ok {
+		c = cl.UniversalClient
+	}
+	cc, _ := c.(*goredis.ClusterClient)
+	return cc
+}
+
+// switched ends the subscription, so that run subscribes again at once,
+// through the sentinels, on the master they name now.
+func (c *SessionCache) switched() {
+	c.mu.Lock()
+	if c.ps != nil {
+		_ = c.ps.Close()
+	}
+	c.mu.Unlock()
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// watchSentinels listens for +switch-master on one sentinel after another
+// (the next when one fails) until Close. A switch missed while no sentinel
+// was listened to shows as another master when the next one is asked.
+func (c *SessionCache) watchSentinels(cfg Config) {
+	const first, most = 50 * time.Millisecond, time.Second
+	backoff := first
+	master := ""
+	for i := 0; c.ctx.Err() == nil; i++ {
+		sc := goredis.NewSentinelClient(&goredis.Options{
+			Addr: cfg.Addrs[i%len(cfg.Addrs)], Password: cfg.SentinelPassword, TLSConfig: cfg.TLS,
+			DialTimeout: cfg.Timeout, ReadTimeout: cfg.Timeout, WriteTimeout: cfg.Timeout,
+			MaxRetries: -1, DisableIdentity: true, ClientName: cfg.Name,
+		})
+		c.mu.Lock()
+		if c.ctx.Err() != nil {
+			c.mu.Unlock()
+			_ = sc.Close()
+			return
+		}
+		ps := sc.Subscribe(c.ctx, "+switch-master")
+		c.wps = ps
+		c.mu.Unlock()
+		if _, err := ps.Receive(c.ctx); err == nil { // the subscription's confirmation
+			if m, err := sc.GetMasterAddrByName(c.ctx, cfg.MasterName).Result(); err == nil && len(m) == 2 {
+				now := net.JoinHostPort(m[0], m[1])
+				if master != "" && now != master {
+					c.switched()
+				}
+				master = now
+				backoff = first
+			}
+			for {
+				msg, err := ps.Receive(c.ctx)
+				if err != nil {
+					break
+				}
+				// "<master name> <old ip> <old port> <new ip> <new port>"
+				if m, ok := msg.(*goredis.Message); ok {
+					if f := strings.Fields(m.Payload); len(f) == 5 && f[0] == cfg.MasterName {
+						master = net.JoinHostPort(f[3], f[4])
+						c.switched()
+					}
+				}
+			}
+		}
+		_ = ps.Close()
+		_ = sc.Close()
 		select {
 		case <-c.ctx.Done():
 		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, 2*time.Second)
+		backoff = min(2*backoff, most)
 	}
 }
 
@@ -167,6 +264,9 @@ func (c *SessionCache) Close() error {
 	c.mu.Lock()
 	if c.ps != nil {
 		_ = c.ps.Close()
+	}
+	if c.wps != nil {
+		_ = c.wps.Close()
 	}
 	c.mu.Unlock()
 	if started {

@@ -5,70 +5,25 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"net"
-	"os/exec"
 	"runtime"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/passgate/caddy-passgate/internal/testenv/redisenv"
 	"github.com/passgate/caddy-passgate/sessionstore"
 	redisstore "github.com/passgate/caddy-passgate/sessionstore/redis"
 	"github.com/passgate/caddy-passgate/sessionstore/storetest"
 )
 
-func testClient(t *testing.T, url string) *goredis.Client {
-	t.Helper()
-	client, err := redisstore.NewClient(url, time.Second, "passgate-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close() })
-	if err := client.Ping(context.Background()).Err(); err != nil {
-		t.Fatalf("no Redis at %s (%v): install and start redis-server (apt-get install redis-server), or set PASSGATE_TEST_REDIS", url, err)
-	}
-	return client
-}
-
-// testPrefix returns a key prefix of the test's own on client's server;
-// its keys are removed when the test ends.
-func testPrefix(t *testing.T, client *goredis.Client) string {
-	prefix := "passgate-test:" + rand.Text() + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		if keys, _ := client.Keys(ctx, prefix+"*").Result(); len(keys) > 0 {
-			client.Del(ctx, keys...)
-		}
-	})
-	return prefix
-}
-
-func cachedStore(t *testing.T, client *goredis.Client, prefix string, ttl time.Duration) (*redisstore.Store, *redisstore.SessionCache) {
+func cachedStore(t *testing.T, client goredis.UniversalClient, prefix string, ttl time.Duration) (*redisstore.Store, *redisstore.SessionCache) {
 	c := redisstore.NewSessionCache(client, 100, ttl)
 	t.Cleanup(func() {
 		c.Close()
-		ctx := context.Background()
-		if keys, _ := client.Keys(ctx, prefix+"*").Result(); len(keys) > 0 {
-			client.Del(ctx, keys...)
-		}
+		deleteKeys(client, prefix+"*")
 	})
 	return redisstore.New(client, prefix, 0).WithCache(c), c
-}
-
-// waitFor polls cond for at most d: for what only pub/sub delivery, which
-// is asynchronous, makes true.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // The cached store behaves as the plain one.
@@ -133,9 +88,9 @@ func TestSessionCacheRevocationReachesOtherInstance(t *testing.T) {
 			}
 		}},
 		{"refresh token reuse", func(t *testing.T, a *redisstore.Store, s sessionstore.Session) {
-			_, h1 := sessionstore.NewRefreshToken()
-			_, h2 := sessionstore.NewRefreshToken()
-			_, h3 := sessionstore.NewRefreshToken()
+			t1, h1 := sessionstore.NewRefreshToken()
+			_, h2 := sessionstore.NextRefreshToken([]byte("k"), t1)
+			_, h3 := sessionstore.NextRefreshToken([]byte("another k"), t1)
 			if err := a.CreateRefresh(ctx, sessionstore.RefreshToken{Hash: h1, SessionID: s.ID, UserID: s.UserID, ExpiresAt: s.ExpiresAt}); err != nil {
 				t.Fatal(err)
 			}
@@ -169,88 +124,16 @@ func TestSessionCacheRevocationReachesOtherInstance(t *testing.T) {
 	}
 }
 
-// startPrivateRedis runs a redis-server of the test's own, which it may stop.
-// A free port can be taken by another process before the server binds it;
-// then the server exits, or another answers, and another port is tried
-// (as caddymodule's harness does; test files cannot share it).
-func startPrivateRedis(t *testing.T) (url string, stop func()) {
-	t.Helper()
-	for attempt := 1; ; attempt++ {
-		url, stop, err := tryPrivateRedis(t)
-		if err == nil {
-			return url, stop
-		}
-		if attempt == 3 {
-			t.Fatal(err)
-		}
-		t.Logf("%v; trying another port", err)
-	}
-}
-
-func tryPrivateRedis(t *testing.T) (url string, stop func(), err error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command("redis-server", "--bind", "127.0.0.1", "--port", strconv.Itoa(port),
-		"--save", "", "--appendonly", "no", "--dir", t.TempDir())
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting redis-server (apt-get install redis-server): %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	stopped := false
-	stop = func() {
-		if !stopped {
-			stopped = true
-			cmd.Process.Kill()
-			<-exited
-		}
-	}
-	url = fmt.Sprintf("redis://127.0.0.1:%d/0", port)
-	client, err := redisstore.NewClient(url, time.Second, "passgate-test")
-	if err != nil {
-		stop()
-		t.Fatal(err)
-	}
-	defer client.Close()
-	// Ours once the process answering is the one started.
-	mine := fmt.Sprintf("process_id:%d\r", cmd.Process.Pid)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		select {
-		case <-exited:
-			return "", nil, fmt.Errorf("redis-server on port %d exited at start (port taken?)", port)
-		default:
-		}
-		if info, err := client.Info(context.Background(), "server").Result(); err == nil {
-			if !strings.Contains(info, mine) {
-				stop()
-				return "", nil, fmt.Errorf("another server answers on port %d", port)
-			}
-			t.Cleanup(stop)
-			return url, stop, nil
-		}
-		if time.Now().After(deadline) {
-			stop()
-			t.Fatalf("private redis-server on port %d did not answer within 10s", port)
-		}
-		time.Sleep(20 * time.Millisecond) // polling a starting process; nothing to wait on
-	}
-}
-
 // When Redis goes away the cache is dropped as soon as the subscription
 // breaks, so lookups fail closed although entries had an hour to live.
 func TestSessionCacheOutageFailsClosed(t *testing.T) {
-	url, stop := startPrivateRedis(t)
-	client := testClient(t, url)
+	e := redisenv.Standalone(t)
+	client := testClient(t, e.URL())
 	s, c := cachedStore(t, client, "p:", time.Hour)
 	sess := newSession(t, s, "u1")
 	warm(t, s, c, sess.ID)
 
-	stop()
+	e.Kill()
 	waitFor(t, 5*time.Second, "the cache noticed the lost subscription", func() bool { return !c.Live() })
 	if _, err := s.Session(context.Background(), sess.ID); !errors.Is(err, sessionstore.ErrUnavailable) {
 		t.Fatalf("lookup during the outage: %v, want ErrUnavailable", err)
@@ -287,7 +170,7 @@ func TestSessionCacheBounded(t *testing.T) {
 // against a dead server, and lookups meanwhile fail closed.
 func TestSessionCacheCloseLeavesNoGoroutine(t *testing.T) {
 	before := runtime.NumGoroutine()
-	client, err := redisstore.NewClient("redis://127.0.0.1:1/0", 100*time.Millisecond, "passgate-test")
+	client, err := redisstore.NewClient(redisstore.Config{URL: "redis://127.0.0.1:1/0", Timeout: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

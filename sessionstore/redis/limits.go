@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/passgate/caddy-passgate/sessionstore"
 )
 
@@ -15,7 +13,7 @@ import (
 
 // takeSlotScript: KEYS[1] the limit; ARGV: now (ms), window (ms), limit,
 // slot. Returns the slot, or the milliseconds until one frees.
-var takeSlotScript = goredis.NewScript(`
+var takeSlotScript = newScript("takeSlot", `#!lua
 local now, window, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 if redis.call('ZCARD', KEYS[1]) >= limit then
@@ -32,7 +30,7 @@ func (r *Store) TakeSlot(ctx context.Context, key string, limit int, window time
 	ctx, cancel := r.bound(ctx)
 	defer cancel()
 	slot := sessionstore.NewSlot(now)
-	res, err := takeSlotScript.Run(ctx, r.client, []string{r.limitKey(key)},
+	res, err := takeSlotScript.Run(ctx, r.client, []string{r.keys.Limit(key)},
 		now.UnixMilli(), window.Milliseconds(), limit, slot).Int64Slice()
 	if err != nil {
 		return "", 0, storeErr(err)
@@ -47,7 +45,5 @@ func (r *Store) TakeSlot(ctx context.Context, key string, limit int, window time
 func (r *Store) ReleaseSlot(ctx context.Context, key, slot string) error {
 	ctx, cancel := r.bound(ctx)
 	defer cancel()
-	return storeErr(r.client.ZRem(ctx, r.limitKey(key), slot).Err())
+	return storeErr(r.client.ZRem(ctx, r.keys.Limit(key), slot).Err())
 }
-
-func (r *Store) limitKey(k string) string { return r.prefix + "l:" + k }

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"slices"
 	"sync"
@@ -11,34 +12,53 @@ import (
 	"github.com/passgate/caddy-passgate/sessionstore"
 )
 
-// liveRefresh stores a session and a first refresh token for it.
-func liveRefresh(t *testing.T, s sessionstore.Store) (sessionstore.Session, sessionstore.RefreshToken) {
+// refreshKey derives successors as an engine does; otherKey as one with
+// another secret would, giving another successor of the same chain.
+var refreshKey, otherKey = []byte("storetest refresh key"), []byte("another refresh key")
+
+// token is a refresh token as the client holds it, and its hash.
+type token struct{ token, hash string }
+
+func rootToken() token {
+	t, h := sessionstore.NewRefreshToken()
+	return token{t, h}
+}
+
+// next is the successor of t in its chain, as NextRefreshToken gives it.
+func (t token) next() token { return t.nextWith(refreshKey) }
+
+func (t token) nextWith(key []byte) token {
+	n, h := sessionstore.NextRefreshToken(key, t.token)
+	return token{n, h}
+}
+
+// liveRefresh stores a session and the first refresh token of a chain for it.
+func liveRefresh(t *testing.T, s sessionstore.Store) (sessionstore.Session, sessionstore.RefreshToken, token) {
 	t.Helper()
 	sess := newSession(newUser(t, s))
 	must(t, s.CreateSession(context.Background(), sess, sess.ExpiresAt))
-	_, hash := sessionstore.NewRefreshToken()
-	rt := sessionstore.RefreshToken{Hash: hash, SessionID: sess.ID, UserID: sess.UserID,
+	root := rootToken()
+	rt := sessionstore.RefreshToken{Hash: root.hash, SessionID: sess.ID, UserID: sess.UserID,
 		AMR: []string{"otp"}, ExpiresAt: sess.ExpiresAt}
 	must(t, s.CreateRefresh(context.Background(), rt))
-	return sess, rt
+	return sess, rt, root
 }
 
 func testRefreshRotates(t *testing.T, s sessionstore.Store) {
 	ctx := context.Background()
-	sess, rt := liveRefresh(t, s)
-	hash := rt.Hash
+	sess, rt, tok := liveRefresh(t, s)
 	for i := range 3 {
-		_, next := sessionstore.NewRefreshToken()
-		got, err := s.RotateRefresh(ctx, hash, next, time.Now())
+		next := tok.next()
+		got, err := s.RotateRefresh(ctx, tok.hash, next.hash, time.Now())
 		must(t, err)
-		if got.Hash != next || got.SessionID != sess.ID || got.UserID != sess.UserID ||
+		if got.Hash != next.hash || got.SessionID != sess.ID || got.UserID != sess.UserID ||
 			!slices.Equal(got.AMR, rt.AMR) || !got.ExpiresAt.Equal(rt.ExpiresAt) {
-			t.Fatalf("rotation %d gave %+v, want hash %s and the chain of %+v", i, got, next, rt)
+			t.Fatalf("rotation %d gave %+v, want hash %s and the chain of %+v", i, got, next.hash, rt)
 		}
-		hash = next
+		tok = next
 	}
-	_, next := sessionstore.NewRefreshToken()
-	_, err := s.RotateRefresh(ctx, id(), next, time.Now())
+	unknown := rootToken()
+	_, err := s.RotateRefresh(ctx, unknown.hash, unknown.next().hash, time.Now())
 	wantNotFound(t, err)
 	// An unknown token revokes nothing.
 	if _, err := s.Session(ctx, sess.ID); err != nil {
@@ -50,7 +70,7 @@ func testRefreshRotates(t *testing.T, s sessionstore.Store) {
 // the token rotates once, and only the second rotation counts as reuse.
 func testRefreshReadDoesNotSpend(t *testing.T, s sessionstore.Store) {
 	ctx := context.Background()
-	sess, rt := liveRefresh(t, s)
+	sess, rt, tok := liveRefresh(t, s)
 	for i := range 2 {
 		got, err := s.Refresh(ctx, rt.Hash)
 		must(t, err)
@@ -59,15 +79,15 @@ func testRefreshReadDoesNotSpend(t *testing.T, s sessionstore.Store) {
 			t.Fatalf("read %d gave %+v, want %+v", i, got, rt)
 		}
 	}
-	_, next := sessionstore.NewRefreshToken()
-	got, err := s.RotateRefresh(ctx, rt.Hash, next, time.Now())
+	next := tok.next()
+	got, err := s.RotateRefresh(ctx, rt.Hash, next.hash, time.Now())
 	must(t, err)
-	if got.Hash != next || got.SessionID != sess.ID {
+	if got.Hash != next.hash || got.SessionID != sess.ID {
 		t.Fatalf("rotation after reads gave %+v", got)
 	}
 	// The new token reads as such; the spent one is still returned as is
 	// (RotateRefresh is what tells reuse), and reading it revokes nothing.
-	if got, err := s.Refresh(ctx, next); err != nil || got.Hash != next || got.SessionID != sess.ID {
+	if got, err := s.Refresh(ctx, next.hash); err != nil || got.Hash != next.hash || got.SessionID != sess.ID {
 		t.Fatalf("reading the new token: %+v, %v", got, err)
 	}
 	if got, err := s.Refresh(ctx, rt.Hash); err != nil || got.SessionID != sess.ID {
@@ -76,33 +96,31 @@ func testRefreshReadDoesNotSpend(t *testing.T, s sessionstore.Store) {
 	if _, err := s.Session(ctx, sess.ID); err != nil {
 		t.Fatalf("session gone after reading a spent token: %v", err)
 	}
-	_, third := sessionstore.NewRefreshToken()
-	if _, err := s.RotateRefresh(ctx, rt.Hash, third, time.Now()); !errors.Is(err, sessionstore.ErrRefreshReused) {
+	if _, err := s.RotateRefresh(ctx, rt.Hash, tok.nextWith(otherKey).hash, time.Now()); !errors.Is(err, sessionstore.ErrRefreshReused) {
 		t.Fatalf("rotating the spent token after reads: %v, want ErrRefreshReused", err)
 	}
 
-	_, err = s.Refresh(ctx, id())
+	_, err = s.Refresh(ctx, rootToken().hash)
 	wantNotFound(t, err)
-	_, expired := sessionstore.NewRefreshToken()
-	must(t, s.CreateRefresh(ctx, sessionstore.RefreshToken{Hash: expired, SessionID: sess.ID, UserID: sess.UserID,
+	expired := rootToken()
+	must(t, s.CreateRefresh(ctx, sessionstore.RefreshToken{Hash: expired.hash, SessionID: sess.ID, UserID: sess.UserID,
 		ExpiresAt: time.Now().Add(-time.Millisecond)}))
-	_, err = s.Refresh(ctx, expired)
+	_, err = s.Refresh(ctx, expired.hash)
 	wantNotFound(t, err)
 }
 
 func testRefreshReuseRevokesSession(t *testing.T, s sessionstore.Store) {
 	ctx := context.Background()
-	sess, rt := liveRefresh(t, s)
+	sess, rt, tok := liveRefresh(t, s)
 	u, err := s.User(ctx, sess.UserID)
 	must(t, err)
 	other := newSession(u) // the same user's other sign-in
 	must(t, s.CreateSession(ctx, other, other.ExpiresAt))
-	_, second := sessionstore.NewRefreshToken()
-	_, err = s.RotateRefresh(ctx, rt.Hash, second, time.Now())
+	second := tok.next()
+	_, err = s.RotateRefresh(ctx, rt.Hash, second.hash, time.Now())
 	must(t, err)
 
-	_, third := sessionstore.NewRefreshToken()
-	got, err := s.RotateRefresh(ctx, rt.Hash, third, time.Now())
+	got, err := s.RotateRefresh(ctx, rt.Hash, tok.nextWith(otherKey).hash, time.Now())
 	if !errors.Is(err, sessionstore.ErrRefreshReused) {
 		t.Fatalf("reusing a rotated token: %v, want ErrRefreshReused", err)
 	}
@@ -112,7 +130,7 @@ func testRefreshReuseRevokesSession(t *testing.T, s sessionstore.Store) {
 	_, err = s.Session(ctx, sess.ID)
 	wantNotFound(t, err)
 	// The token the thief or the client holds is dead too...
-	_, err = s.RotateRefresh(ctx, second, third, time.Now())
+	_, err = s.RotateRefresh(ctx, second.hash, second.next().hash, time.Now())
 	wantNotFound(t, err)
 	// ...but the user's other session is untouched.
 	if _, err := s.Session(ctx, other.ID); err != nil {
@@ -137,10 +155,9 @@ func testRefreshDiesWithSession(t *testing.T, s sessionstore.Store) {
 			return err
 		}},
 	} {
-		sess, rt := liveRefresh(t, s)
+		sess, rt, tok := liveRefresh(t, s)
 		must(t, revoke.fn(sess))
-		_, next := sessionstore.NewRefreshToken()
-		if _, err := s.RotateRefresh(ctx, rt.Hash, next, time.Now()); !errors.Is(err, sessionstore.ErrNotFound) {
+		if _, err := s.RotateRefresh(ctx, rt.Hash, tok.next().hash, time.Now()); !errors.Is(err, sessionstore.ErrNotFound) {
 			t.Fatalf("%s: rotating a token of a revoked session: %v, want ErrNotFound", revoke.name, err)
 		}
 	}
@@ -150,24 +167,26 @@ func testRefreshExpired(t *testing.T, s sessionstore.Store) {
 	ctx := context.Background()
 	sess := newSession(newUser(t, s))
 	must(t, s.CreateSession(ctx, sess, sess.ExpiresAt))
-	_, hash := sessionstore.NewRefreshToken()
-	must(t, s.CreateRefresh(ctx, sessionstore.RefreshToken{Hash: hash, SessionID: sess.ID, UserID: sess.UserID,
+	tok := rootToken()
+	must(t, s.CreateRefresh(ctx, sessionstore.RefreshToken{Hash: tok.hash, SessionID: sess.ID, UserID: sess.UserID,
 		ExpiresAt: time.Now().Add(-time.Millisecond)}))
-	_, next := sessionstore.NewRefreshToken()
-	_, err := s.RotateRefresh(ctx, hash, next, time.Now())
+	_, err := s.RotateRefresh(ctx, tok.hash, tok.next().hash, time.Now())
 	wantNotFound(t, err)
 }
 
+// Concurrent rotations of one token to different successors (a thief and
+// the client, whose engines would name the same successor only with the
+// same key): one wins, every other is reuse, and the session is revoked.
 func testRefreshConcurrentRotation(t *testing.T, s sessionstore.Store) {
 	ctx := context.Background()
-	sess, rt := liveRefresh(t, s)
+	sess, rt, tok := liveRefresh(t, s)
 	const n = 20
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			_, next := sessionstore.NewRefreshToken()
-			_, errs[i] = s.RotateRefresh(ctx, rt.Hash, next, time.Now())
+			next := tok.nextWith([]byte(rand.Text()))
+			_, errs[i] = s.RotateRefresh(ctx, rt.Hash, next.hash, time.Now())
 		})
 	}
 	wg.Wait()
@@ -195,8 +214,8 @@ func testRefreshConcurrentRotation(t *testing.T, s sessionstore.Store) {
 func testRefreshRetryWithinGrace(t *testing.T, s sessionstore.Store) {
 	ctx := context.Background()
 	grace := sessionstore.RefreshRetryGrace
-	rotate := func(old, next string, at time.Time) (sessionstore.RefreshToken, error) {
-		return s.RotateRefresh(ctx, old, next, at)
+	rotate := func(old, next token, at time.Time) (sessionstore.RefreshToken, error) {
+		return s.RotateRefresh(ctx, old.hash, next.hash, at)
 	}
 	t0 := time.Now()
 	wantReuse := func(what string, sess sessionstore.Session, err error) {
@@ -209,16 +228,16 @@ func testRefreshRetryWithinGrace(t *testing.T, s sessionstore.Store) {
 		}
 	}
 
-	sess, rt := liveRefresh(t, s)
-	_, next := sessionstore.NewRefreshToken()
-	first, err := rotate(rt.Hash, next, t0)
+	sess, _, tok := liveRefresh(t, s)
+	next := tok.next()
+	first, err := rotate(tok, next, t0)
 	must(t, err)
 	for _, after := range []time.Duration{0, grace / 2, grace - time.Millisecond} {
-		again, err := rotate(rt.Hash, next, t0.Add(after))
+		again, err := rotate(tok, next, t0.Add(after))
 		if err != nil {
 			t.Fatalf("the same rotation %v later: %v, want the same new token", after, err)
 		}
-		if again.Hash != next || again.SessionID != first.SessionID || again.UserID != first.UserID ||
+		if again.Hash != next.hash || again.SessionID != first.SessionID || again.UserID != first.UserID ||
 			!slices.Equal(again.AMR, first.AMR) || !again.ExpiresAt.Equal(first.ExpiresAt) {
 			t.Fatalf("the same rotation %v later gave %+v, want %+v", after, again, first)
 		}
@@ -227,46 +246,41 @@ func testRefreshRetryWithinGrace(t *testing.T, s sessionstore.Store) {
 		t.Fatalf("session gone after retries within the grace: %v", err)
 	}
 	// The new token is live and rotates as usual.
-	_, third := sessionstore.NewRefreshToken()
-	if got, err := rotate(next, third, t0.Add(time.Second)); err != nil || got.Hash != third {
+	third := next.next()
+	if got, err := rotate(next, third, t0.Add(time.Second)); err != nil || got.Hash != third.hash {
 		t.Fatalf("rotating the new token after retries: %+v, %v", got, err)
 	}
 	// Now that it is spent, the first rotation asked again is reuse.
-	_, err = rotate(rt.Hash, next, t0.Add(2*time.Second))
+	_, err = rotate(tok, next, t0.Add(2*time.Second))
 	wantReuse("the same rotation after the new token was rotated", sess, err)
 
-	sess, rt = liveRefresh(t, s)
-	_, next = sessionstore.NewRefreshToken()
-	_, err = rotate(rt.Hash, next, t0)
+	sess, _, tok = liveRefresh(t, s)
+	next = tok.next()
+	_, err = rotate(tok, next, t0)
 	must(t, err)
-	_, err = rotate(rt.Hash, next, t0.Add(grace))
+	_, err = rotate(tok, next, t0.Add(grace))
 	wantReuse("the same rotation once the grace is over", sess, err)
 
-	sess, rt = liveRefresh(t, s)
-	_, next = sessionstore.NewRefreshToken()
-	_, err = rotate(rt.Hash, next, t0)
+	sess, _, tok = liveRefresh(t, s)
+	next = tok.next()
+	_, err = rotate(tok, next, t0)
 	must(t, err)
-	// Another token, even a live one (another session's), is not the
-	// successor this token was rotated to.
-	otherSess, other := liveRefresh(t, s)
-	_, err = rotate(rt.Hash, other.Hash, t0.Add(time.Second))
-	wantReuse("a rotation to another token within the grace", sess, err)
-	if _, err := s.Session(ctx, otherSess.ID); err != nil {
-		t.Fatalf("the other token's session is gone: %v", err)
-	}
+	// Another successor of the same token is not the one it was rotated to.
+	_, err = rotate(tok, tok.nextWith(otherKey), t0.Add(time.Second))
+	wantReuse("a rotation to another successor within the grace", sess, err)
 	// The revoked session's tokens are dead, the retry's included.
-	_, err = rotate(rt.Hash, next, t0.Add(2*time.Second))
+	_, err = rotate(tok, next, t0.Add(2*time.Second))
 	wantNotFound(t, err)
-	_, err = rotate(next, third, t0.Add(2*time.Second))
+	_, err = rotate(next, next.next(), t0.Add(2*time.Second))
 	wantNotFound(t, err)
 
 	// Within the grace but with the session logged out: nothing to give.
-	sess, rt = liveRefresh(t, s)
-	_, next = sessionstore.NewRefreshToken()
-	_, err = rotate(rt.Hash, next, t0)
+	sess, _, tok = liveRefresh(t, s)
+	next = tok.next()
+	_, err = rotate(tok, next, t0)
 	must(t, err)
 	must(t, s.DeleteSession(ctx, sess.ID, sess.UserID))
-	_, err = rotate(rt.Hash, next, t0.Add(time.Second))
+	_, err = rotate(tok, next, t0.Add(time.Second))
 	wantNotFound(t, err)
 }
 
@@ -274,22 +288,47 @@ func testRefreshRetryWithinGrace(t *testing.T, s sessionstore.Store) {
 // client and its retry) all get it, and the session lives.
 func testRefreshConcurrentSameRotation(t *testing.T, s sessionstore.Store) {
 	ctx := context.Background()
-	sess, rt := liveRefresh(t, s)
-	_, next := sessionstore.NewRefreshToken()
+	sess, rt, tok := liveRefresh(t, s)
+	next := tok.next()
 	const n = 20
 	got := make([]sessionstore.RefreshToken, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { got[i], errs[i] = s.RotateRefresh(ctx, rt.Hash, next, time.Now()) })
+		wg.Go(func() { got[i], errs[i] = s.RotateRefresh(ctx, rt.Hash, next.hash, time.Now()) })
 	}
 	wg.Wait()
 	for i := range n {
-		if errs[i] != nil || got[i].Hash != next || got[i].SessionID != sess.ID {
+		if errs[i] != nil || got[i].Hash != next.hash || got[i].SessionID != sess.ID {
 			t.Fatalf("rotation %d of %d concurrent ones to the same token: %+v, %v", i, n, got[i], errs[i])
 		}
 	}
 	if _, err := s.Session(ctx, sess.ID); err != nil {
 		t.Fatalf("session gone after concurrent rotations to one token: %v", err)
+	}
+}
+
+// A successor from another chain (a caller's mistake) is refused before
+// anything changes: the old token is unspent, the other chain's token
+// untouched, no session revoked.
+func testRefreshOtherChain(t *testing.T, s sessionstore.Store) {
+	ctx := context.Background()
+	sess, rt, tok := liveRefresh(t, s)
+	otherSess, other, _ := liveRefresh(t, s)
+	for _, wrong := range []string{other.Hash, rootToken().next().hash} {
+		if _, err := s.RotateRefresh(ctx, rt.Hash, wrong, time.Now()); !errors.Is(err, sessionstore.ErrOtherChain) {
+			t.Fatalf("rotation to another chain's token: %v, want ErrOtherChain", err)
+		}
+	}
+	for _, id := range []string{sess.ID, otherSess.ID} {
+		if _, err := s.Session(ctx, id); err != nil {
+			t.Fatalf("a session went with a refused rotation: %v", err)
+		}
+	}
+	if got, err := s.RotateRefresh(ctx, rt.Hash, tok.next().hash, time.Now()); err != nil || got.SessionID != sess.ID {
+		t.Fatalf("the token after refused rotations: %+v, %v; want it unspent", got, err)
+	}
+	if got, err := s.Refresh(ctx, other.Hash); err != nil || got.SessionID != otherSess.ID {
+		t.Fatalf("the other chain's token: %+v, %v", got, err)
 	}
 }

@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore func(t *testing.T) sessionstore.Store) {
 		{"LatestAttemptGoneOrExpired", testLatestAttemptGoneOrExpired},
 		{"UserCreatedOnceAndUpdated", testUserCreatedOnceAndUpdated},
 		{"UserConcurrentSignIn", testUserConcurrentSignIn},
+		{"UserMetadata", testUserMetadata},
 		{"SessionRoundTrip", testSessionRoundTrip},
 		{"SessionIdentityIsTheUsers", testSessionIdentityIsTheUsers},
 		{"UserReadsIgnoreSessions", testUserReadsIgnoreSessions},
@@ -52,6 +53,7 @@ func Run(t *testing.T, newStore func(t *testing.T) sessionstore.Store) {
 		{"RefreshConcurrentRotation", testRefreshConcurrentRotation},
 		{"RefreshRetryWithinGrace", testRefreshRetryWithinGrace},
 		{"RefreshConcurrentSameRotation", testRefreshConcurrentSameRotation},
+		{"RefreshOtherChain", testRefreshOtherChain},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -84,7 +86,7 @@ func testAttemptRoundTrip(t *testing.T, s sessionstore.Store) {
 	a := sessionstore.Attempt{
 		ID: id(), Channel: "email", Identifier: "ann@example.com",
 		CodeMAC: []byte{0, 1, 2, 0xff, 0}, RedirectTo: "/app?x=1", CreateUser: true,
-		CreatedAt: now, ExpiresAt: now.Add(time.Minute),
+		CreatedAt: now, ExpiresAt: now.Add(time.Minute), Data: []byte("{\"cc\":\"x\"}\x00\xff"),
 	}
 	must(t, s.CreateAttempt(ctx, a))
 	for want := 1; want <= 3; want++ {
@@ -94,9 +96,14 @@ func testAttemptRoundTrip(t *testing.T, s sessionstore.Store) {
 		if got.ID != a.ID || got.Channel != a.Channel || got.Identifier != a.Identifier ||
 			string(got.CodeMAC) != string(a.CodeMAC) || got.RedirectTo != a.RedirectTo ||
 			got.CreateUser != a.CreateUser || !got.CreatedAt.Equal(a.CreatedAt) ||
-			!got.ExpiresAt.Equal(a.ExpiresAt) || got.Tries != want {
+			!got.ExpiresAt.Equal(a.ExpiresAt) || got.Tries != want || string(got.Data) != string(a.Data) {
 			t.Fatalf("try %d: got %+v, want %+v", want, got, a)
 		}
+	}
+	latest, err := s.LatestAttempt(ctx, a.Channel, a.Identifier)
+	must(t, err)
+	if string(latest.Data) != string(a.Data) {
+		t.Fatalf("LatestAttempt lost the door's data: %q", latest.Data)
 	}
 	deleted, err := s.DeleteAttempt(ctx, a.ID)
 	must(t, err)
@@ -233,6 +240,36 @@ func testUserConcurrentSignIn(t *testing.T, s sessionstore.Store) {
 	wg.Wait()
 	if distinct := slices.Compact(slices.Sorted(slices.Values(ids))); len(distinct) != 1 {
 		t.Fatalf("concurrent first sign-ins created several users: %v", ids)
+	}
+}
+
+// A user's metadata is kept as given, survives sign-ins and comes back by
+// id and by identifier; an unknown user gets none.
+func testUserMetadata(t *testing.T, s sessionstore.Store) {
+	ctx := context.Background()
+	wantNotFound(t, s.SetUserMetadata(ctx, id(), []byte(`{}`)))
+	u := newUser(t, s)
+	if len(u.Metadata) != 0 {
+		t.Fatalf("a new user has metadata %q", u.Metadata)
+	}
+	md := []byte(`{"name":"Ann \u00e9","n":[1,2]}`)
+	must(t, s.SetUserMetadata(ctx, u.ID, md))
+	again, err := s.RecordSignIn(ctx, "email", u.Email, id(), []string{"x"}, ms(time.Now()))
+	must(t, err)
+	byIdf, err := s.UserByIdentifier(ctx, "email", u.Email)
+	must(t, err)
+	byID, err := s.User(ctx, u.ID)
+	must(t, err)
+	for _, got := range []sessionstore.User{again, byIdf, byID} {
+		if string(got.Metadata) != string(md) {
+			t.Fatalf("metadata = %q, want %q", got.Metadata, md)
+		}
+	}
+	must(t, s.SetUserMetadata(ctx, u.ID, nil))
+	byID, err = s.User(ctx, u.ID)
+	must(t, err)
+	if len(byID.Metadata) != 0 {
+		t.Fatalf("cleared metadata = %q", byID.Metadata)
 	}
 }
 
@@ -456,7 +493,7 @@ func testAttemptByToken(t *testing.T, s sessionstore.Store) {
 	th := tokenHash()
 	a := sessionstore.Attempt{
 		ID: id(), Channel: "email", Identifier: "ann@example.com", CodeMAC: []byte{1, 2},
-		TokenHash: th, RedirectTo: "/x", CreatedAt: now, ExpiresAt: now.Add(time.Minute),
+		TokenHash: th, RedirectTo: "/x", CreatedAt: now, ExpiresAt: now.Add(time.Minute), Data: []byte("pkce"),
 	}
 	must(t, s.CreateAttempt(ctx, a))
 	// Without a token: no index, and an empty hash finds nothing.
@@ -472,7 +509,7 @@ func testAttemptByToken(t *testing.T, s sessionstore.Store) {
 		must(t, err)
 		if got.ID != a.ID || got.Identifier != a.Identifier || got.RedirectTo != a.RedirectTo ||
 			string(got.TokenHash) != string(th) || string(got.CodeMAC) != string(a.CodeMAC) ||
-			!got.ExpiresAt.Equal(a.ExpiresAt) || got.Tries != 0 {
+			!got.ExpiresAt.Equal(a.ExpiresAt) || got.Tries != 0 || string(got.Data) != "pkce" {
 			t.Fatalf("AttemptByToken = %+v, want %+v", got, a)
 		}
 	}

@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/passgate/caddy-passgate/internal/testenv/smtptest"
 	"github.com/passgate/caddy-passgate/verify"
 	"github.com/passgate/caddy-passgate/verify/smtpmail"
-	"github.com/passgate/caddy-passgate/verify/smtpmail/smtptest"
 )
 
 const testLink = "https://app.example.com/auth/magic?token=AbC-_0123456789abcdefghijklmnopqrstuvwxyzABCD"

@@ -108,6 +108,8 @@ type jwk struct {
 	Kid string `json:"kid,omitempty"`
 	Alg string `json:"alg,omitempty"`
 	Use string `json:"use,omitempty"`
+	// KeyOps is GoTrue's way of saying what the key is for.
+	KeyOps []string `json:"key_ops,omitempty"`
 }
 
 func (k Key) jwk() jwk {
@@ -143,4 +145,35 @@ func (k Key) thumbprint() string {
 	}
 	sum := sha256.Sum256(canon)
 	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// DeriveES256 makes the ECDSA P-256 key whose scalar is the given 32
+// bytes (hashed again, in the rare case they are not below the curve's
+// order). Its kid is its RFC 7638 thumbprint, as DeriveEd25519's.
+func DeriveES256(seed []byte) (Key, error) {
+	if len(seed) != 32 {
+		return Key{}, fmt.Errorf("ES256 seed is %d bytes, want 32", len(seed))
+	}
+	for {
+		priv, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), seed)
+		if err == nil {
+			k := Key{Alg: AlgES256, private: priv, public: &priv.PublicKey}
+			k.ID = k.thumbprint()
+			return k, nil
+		}
+		sum := sha256.Sum256(seed)
+		seed = sum[:]
+	}
+}
+
+// ValidKid reports whether s may be a key id: 1 to 64 letters, digits,
+// ., _ and -.
+func ValidKid(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '-' || c == '_' || c == '.' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return s != "" && len(s) <= 64
 }

@@ -34,6 +34,10 @@ const (
 	assertionType = "JWT"
 )
 
+// errNotNative: a token whose typ is not an access token's (an
+// assertion's, or a front door's without its issuer).
+var errNotNative = errors.New("typ is not an access token")
+
 // ErrInvalidToken wraps every reason a token is refused.
 var ErrInvalidToken = errors.New("tokens: invalid token")
 
@@ -45,6 +49,10 @@ type Identity struct {
 	Phone     string
 	Roles     []string
 	AMR       []string // how the user authenticated (RFC 8176 values)
+	// Claims are a front door's claims for one token of its profile,
+	// added after the profile's own (see Profile); like those, they may
+	// not replace passgate's.
+	Claims map[string]any
 }
 
 // AccessClaims are the claims of an access token.
@@ -81,6 +89,9 @@ type Config struct {
 	Leeway time.Duration
 	// Keys: the first signs, all verify. The first must have its private half.
 	Keys []Key
+	// ProfileKeys sign and verify the front doors' tokens only (see
+	// Profile), besides Keys; they are not in JWKS, only in JWKSFor.
+	ProfileKeys []Key
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -100,6 +111,8 @@ type Issuer struct {
 	// tokens that verified are kept, so only tokens passgate issued. Bounded,
 	// so new tokens cannot grow it.
 	verified *boundedcache.Cache[string, AccessClaims]
+	// profiles are the front doors' kinds of access token, by issuer.
+	profiles map[string]*profile
 }
 
 // Bounds of the verified-token cache: at about 1 KB an entry (the token
@@ -134,7 +147,7 @@ func New(cfg Config) (*Issuer, error) {
 	set := struct {
 		Keys []jwk `json:"keys"`
 	}{Keys: []jwk{}}
-	for _, k := range cfg.Keys {
+	for n, k := range slices.Concat(cfg.Keys, cfg.ProfileKeys) {
 		if k.ID == "" {
 			return nil, errors.New("a key has no kid")
 		}
@@ -142,6 +155,9 @@ func New(cfg Config) (*Issuer, error) {
 			return nil, fmt.Errorf("two keys share the kid %q", k.ID)
 		}
 		i.byKid[k.ID] = k
+		if n >= len(cfg.Keys) {
+			continue
+		}
 		if !slices.Contains(i.algs, k.Alg) {
 			i.algs = append(i.algs, k.Alg)
 		}
@@ -255,10 +271,16 @@ func (i *Issuer) verifyAccess(token string) (AccessClaims, error) {
 	if c, ok := i.verified.Get(token); ok {
 		return c, nil
 	}
+	// A front door's token is told by its issuer before anything is
+	// decoded: its claims need not fit AccessClaims (GoTrue's amr does not).
+	if len(i.profiles) > 0 && i.profiles[unverifiedIssuer(token)] != nil {
+		claims, err := i.verifyProfile(token)
+		return i.accept(token, claims, err)
+	}
 	claims := new(AccessClaims)
 	_, err := i.parser.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
 		if typ, _ := t.Header["typ"].(string); typ != accessType {
-			return nil, fmt.Errorf("typ %q is not an access token", typ)
+			return nil, errNotNative
 		}
 		kid, _ := t.Header["kid"].(string)
 		k, ok := i.byKid[kid]
@@ -270,6 +292,12 @@ func (i *Issuer) verifyAccess(token string) (AccessClaims, error) {
 		}
 		return k.public, nil
 	})
+	return i.accept(token, *claims, err)
+}
+
+// accept checks what every access token must carry and remembers a
+// valid one.
+func (i *Issuer) accept(token string, claims AccessClaims, err error) (AccessClaims, error) {
 	if err != nil {
 		return AccessClaims{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
@@ -278,8 +306,8 @@ func (i *Issuer) verifyAccess(token string) (AccessClaims, error) {
 	}
 	// Only until exp: past it the parser would refuse the token (the
 	// leeway is not extended to cached tokens).
-	i.verified.PutUntil(token, *claims, claims.ExpiresAt.Time)
-	return *claims, nil
+	i.verified.PutUntil(token, claims, claims.ExpiresAt.Time)
+	return claims, nil
 }
 
 // clone copies the claims with their slices, so that what a caller does

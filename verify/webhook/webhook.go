@@ -201,3 +201,27 @@ var _ verify.TimeoutSender = (*Sender)(nil)
 
 // SenderName implements verify.NamedSender.
 func (s *Sender) SenderName() string { return "webhook" }
+
+// CheckURL checks a webhook endpoint: http or https, with a host.
+func CheckURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return err
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("URL %q: must be http:// or https:// with a host", s)
+	}
+	return nil
+}
+
+// MinSecretLen is the shortest webhook secret accepted: 128 bits of a
+// random string, the usual floor of signing secrets.
+const MinSecretLen = 16
+
+// CheckSecret checks a webhook secret's length.
+func CheckSecret(s string) error {
+	if len(s) < MinSecretLen {
+		return fmt.Errorf("sms webhook secret is %d bytes; at least %d are needed", len(s), MinSecretLen)
+	}
+	return nil
+}

@@ -33,7 +33,7 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	client, err := redisstore.NewClient(*url, 5*time.Second, "passgate-sessionmem")
+	client, err := redisstore.NewClient(redisstore.Config{URL: *url, Timeout: 5 * time.Second, Name: "passgate-sessionmem"})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -24,7 +24,7 @@ import (
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
 	_ "github.com/passgate/caddy-passgate"
-	"github.com/passgate/caddy-passgate/verify/smtpmail/smtptest"
+	"github.com/passgate/caddy-passgate/internal/testenv/smtptest"
 )
 
 // The classes of a start, by what an asker could learn:

@@ -17,6 +17,8 @@ const PROTECTED = process.env.PASSGATE_PROTECTED_URL || ''
 const DISALLOWED = env('PASSGATE_DISALLOWED_EMAIL', 'pg-nobody@disallowed.example.net')
 const AUTH_URL = ORIGIN + MOUNT
 const MAX_ATTEMPTS = envInt('PASSGATE_MAX_ATTEMPTS', 5)
+// options.data of the first sign-in: kept with the user as user_metadata.
+const SIGNUP_DATA = { name: 'Passgate Test', plan: 'free' }
 // supabase-js builds its auth URL as new URL('auth/v1', base): the base is the mount minus /auth/v1.
 const SB_BASE = ORIGIN + MOUNT.slice(0, -'/auth/v1'.length) + '/'
 
@@ -194,8 +196,8 @@ async function main() {
     all.push(c.rec)
     const email = uniqueEmail('sb-otp')
     let code, session
-    await step('supabase: signInWithOtp(email) sends the code, redirect_to in the query', async () => {
-      const { r, request } = await sendOtp(c, { email, options: { emailRedirectTo: REDIRECT } })
+    await step('supabase: signInWithOtp(email) sends the code, redirect_to in the query, data as sign-up metadata', async () => {
+      const { r, request } = await sendOtp(c, { email, options: { emailRedirectTo: REDIRECT, data: SIGNUP_DATA } })
       check(r.data.session === null, 'no session before verification')
       const body = JSON.parse(request.body)
       check(new URLSearchParams(request.query).get('redirect_to') === REDIRECT, { query: request.query })
@@ -203,6 +205,14 @@ async function main() {
       code = (await waitForMessage(email, 'code')).code
       check(/^\d{6,}$/.test(code), { code_length: code.length, digits_only: /^\d+$/.test(code) })
       return { code_length: code.length }
+    })
+    await step('supabase: resend({type:"signup"}) inside the cooldown -> AuthApiError 429 over_email_send_rate_limit', async () => {
+      const mark = c.rec.mark()
+      const r = await c.sb.auth.resend({ type: 'signup', email })
+      const got = expectAuthError(r.error, { name: 'AuthApiError', status: 429, code: 'over_email_send_rate_limit' })
+      const call = c.rec.since(mark).find((e) => e.path.endsWith('/resend'))
+      check(Number(call?.resHeaders?.['retry-after']) > 0, { retry_after: call?.resHeaders?.['retry-after'] ?? null })
+      return got
     })
     await step('supabase: wrong code -> AuthApiError 403 otp_expired, no session', async () => {
       const v = await c.sb.auth.verifyOtp({ email, token: wrongCode(code), type: 'email' })
@@ -216,6 +226,7 @@ async function main() {
       session = v.data.session
       checkSessionShape(session)
       check(session.user.email === email, { user_email_matches: false })
+      check(session.user.user_metadata?.name === SIGNUP_DATA.name, { user_metadata: session.user.user_metadata })
       const stored = (await c.sb.auth.getSession()).data.session
       check(stored && stored.access_token === session.access_token, 'session not stored by the client')
       return { expires_in: session.expires_in }
@@ -242,6 +253,7 @@ async function main() {
       check(r.data.user.id === decodeJwt(session.access_token).payload.sub, 'user.id differs from sub')
       check(r.data.user.email === email, 'email differs')
       for (const k of ['aud', 'role', 'app_metadata', 'user_metadata', 'created_at']) check(r.data.user[k] !== undefined, `user.${k} missing`)
+      check(r.data.user.user_metadata.name === SIGNUP_DATA.name, { user_metadata: r.data.user.user_metadata })
       return { id_matches_sub: true }
     })
     await step('supabase: getClaims verifies locally from the JWKS, without GET /user', async () => {

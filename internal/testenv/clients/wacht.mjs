@@ -78,6 +78,23 @@ function expectError(r, label) {
   return { status: r.status, code: m.error.code, message_from: 'errors[0].message' }
 }
 
+// browserCookies are the cookies other than __session the door set: its record of the
+// browser's Wacht session.
+function browserCookies(b) {
+  return [...b.jar.attributes.entries()].filter(([n]) => n !== '__session' && b.jar.values.has(n))
+}
+
+// checkCookieAttributes checks what the __session cookie (and the browser-session one)
+// needs: HttpOnly, Secure on https, SameSite=None with Secure for an app on another
+// site, and for __session Path=/ so that the app's protected routes receive it.
+function checkCookieAttributes(at, { pathRoot }) {
+  check(at.httponly === true, { httponly: false })
+  if (pathRoot) check(at.path === '/', { path: at.path ?? 'unset', note: 'protected routes outside the door need Path=/' })
+  if (API.startsWith('https:')) check(at.secure === true, { secure: false })
+  if (crossOrigin) check(String(at.samesite).toLowerCase() === 'none' && at.secure === true, { samesite: at.samesite ?? null, secure: !!at.secure })
+  return { httponly: true, secure: !!at.secure, samesite: at.samesite ?? null, path: at.path ?? null }
+}
+
 function form(fields) {
   const f = new FormData()
   for (const [k, v] of Object.entries(fields)) f.append(k, v)
@@ -158,19 +175,18 @@ async function main() {
       check(f && ['email_otp', 'phone_otp', 'email_magic_link'].every((k) => typeof f[k] === 'boolean'), { auth_factors_enabled: f ?? 'absent' })
       return { factors: f, first_factor: j.data.auth_settings.first_factor }
     })
-    await step('wacht: GET /session signed out -> 200 Session without active_signin, __session set', async () => {
+    await step('wacht: GET /session signed out -> 200 Session without active_signin; a browser-session cookie, no __session', async () => {
       const b = new Browser()
       const r = await b.call('/session')
       check(r.ok, { status: r.status, note: 'useSession stays loading unless GET /session succeeds' })
       envelope(r)
       check(typeof r.json.data.id === 'string' && r.json.data.active_signin == null, { id: typeof r.json.data.id })
-      const at = b.jar.attributes.get('__session')
-      check(at && b.jar.values.has('__session'), 'no __session cookie set')
-      check(at.httponly === true, { httponly: false })
-      check(at.path === '/', { path: at.path ?? 'unset', note: 'protected routes outside the door need Path=/' })
-      if (API.startsWith('https:')) check(at.secure === true, { secure: false })
-      if (crossOrigin) check(String(at.samesite).toLowerCase() === 'none' && at.secure === true, { samesite: at.samesite ?? null })
-      return { httponly: true, secure: !!at.secure, samesite: at.samesite ?? null, path: at.path ?? null }
+      // passgate keeps the Wacht browser session (id, attempts) in a cookie of its own;
+      // __session is set by a sign-in only, since it is the passgate session the gate reads.
+      check(!b.jar.values.has('__session'), '__session set without a sign-in')
+      const state = browserCookies(b)
+      check(state.length > 0, 'no browser-session cookie set')
+      return checkCookieAttributes(state[0][1], { pathRoot: false })
     })
   })
 
@@ -182,7 +198,7 @@ async function main() {
       const data = await startSignIn(b, 'email_otp', { email })
       attempt = lastAttempt(data)
       checkAttempt(attempt, 'verify_email_otp', 'email_otp')
-      check(b.jar.values.has('__session'), 'no __session cookie after sign-in start')
+      check(browserCookies(b).length > 0, 'no browser-session cookie after sign-in start')
       return { attempts: data.signin_attempts.length }
     })
     await step('wacht: POST /auth/prepare-verification?attempt_identifier&strategy=email_otp&identifier_type=signin', async () => {
@@ -197,7 +213,9 @@ async function main() {
       envelope(r)
       check(mapped(r).data?.signin_attempts?.length > 0, 'the client throws "Verification failed" without signin_attempts')
       user = checkSignedIn(r.json.data, attempt.id)
-      return { signins: r.json.data.signins.length }
+      const at = b.jar.attributes.get('__session')
+      check(at && b.jar.values.has('__session'), 'no __session cookie set by the sign-in')
+      return { signins: r.json.data.signins.length, __session: checkCookieAttributes(at, { pathRoot: true }) }
     })
     await step('wacht: the same code again -> error', async () => expectError(await complete(b, attempt.id, code), 'reused code'))
     await step('wacht: GET /session -> active_signin for the user', async () => {

@@ -33,8 +33,11 @@ const (
 	// startTimeout bounds the wait for one process to answer.
 	startTimeout = 10 * time.Second
 	// readyTimeout bounds the wait for a topology to be usable, and
-	// failoverTimeout the wait for a failover to finish.
-	readyTimeout    = 30 * time.Second
+	// failoverTimeout the wait for a failover to finish. A restarted old
+	// Sentinel master is turned into a replica only after two of the
+	// sentinels' 10 s INFO rounds and their 8 s grace, so 30 s was
+	// missed on a loaded machine.
+	readyTimeout    = 60 * time.Second
 	failoverTimeout = 30 * time.Second
 	pollInterval    = 20 * time.Millisecond
 	// DefaultNodeTimeout is cluster-node-timeout and the sentinels'
@@ -174,6 +177,12 @@ func (c *common) nodeOptions(addr string, sentinel bool) *redis.Options {
 // other ports if the ones it picked were taken meanwhile.
 func (c *common) makeNode(s nodeSpec) (*Node, error) {
 	n := &Node{Name: s.name, Dir: c.t.TempDir(), env: c, sentinel: s.sentinel}
+	// Registered after TempDir's, so it runs before the log is removed.
+	c.t.Cleanup(func() {
+		if c.t.Failed() {
+			c.t.Log(n.logTail())
+		}
+	})
 	n.conf = func() string { return s.conf(n) }
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {

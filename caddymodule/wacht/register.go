@@ -1,0 +1,81 @@
+package wacht
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/passgate/caddy-passgate/internal/httpkit"
+)
+
+// compat wacht [<path>] {
+//
+//	origin <scheme://host[:port]>   # the publishable key's Frontend API origin
+//
+// }
+func init() {
+	httpkit.RegisterDoor("wacht", httpkit.DoorSpec{
+		Mount: "/wacht",
+		Options: func(d *caddyfile.Dispenser) (json.RawMessage, error) {
+			var c Config
+			err := httpkit.ReadOptions(d, "wacht", map[string]func([]string) error{
+				"origin": func(a []string) error { return httpkit.OneArg(a, &c.Origin) },
+			})
+			if err != nil {
+				return nil, err
+			}
+			return json.Marshal(c)
+		},
+		Check: func(raw json.RawMessage, _ string) error {
+			var c Config
+			if err := httpkit.DecodeOptions(raw, &c); err != nil {
+				return err
+			}
+			if strings.Contains(c.Origin, "{") { // a placeholder's value is checked at provision
+				return nil
+			}
+			_, err := canonicalOrigin(c.Origin)
+			return err
+		},
+		Build: func(env *httpkit.Env, raw json.RawMessage) (http.Handler, error) {
+			var c Config
+			if err := httpkit.DecodeOptions(raw, &c); err != nil {
+				return nil, err
+			}
+			origin, err := caddy.NewReplacer().ReplaceOrErr(c.Origin, true, true)
+			if err != nil {
+				return nil, fmt.Errorf("origin: %v", err)
+			}
+			if c.Origin, err = canonicalOrigin(origin); err != nil {
+				return nil, err
+			}
+			if c.Origin == "" && env.LinkOrigin == "" {
+				env.Logger.Info("compat wacht: no origin set: its session tokens carry iss " + DefaultIssuer +
+					", which @wacht/backend refuses; set origin to the origin of the publishable key's URL")
+			}
+			return New(env, c)
+		},
+	})
+}
+
+// canonicalOrigin is the origin as @wacht/backend computes it from the
+// publishable key (new URL(...).origin): scheme and host in lower case,
+// the default port left out, no path.
+func canonicalOrigin(o string) (string, error) {
+	if o == "" {
+		return "", nil
+	}
+	scheme, hostport, err := httpkit.ParseOrigin(o)
+	if err != nil {
+		return "", err // it names the origin
+	}
+	if strings.Contains(hostport, "*") {
+		return "", errors.New("origin: no wildcard (want https://host[:port])")
+	}
+	return scheme + "://" + hostport, nil
+}
