@@ -18,6 +18,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
+	"github.com/passgate/caddy-passgate/caddymodule/config"
 	"github.com/passgate/caddy-passgate/internal/testenv/redisenv"
 	"github.com/passgate/caddy-passgate/verify"
 )
@@ -28,29 +29,28 @@ import (
 
 func benchStores(b *testing.B) []struct {
 	name  string
-	store StoreConfig
+	store config.StoreConfig
 } {
 	prefix := "passgate-bench:" + rand.Text() + ":"
 	e := redisenv.Cluster(b, 3, 1)
 	return []struct {
 		name  string
-		store StoreConfig
+		store config.StoreConfig
 	}{
-		{"memory", StoreConfig{}},
-		{"standalone", StoreConfig{Backend: "redis", URL: benchRedisURL(), Prefix: prefix}},
-		{"cluster", StoreConfig{Backend: "redis", Mode: "cluster", Addrs: e.Addrs(), Prefix: prefix}},
+		{"memory", config.StoreConfig{}},
+		{"standalone", config.StoreConfig{Backend: "redis", URL: benchRedisURL(), Prefix: prefix}},
+		{"cluster", config.StoreConfig{Backend: "redis", Mode: "cluster", Addrs: e.Addrs(), Prefix: prefix}},
 	}
 }
 
-func benchGateStore(b *testing.B, store StoreConfig, email verify.Sender) *Passgate {
+func benchGateStore(b *testing.B, store config.StoreConfig, email verify.Sender) *Passgate {
 	b.Helper()
-	return provisionedB(b, &Passgate{
-		Secrets:     []string{"bench-secret-0123456789abcdefghijklmnopqrstuvwxyz"},
-		Allow:       AllowConfig{Email: []string{"*@example.com"}},
-		Roles:       []RoleConfig{{Name: "staff", Email: []string{"*@example.com"}}},
-		Store:       store,
-		testSenders: map[string]verify.Sender{verify.ChannelEmail: email},
-	})
+	return provisionedB(b, &Passgate{Config: config.Config{
+		Secrets: []string{"bench-secret-0123456789abcdefghijklmnopqrstuvwxyz"},
+		Allow:   config.AllowConfig{Email: []string{"*@example.com"}},
+		Roles:   []config.RoleConfig{{Name: "staff", Email: []string{"*@example.com"}}},
+		Store:   store,
+	}, testSenders: map[string]verify.Sender{verify.ChannelEmail: email}})
 }
 
 // roundTrips counts the commands and pipelines sent on every pooled Redis

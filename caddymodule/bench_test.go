@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/securecookie"
 	"go.uber.org/zap"
 
+	"github.com/passgate/caddy-passgate/caddymodule/config"
 	"github.com/passgate/caddy-passgate/verify"
 )
 
@@ -34,16 +35,16 @@ func benchRedisURL() string {
 // delivers codes there.
 func benchGate(b *testing.B, backend string, email ...verify.Sender) *Passgate {
 	b.Helper()
-	p := &Passgate{
+	p := &Passgate{Config: config.Config{
 		Secrets: []string{"bench-secret-0123456789abcdefghijklmnopqrstuvwxyz"},
-		Allow:   AllowConfig{Email: []string{"*@example.com"}},
-		Roles:   []RoleConfig{{Name: "admin", Email: []string{"ann@example.com"}}, {Name: "staff", Email: []string{"*@example.com"}}},
-	}
+		Allow:   config.AllowConfig{Email: []string{"*@example.com"}},
+		Roles:   []config.RoleConfig{{Name: "admin", Email: []string{"ann@example.com"}}, {Name: "staff", Email: []string{"*@example.com"}}},
+	}}
 	if len(email) > 0 {
 		p.testSenders = map[string]verify.Sender{verify.ChannelEmail: email[0]}
 	}
 	if backend == "redis" {
-		p.Store = StoreConfig{Backend: "redis", URL: benchRedisURL(), Prefix: "passgate-bench:" + rand.Text() + ":"}
+		p.Store = config.StoreConfig{Backend: "redis", URL: benchRedisURL(), Prefix: "passgate-bench:" + rand.Text() + ":"}
 	}
 	return provisionedB(b, p)
 }

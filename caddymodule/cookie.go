@@ -7,6 +7,7 @@ import (
 
 	"github.com/gorilla/securecookie"
 
+	"github.com/passgate/caddy-passgate/caddymodule/config"
 	"github.com/passgate/caddy-passgate/internal/boundedcache"
 	"github.com/passgate/caddy-passgate/internal/httpkit"
 	"github.com/passgate/caddy-passgate/sessionstore"
@@ -42,7 +43,7 @@ const (
 	decodedCookieTTL     = time.Minute
 )
 
-func newSessionCookie(cfg CookieConfig, lifetime time.Duration, keys secretKeys) sessionCookie {
+func newSessionCookie(cfg config.CookieConfig, lifetime time.Duration, keys secretKeys) sessionCookie {
 	hash, block := keys.keys("cookie hash"), keys.keys("cookie block")
 	codecs := make([]securecookie.Codec, len(keys))
 	for i := range keys {

@@ -10,6 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/passgate/caddy-passgate/caddymodule/config"
 	"github.com/passgate/caddy-passgate/internal/httpkit"
 	"github.com/passgate/caddy-passgate/sessionstore"
 	"github.com/passgate/caddy-passgate/verify"
@@ -37,10 +38,10 @@ func withReplacer(r *http.Request) *http.Request {
 // upstream sees them, because later handlers and logs still would.
 func TestIdentityHeadersStrippedOnOwnRoutes(t *testing.T) {
 	custom := "X-Who"
-	p := provisioned(t, &Passgate{
+	p := provisioned(t, &Passgate{Config: config.Config{
 		Secrets: []string{"0123456789abcdef0123456789abcdef"},
-		Headers: HeadersConfig{UserID: &custom},
-	})
+		Headers: config.HeadersConfig{UserID: &custom},
+	}})
 	for _, path := range []string{"/auth/session", "/auth/login", "/auth/nope", "/auth"} {
 		r := withReplacer(httptest.NewRequest("GET", path, nil))
 		for _, h := range []string{"X-Who", "X-Auth-User-Id", "X-Auth-Email", "X-Auth-Phone", "X-Auth-Roles", "X_Auth_Roles", "x_who"} {
@@ -61,7 +62,7 @@ func TestIdentityHeadersStrippedOnOwnRoutes(t *testing.T) {
 }
 
 func TestNoSecretWithRedisRefusesToStart(t *testing.T) {
-	p := &Passgate{Store: StoreConfig{Backend: "redis", URL: "redis://127.0.0.1:1"}}
+	p := &Passgate{Config: config.Config{Store: config.StoreConfig{Backend: "redis", URL: "redis://127.0.0.1:1"}}}
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	defer cancel()
 	if err := p.Provision(ctx); err == nil {
@@ -75,7 +76,7 @@ func TestNoSecretWithRedisRefusesToStart(t *testing.T) {
 
 func TestStoreURLFromUnsetEnvPlaceholder(t *testing.T) {
 	t.Setenv("PASSGATE_TEST_REDIS_URL", "")
-	p := &Passgate{Secrets: []string{"0123456789abcdef0123456789abcdef"}, Store: StoreConfig{Backend: "redis", URL: "{env.PASSGATE_TEST_REDIS_URL}"}}
+	p := &Passgate{Config: config.Config{Secrets: []string{"0123456789abcdef0123456789abcdef"}, Store: config.StoreConfig{Backend: "redis", URL: "{env.PASSGATE_TEST_REDIS_URL}"}}}
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	defer cancel()
 	err := p.Provision(ctx)
@@ -87,7 +88,7 @@ func TestStoreURLFromUnsetEnvPlaceholder(t *testing.T) {
 
 func TestSecretFromEnvPlaceholder(t *testing.T) {
 	t.Setenv("PASSGATE_TEST_SECRET", "short")
-	p := &Passgate{Secrets: []string{"{env.PASSGATE_TEST_SECRET}"}}
+	p := &Passgate{Config: config.Config{Secrets: []string{"{env.PASSGATE_TEST_SECRET}"}}}
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	defer cancel()
 	err := p.Provision(ctx)
@@ -96,21 +97,21 @@ func TestSecretFromEnvPlaceholder(t *testing.T) {
 		t.Fatal("a 5-byte secret from the environment was accepted")
 	}
 	t.Setenv("PASSGATE_TEST_SECRET", "")
-	p = &Passgate{Secrets: []string{"{env.PASSGATE_TEST_SECRET}"}}
+	p = &Passgate{Config: config.Config{Secrets: []string{"{env.PASSGATE_TEST_SECRET}"}}}
 	err = p.Provision(ctx)
 	p.Cleanup()
 	if err == nil {
 		t.Fatal("an empty secret from the environment was accepted")
 	}
 	t.Setenv("PASSGATE_TEST_SECRET", "0123456789abcdef0123456789abcdef")
-	provisioned(t, &Passgate{Secrets: []string{"{env.PASSGATE_TEST_SECRET}"}})
+	provisioned(t, &Passgate{Config: config.Config{Secrets: []string{"{env.PASSGATE_TEST_SECRET}"}}})
 }
 
 // The identity placeholders hold the session's values, whatever an earlier
 // handler set under their names, and a second passgate on the same request
 // (a stricter one under `handle`) replaces them, as it replaces the headers.
 func TestIdentityPlaceholders(t *testing.T) {
-	p := provisioned(t, &Passgate{Secrets: []string{"0123456789abcdef0123456789abcdef"}})
+	p := provisioned(t, &Passgate{Config: config.Config{Secrets: []string{"0123456789abcdef0123456789abcdef"}}})
 	r := withReplacer(httptest.NewRequest("GET", "/app", nil))
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	repl.Set("http.auth.user.id", "set earlier")
@@ -137,7 +138,7 @@ func TestIdentityPlaceholders(t *testing.T) {
 // A replacer whose identity array was removed (by another module, say)
 // answers no identity; it never panics.
 func TestIdentityPlaceholdersWithoutValues(t *testing.T) {
-	p := provisioned(t, &Passgate{Secrets: []string{"0123456789abcdef0123456789abcdef"}})
+	p := provisioned(t, &Passgate{Config: config.Config{Secrets: []string{"0123456789abcdef0123456789abcdef"}}})
 	r := withReplacer(httptest.NewRequest("GET", "/app", nil))
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	p.passIdentity(r, sessionstore.Session{UserID: "u-1"})
@@ -152,11 +153,11 @@ func TestIdentityPlaceholdersWithoutValues(t *testing.T) {
 // they are removed by default like passgate's own; `headers { strip }`
 // adds more.
 func TestIdentityAliasesStripped(t *testing.T) {
-	p := provisioned(t, &Passgate{
+	p := provisioned(t, &Passgate{Config: config.Config{
 		Secrets: []string{"0123456789abcdef0123456789abcdef"},
 		Public:  []string{"/open"},
-		Headers: HeadersConfig{Strip: []string{"X-App-Admin"}},
-	})
+		Headers: config.HeadersConfig{Strip: []string{"X-App-Admin"}},
+	}})
 	r := withReplacer(httptest.NewRequest("GET", "/open", nil))
 	spoofed := []string{
 		"Remote-User", "X-Remote-User", "X-Forwarded-User", "X-Forwarded-Email",
@@ -184,7 +185,7 @@ func TestIdentityAliasesStripped(t *testing.T) {
 // session like passgate's own, also when passgate's own cookie is still
 // there but its session has ended; the upstream sees neither cookie.
 func TestNamedSessionCookie(t *testing.T) {
-	p := provisioned(t, &Passgate{Secrets: []string{"0123456789abcdef0123456789abcdef"}, Allow: AllowConfig{Email: []string{"*@example.com"}}})
+	p := provisioned(t, &Passgate{Config: config.Config{Secrets: []string{"0123456789abcdef0123456789abcdef"}, Allow: config.AllowConfig{Email: []string{"*@example.com"}}}})
 	named := p.cookie.named("__session", true)
 	ctx := context.Background()
 	signIn := func() verify.SignedIn {

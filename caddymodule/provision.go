@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"cmp"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -14,13 +15,11 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/passgate/caddy-passgate/caddymodule/config"
 	"github.com/passgate/caddy-passgate/caddymodule/native"
 	"github.com/passgate/caddy-passgate/internal/clock"
 	"github.com/passgate/caddy-passgate/internal/httpkit"
-	redisstore "github.com/passgate/caddy-passgate/sessionstore/redis"
 	"github.com/passgate/caddy-passgate/verify"
-	"github.com/passgate/caddy-passgate/verify/smtpmail"
-	"github.com/passgate/caddy-passgate/verify/webhook"
 )
 
 func init() {
@@ -44,7 +43,7 @@ func (Passgate) CaddyModule() caddy.ModuleInfo {
 // call, so `caddy validate` works offline.
 func (p *Passgate) Provision(ctx caddy.Context) error {
 	p.logger = ctx.Logger()
-	p.setDefaults()
+	p.SetDefaults()
 	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return err
 	}
@@ -53,14 +52,14 @@ func (p *Passgate) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	policy, err := p.policy()
+	policy, err := p.Config.Policy()
 	if err != nil {
 		return err
 	}
 	if len(policy.Allow) == 0 {
 		p.logger.Warn("no 'allow' rule: nobody can sign in")
 	}
-	senders, err := p.senders()
+	senders, err := p.Config.Senders(p.logger)
 	if err != nil {
 		return err
 	}
@@ -71,10 +70,10 @@ func (p *Passgate) Provision(ctx caddy.Context) error {
 	if err := p.public.Provision(ctx); err != nil {
 		return fmt.Errorf("public: %v", err)
 	}
-	p.names = p.Headers.resolve()
+	p.names = resolveHeaders(p.Headers)
 	p.stripHeaders = make(map[string]struct{})
 	for _, name := range slices.Concat(defaultStrip, p.Headers.Strip, []string{
-		DefaultHeaderUserID, DefaultHeaderEmail, DefaultHeaderPhone, DefaultHeaderRoles,
+		config.DefaultHeaderUserID, config.DefaultHeaderEmail, config.DefaultHeaderPhone, config.DefaultHeaderRoles,
 		p.names.userID, p.names.email, p.names.phone, p.names.roles, p.Headers.Assertion,
 	}) {
 		if name != "" {
@@ -85,7 +84,7 @@ func (p *Passgate) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	linkOrigin, err := normalizeLinkOrigin(p.LinkOrigin)
+	linkOrigin, err := config.NormalizeLinkOrigin(p.LinkOrigin)
 	if err != nil {
 		return err
 	}
@@ -100,7 +99,7 @@ func (p *Passgate) Provision(ctx caddy.Context) error {
 
 	// The store last but for what cannot fail, so that an error above
 	// leaves nothing to release (Cleanup copes with one below).
-	if err = p.Store.replacePlaceholders(); err != nil {
+	if err = p.Store.ReplacePlaceholders(); err != nil {
 		return err
 	}
 	store, storeKey, err := loadStore(p.Store)
@@ -110,7 +109,7 @@ func (p *Passgate) Provision(ctx caddy.Context) error {
 	p.storeKey = storeKey
 	p.engine, err = verify.New(verify.Config{
 		Store:           instrument(store),
-		Limits:          p.Limits.limits(),
+		Limits:          p.Limits.Limits(),
 		Policy:          policy,
 		Senders:         senders,
 		Keys:            keys.keys("code mac"),
@@ -149,7 +148,7 @@ func (p *Passgate) Provision(ctx caddy.Context) error {
 	for _, c := range p.Compat {
 		spec, _ := httpkit.LookupDoor(c.Service) // checked by Validate
 		denv := *env
-		denv.Door, denv.Mount = c.Service, strings.TrimSuffix(cmp(c.Path, spec.Mount), "/")
+		denv.Door, denv.Mount = c.Service, strings.TrimSuffix(cmp.Or(c.Path, spec.Mount), "/")
 		door, err := spec.Build(&denv, c.Options)
 		if err != nil {
 			return fmt.Errorf("compat %s: %v", c.Service, err)
@@ -162,40 +161,6 @@ func (p *Passgate) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-func (p *Passgate) setDefaults() {
-	if p.Store.Backend == "" {
-		p.Store.Backend = "memory"
-	}
-	if p.Store.Prefix == "" {
-		p.Store.Prefix = DefaultPrefix
-	}
-	if p.Store.Backend == "redis" && p.Store.Timeout == 0 {
-		p.Store.Timeout = caddy.Duration(redisstore.DefaultTimeout)
-	}
-	if p.BasePath == "" {
-		p.BasePath = DefaultBasePath
-	}
-	p.BasePath = "/" + strings.Trim(p.BasePath, "/")
-	if p.Code.Length == 0 {
-		p.Code.Length = verify.DefaultCodeLength
-	}
-	if p.Code.TTL == 0 {
-		p.Code.TTL = caddy.Duration(verify.DefaultCodeTTL)
-	}
-	if p.Code.MaxAttempts == 0 {
-		p.Code.MaxAttempts = verify.DefaultMaxAttempts
-	}
-	if p.Session.Idle == 0 {
-		p.Session.Idle = caddy.Duration(verify.DefaultSessionIdle)
-	}
-	if p.Session.Lifetime == 0 {
-		p.Session.Lifetime = caddy.Duration(verify.DefaultSessionLifetime)
-	}
-	if p.Cookie.Name == "" {
-		p.Cookie.Name = DefaultCookieName
-	}
-}
-
 // provisionSecrets replaces placeholders in the secrets.
 func (p *Passgate) provisionSecrets() (secretKeys, error) {
 	secrets := make(secretKeys, 0, len(p.Secrets))
@@ -203,7 +168,7 @@ func (p *Passgate) provisionSecrets() (secretKeys, error) {
 	for i, s := range p.Secrets {
 		v, err := repl.ReplaceOrErr(s, true, true)
 		if err == nil {
-			err = checkSecret(v)
+			err = config.CheckSecret(v)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("secret %d: %v", i+1, err)
@@ -224,103 +189,9 @@ func (p *Passgate) provisionSecrets() (secretKeys, error) {
 	return secrets, nil
 }
 
-func (p *Passgate) policy() (verify.Policy, error) {
-	var pol verify.Policy
-	var err error
-	if pol.Allow, err = channelPatterns(p.Allow.Email, p.Allow.Phone); err != nil {
-		return pol, fmt.Errorf("allow: %v", err)
-	}
-	for _, rc := range p.Roles {
-		role := verify.Role{Name: rc.Name}
-		if role.Patterns, err = channelPatterns(rc.Email, rc.Phone); err != nil {
-			return pol, fmt.Errorf("role %s: %v", rc.Name, err)
-		}
-		pol.Roles = append(pol.Roles, role)
-	}
-	return pol, nil
-}
-
-// channelPatterns compiles email and phone globs.
-func channelPatterns(email, phone []string) ([]verify.Pattern, error) {
-	var out []verify.Pattern
-	for _, ch := range []struct {
-		name  string
-		globs []string
-	}{{verify.ChannelEmail, email}, {verify.ChannelPhone, phone}} {
-		for _, g := range ch.globs {
-			pat, err := verify.NewPattern(ch.name, g)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, pat)
-		}
-	}
-	return out, nil
-}
-
-// senders builds each configured channel's delivery, placeholders
-// replaced.
-func (p *Passgate) senders() (map[string]verify.Sender, error) {
-	out := map[string]verify.Sender{}
-	logSender := verify.LogSender{Logger: p.logger.Named("delivery")}
-	if p.Email != nil {
-		switch p.Email.Delivery {
-		case "log":
-			out[verify.ChannelEmail] = logSender
-			p.logger.Warn("email codes are written to the log ('email log'): for development only")
-		case "smtp":
-			cfg, err := p.Email.SMTP.config()
-			if err != nil {
-				return nil, fmt.Errorf("email smtp: %v", err)
-			}
-			if out[verify.ChannelEmail], err = smtpmail.New(cfg); err != nil {
-				return nil, fmt.Errorf("email smtp: %v", err)
-			}
-		}
-	}
-	if p.SMS != nil {
-		switch p.SMS.Delivery {
-		case "log":
-			out[verify.ChannelPhone] = logSender
-			p.logger.Warn("SMS codes are written to the log ('sms log'): for development only")
-		case "webhook":
-			s, err := p.SMS.sender()
-			if err != nil {
-				return nil, err
-			}
-			out[verify.ChannelPhone] = s
-		}
-	}
-	return out, nil
-}
-
-// sender builds the webhook delivery, placeholders replaced.
-func (c *SMSConfig) sender() (*webhook.Sender, error) {
-	repl := caddy.NewReplacer()
-	u, err := repl.ReplaceOrErr(c.URL, true, true)
-	if err == nil {
-		err = webhook.CheckURL(u)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sms webhook URL: %v", err)
-	}
-	secret, err := repl.ReplaceOrErr(c.Secret, true, true)
-	if err != nil {
-		return nil, fmt.Errorf("sms webhook secret: %v", err)
-	}
-	if err := webhook.CheckSecret(secret); err != nil {
-		return nil, err
-	}
-	retries := webhook.DefaultRetries
-	if c.Retries != nil {
-		retries = *c.Retries
-	}
-	timeout := time.Duration(c.Timeout)
-	if timeout == 0 {
-		timeout = webhook.DefaultTimeout
-	}
-	return &webhook.Sender{URL: u, Secret: []byte(secret), Timeout: timeout, Retries: retries}, nil
-}
+// Validate checks that settings are within their rules and the security
+// floor.
+func (p *Passgate) Validate() error { return p.Config.Check() }
 
 // Cleanup releases the store. It copes with a Provision that failed
 // before taking it. Deliveries still in flight keep the store until they
@@ -351,12 +222,12 @@ var defaultStrip = []string{
 // one turned off; resolved once, not on every request.
 type identityHeaders struct{ userID, email, phone, roles string }
 
-func (h HeadersConfig) resolve() identityHeaders {
+func resolveHeaders(h config.HeadersConfig) identityHeaders {
 	return identityHeaders{
-		userID: headerName(h.UserID, DefaultHeaderUserID),
-		email:  headerName(h.Email, DefaultHeaderEmail),
-		phone:  headerName(h.Phone, DefaultHeaderPhone),
-		roles:  headerName(h.Roles, DefaultHeaderRoles),
+		userID: headerName(h.UserID, config.DefaultHeaderUserID),
+		email:  headerName(h.Email, config.DefaultHeaderEmail),
+		phone:  headerName(h.Phone, config.DefaultHeaderPhone),
+		roles:  headerName(h.Roles, config.DefaultHeaderRoles),
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -200,6 +201,8 @@ type Gateway struct {
 	// turns it off.
 	Admin string
 	msgs  *logMessages
+	// loadedAt is when this process last loaded a config (see Client.Do).
+	loadedAt time.Time
 }
 
 // logMessages counts, per address, the log delivery's messages that
@@ -351,6 +354,7 @@ func (g *Gateway) TryLoad() error {
 		g.T.Logf("adapt warning: %v", w)
 	}
 	err = caddy.Load(cfg, true)
+	g.loadedAt = time.Now()
 	// A reload shuts the old server down, closing its kept-alive
 	// connections (http.DefaultTransport's); one reused before its close
 	// is seen fails with EOF or "connection reset", which is the
@@ -426,6 +430,17 @@ func (c *Client) Do(method, path string, body any, header ...string) Response {
 		req.Header.Add(header[i], header[i+1])
 	}
 	resp, err := c.HC.Do(req)
+	// A reload's old server stops accepting only after caddy.Load has
+	// returned: a connection it accepted meanwhile is closed unanswered.
+	// That is Caddy's reload, not passgate, so such a request is sent once
+	// more, on a new connection.
+	if err != nil && time.Since(c.G.loadedAt) < 2*time.Second && connDropped(err) {
+		c.T.Logf("%s %s: %v just after a reload; sending it again", method, path, err)
+		if req.GetBody != nil {
+			req.Body, _ = req.GetBody()
+		}
+		resp, err = c.HC.Do(req)
+	}
 	if err != nil {
 		c.T.Fatal(err)
 	}
@@ -435,6 +450,10 @@ func (c *Client) Do(method, path string, body any, header ...string) Response {
 		c.T.Fatal(err)
 	}
 	return Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+func connDropped(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
 }
 
 // Start asks for a code and returns the attempt id.

@@ -1,4 +1,4 @@
-package caddymodule
+package config
 
 import (
 	"strings"
@@ -29,7 +29,7 @@ func TestLimitWindowsBoundedInJSON(t *testing.T) {
 		{"sends per network negative", LimitsConfig{SendsPerHour: -1}, "per network"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := (&Passgate{Limits: tc.limits}).Validate()
+			err := (&Config{Limits: tc.limits}).Check()
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
@@ -44,10 +44,10 @@ func TestLimitWindowsBoundedInJSON(t *testing.T) {
 }
 
 func TestSendsPerHourReachTheVerifier(t *testing.T) {
-	if l := (LimitsConfig{}).limits(); l.SendsPerHour != 5 || l.SendsPerHourPerAddress != 20 {
+	if l := (LimitsConfig{}).Limits(); l.SendsPerHour != 5 || l.SendsPerHourPerAddress != 20 {
 		t.Fatalf("defaults: %d per network, %d per address; want 5 and 20", l.SendsPerHour, l.SendsPerHourPerAddress)
 	}
-	if l := (LimitsConfig{SendsPerHour: 3, SendsPerHourPerAddress: 12}).limits(); l.SendsPerHour != 3 || l.SendsPerHourPerAddress != 12 {
+	if l := (LimitsConfig{SendsPerHour: 3, SendsPerHourPerAddress: 12}).Limits(); l.SendsPerHour != 3 || l.SendsPerHourPerAddress != 12 {
 		t.Fatalf("configured 3 and 12, got %d per network, %d per address", l.SendsPerHour, l.SendsPerHourPerAddress)
 	}
 }

@@ -1,4 +1,4 @@
-package caddymodule
+package config
 
 import (
 	"strings"
@@ -76,7 +76,7 @@ func TestSMSWebhookProvision(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := &SMSConfig{Delivery: "webhook", URL: tc.url, Secret: tc.secret}
-			w, err := c.sender()
+			w, err := c.Sender()
 			if tc.wantErr == "" {
 				if err != nil || w.URL != "https://sms.internal/x" || string(w.Secret) != "0123456789abcdef0123" ||
 					w.Retries != webhook.DefaultRetries || w.Timeout != webhook.DefaultTimeout {

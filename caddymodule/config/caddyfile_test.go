@@ -1,4 +1,4 @@
-package caddymodule
+package config
 
 import (
 	"encoding/json"
@@ -9,8 +9,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
 
-func parse(input string) (*Passgate, error) {
-	p := new(Passgate)
+func parse(input string) (*Config, error) {
+	p := new(Config)
 	err := p.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input))
 	return p, err
 }

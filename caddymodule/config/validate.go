@@ -1,6 +1,7 @@
-package caddymodule
+package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strconv"
@@ -29,94 +30,83 @@ func errAt(option, format string, args ...any) error {
 	return &configError{option: option, msg: fmt.Sprintf(format, args...)}
 }
 
-// Validate checks that settings are within their rules and the security
-// floor.
-func (p *Passgate) Validate() error { return p.check() }
-
-// check is every rule of the configuration, in one place: the Caddyfile
-// parser runs it once the block is read, and Validate for any config.
+// Check is every rule of the configuration, in one place: the Caddyfile
+// parser runs it once the block is read, and the module's Validate for
+// any config.
 // Zero values stand for the defaults; values behind placeholders are
 // checked when provision replaces them.
-func (p *Passgate) check() error {
-	for i, s := range p.Secrets {
+func (cfg *Config) Check() error {
+	for i, s := range cfg.Secrets {
 		if literal(s) {
-			if err := checkSecret(s); err != nil {
+			if err := CheckSecret(s); err != nil {
 				return errAt("secret "+strconv.Itoa(i), "%v (use {env.PASSGATE_SECRET} or {file./path})", err)
 			}
 		}
 	}
-	if err := p.Store.validate(); err != nil {
+	if err := cfg.Store.validate(); err != nil {
 		return err
 	}
-	if p.BasePath != "" && !httpkit.ValidPath(p.BasePath) {
-		return errAt("base_path", "base_path %q: must be a path of one or more plain segments, like /auth", p.BasePath)
+	if cfg.BasePath != "" && !httpkit.ValidPath(cfg.BasePath) {
+		return errAt("base_path", "base_path %q: must be a path of one or more plain segments, like /auth", cfg.BasePath)
 	}
-	if err := p.checkDelivery(); err != nil {
+	if err := cfg.checkDelivery(); err != nil {
 		return err
 	}
-	for i, o := range p.RedirectOrigins {
+	for i, o := range cfg.RedirectOrigins {
 		if _, err := httpkit.NewRedirectPolicy([]string{o}); err != nil {
 			return errAt("redirect_origins "+strconv.Itoa(i), "%v", err)
 		}
 	}
-	for i, o := range p.CORS {
+	for i, o := range cfg.CORS {
 		if _, err := httpkit.NewCORS([]string{o}); err != nil {
 			return errAt("cors "+strconv.Itoa(i), "cors: %v", err)
 		}
 	}
-	if err := p.checkCompat(); err != nil {
+	if err := cfg.checkCompat(); err != nil {
 		return err
 	}
-	if _, err := normalizeLinkOrigin(p.LinkOrigin); err != nil {
+	if _, err := NormalizeLinkOrigin(cfg.LinkOrigin); err != nil {
 		return errAt("link_origin", "%v", err)
 	}
-	for i, rc := range p.Roles {
+	for i, rc := range cfg.Roles {
 		if rc.Name == "" || strings.ContainsAny(rc.Name, ", \t") {
 			return errAt("role "+strconv.Itoa(i), "role name %q: no commas or spaces", rc.Name)
 		}
 	}
 	floor := verify.Floor{
-		CodeLength: p.Code.Length, CodeTTL: time.Duration(p.Code.TTL), MaxAttempts: p.Code.MaxAttempts,
-		SessionIdle: time.Duration(p.Session.Idle), SessionLifetime: time.Duration(p.Session.Lifetime),
-		Limits: p.Limits.limits(),
+		CodeLength: cfg.Code.Length, CodeTTL: time.Duration(cfg.Code.TTL), MaxAttempts: cfg.Code.MaxAttempts,
+		SessionIdle: time.Duration(cfg.Session.Idle), SessionLifetime: time.Duration(cfg.Session.Lifetime),
+		Limits: cfg.Limits.Limits(),
 	}
 	var se *verify.SettingError
 	if err := floor.Check(); errors.As(err, &se) {
 		return errAt(se.Option, "%s", se.Msg)
 	}
-	if p.Cookie.Name != "" && !httpkit.ValidCookieName(p.Cookie.Name) {
-		return errAt("cookie name", "cookie name %q: letters, digits, - and _ only", p.Cookie.Name)
+	if cfg.Cookie.Name != "" && !httpkit.ValidCookieName(cfg.Cookie.Name) {
+		return errAt("cookie name", "cookie name %q: letters, digits, - and _ only", cfg.Cookie.Name)
 	}
-	if err := p.checkHeaders(); err != nil {
+	if err := cfg.checkHeaders(); err != nil {
 		return err
 	}
-	if err := p.JWT.validate(); err != nil {
+	if err := cfg.JWT.validate(); err != nil {
 		return err
 	}
-	return p.checkPage()
-}
-
-// cmp is set, or def if set is the zero value (a setting left out).
-func cmp[T comparable](set, def T) T {
-	var zero T
-	if set == zero {
-		return def
-	}
-	return set
+	return cfg.checkPage()
 }
 
 // minSecretLen is the shortest secret accepted: 256 bits.
 const minSecretLen = 32
 
-func checkSecret(s string) error {
+// CheckSecret is the rule of a secret, once its placeholders are replaced.
+func CheckSecret(s string) error {
 	if len(s) < minSecretLen {
 		return fmt.Errorf("secret is %d bytes; at least %d are needed", len(s), minSecretLen)
 	}
 	return nil
 }
 
-func (p *Passgate) checkDelivery() error {
-	if e := p.Email; e != nil {
+func (cfg *Config) checkDelivery() error {
+	if e := cfg.Email; e != nil {
 		switch e.Delivery {
 		case "log":
 		case "smtp":
@@ -137,7 +127,7 @@ func (p *Passgate) checkDelivery() error {
 			return errAt("email", "email: unknown delivery %q (want log or smtp)", e.Delivery)
 		}
 	}
-	if s := p.SMS; s != nil {
+	if s := cfg.SMS; s != nil {
 		switch s.Delivery {
 		case "log":
 		case "webhook":
@@ -164,9 +154,9 @@ func (p *Passgate) checkDelivery() error {
 	return nil
 }
 
-// normalizeLinkOrigin checks a link_origin and returns it as
+// NormalizeLinkOrigin checks a link_origin and returns it as
 // scheme://host[:port]; "" stays "".
-func normalizeLinkOrigin(o string) (string, error) {
+func NormalizeLinkOrigin(o string) (string, error) {
 	if o == "" {
 		return "", nil
 	}
@@ -180,8 +170,8 @@ func normalizeLinkOrigin(o string) (string, error) {
 	return scheme + "://" + hostport, nil
 }
 
-func (p *Passgate) checkHeaders() error {
-	h := p.Headers
+func (cfg *Config) checkHeaders() error {
+	h := cfg.Headers
 	for _, n := range []struct {
 		option string
 		name   *string
@@ -219,8 +209,8 @@ func (c *JWTConfig) validate() error {
 	return nil
 }
 
-func (p *Passgate) checkPage() error {
-	pc := p.Page
+func (cfg *Config) checkPage() error {
+	pc := cfg.Page
 	for _, c := range []struct {
 		option, value string
 		rule          func(string) error
@@ -240,15 +230,15 @@ func (p *Passgate) checkPage() error {
 	return nil
 }
 
-func (p *Passgate) checkCompat() error {
-	mounts := map[string]bool{strings.TrimSuffix(cmp(p.BasePath, DefaultBasePath), "/"): true}
-	for i, c := range p.Compat {
+func (cfg *Config) checkCompat() error {
+	mounts := map[string]bool{strings.TrimSuffix(cmp.Or(cfg.BasePath, DefaultBasePath), "/"): true}
+	for i, c := range cfg.Compat {
 		option := "compat " + strconv.Itoa(i)
 		spec, ok := httpkit.LookupDoor(c.Service)
 		if !ok {
 			return errAt(option, "compat %q: unknown service (want %s)", c.Service, strings.Join(httpkit.DoorNames(), ", "))
 		}
-		mount := cmp(c.Path, spec.Mount)
+		mount := cmp.Or(c.Path, spec.Mount)
 		if !httpkit.ValidPath(mount) {
 			return errAt(option, "compat %s path %q: must be a path of one or more plain segments, like %s", c.Service, mount, spec.Mount)
 		}

@@ -1,4 +1,4 @@
-package caddymodule
+package config
 
 import (
 	"strings"
@@ -40,7 +40,7 @@ func TestCaddyfileEmailSMTPAndOrigins(t *testing.T) {
 	}
 	// The password placeholder is replaced at provision, not before.
 	t.Setenv("SMTP_PASSWORD", "from-the-env")
-	cfg, err := p.Email.SMTP.config()
+	cfg, err := p.Email.SMTP.Resolve()
 	if err != nil || cfg.Password != "from-the-env" {
 		t.Fatalf("config() = %+v, %v", cfg, err)
 	}
