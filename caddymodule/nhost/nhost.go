@@ -7,7 +7,6 @@ package nhost
 
 import (
 	"fmt"
-	"html/template"
 	"net/http"
 	"strings"
 	"time"
@@ -96,7 +95,6 @@ type Door struct {
 	// codeKeys seal the PKCE codes of magic links: the first seals, all
 	// open.
 	codeKeys [][]byte
-	page     *template.Template
 	// formAction lets the continue page's form redirect to the allowed
 	// origins (CSP form-action applies to a form's redirects).
 	formAction string
@@ -113,11 +111,7 @@ func New(env *httpkit.Env, cfg Config) (*Door, error) {
 	}
 	d := &Door{env: env, cfg: cfg, profile: "nhost " + env.Mount, codeKeys: env.Keys("nhost pkce code"),
 		formAction: env.Redirects.FormActionSources()}
-	var err error
-	if d.page, err = template.ParseFS(templateFS, "templates/continue.html"); err != nil {
-		return nil, err
-	}
-	err = env.Engine.RegisterTokenProfile(tokens.Profile{
+	err := env.Engine.RegisterTokenProfile(tokens.Profile{
 		Name:   d.profile,
 		Issuer: cfg.Issuer,
 		Alg:    tokens.AlgES256,
