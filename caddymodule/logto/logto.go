@@ -8,6 +8,7 @@ package logto
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -29,20 +30,40 @@ type Config struct {
 	// where GET <mount>/sign-in sends the browser once it has started the
 	// interaction. Default: "/sign-in".
 	SignInPage string `json:"sign_in_page,omitempty"`
+	// Resource is the API indicator a backend asks a Management API token
+	// for (`resource`), and the token's aud. Default:
+	// "https://default.logto.app/api", Logto OSS's.
+	Resource string `json:"resource,omitempty"`
+	// Issuer is the iss of the Management API tokens; it must differ from
+	// passgate's own issuer and from every other door's. Default:
+	// "passgate" + the path + "/oidc" ("passgate/logto/oidc").
+	Issuer string `json:"issuer,omitempty"`
 }
 
-func (c Config) withDefaults() Config {
+func (c Config) withDefaults(mount string) Config {
 	if c.SignInPage == "" {
 		c.SignInPage = DefaultSignInPage
+	}
+	if c.Resource == "" {
+		c.Resource = DefaultResource
+	}
+	if c.Issuer == "" {
+		c.Issuer = "passgate" + mount + "/oidc"
 	}
 	return c
 }
 
 // Check checks the settings.
 func (c Config) Check() error {
-	c = c.withDefaults()
+	c = c.withDefaults("")
 	if httpkit.SafeRedirect(c.SignInPage) != c.SignInPage {
 		return fmt.Errorf("sign_in_page %q: a path on this site, such as /sign-in", c.SignInPage)
+	}
+	if u, err := url.Parse(c.Resource); err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "" || u.Fragment != "" || strings.ContainsAny(c.Resource, " \t\n") {
+		return fmt.Errorf("resource %q: an absolute URL, such as %s", c.Resource, DefaultResource)
+	}
+	if strings.TrimSpace(c.Issuer) != c.Issuer || len(c.Issuer) > 256 {
+		return fmt.Errorf("issuer %q: no surrounding spaces, at most 256 characters", c.Issuer)
 	}
 	return nil
 }
@@ -52,11 +73,13 @@ type Door struct {
 	env         *httpkit.Env
 	cfg         Config
 	interaction interactionCookie
+	// m2mProfile names the door's Management API tokens.
+	m2mProfile string
 }
 
 // New makes the door.
 func New(env *httpkit.Env, cfg Config) (*Door, error) {
-	cfg = cfg.withDefaults()
+	cfg = cfg.withDefaults(env.Mount)
 	if err := cfg.Check(); err != nil {
 		return nil, err
 	}
@@ -64,10 +87,14 @@ func New(env *httpkit.Env, cfg Config) (*Door, error) {
 	// the last moment can still be submitted.
 	ttl := env.Engine.CodeTTL() + 5*time.Minute
 	d := &Door{
-		env: env,
-		cfg: cfg,
+		env:        env,
+		cfg:        cfg,
+		m2mProfile: "logto m2m " + env.Mount,
 		interaction: newInteractionCookie(env.Mount, env.Insecure, ttl,
 			env.Keys("logto interaction hash "+env.Mount), env.Keys("logto interaction block "+env.Mount)),
+	}
+	if err := d.registerM2M(); err != nil {
+		return nil, fmt.Errorf("%v (a second compat logto needs an issuer of its own)", err)
 	}
 	return d, nil
 }
@@ -93,6 +120,14 @@ func (d *Door) routes(path string) (route, bool) {
 		return route{post: d.serveIdentify}, true
 	case "api/experience/submit":
 		return route{post: d.serveSubmit}, true
+	case "oidc/token":
+		return route{post: d.serveToken}, true
+	case "oidc/jwks":
+		return route{get: d.serveJWKS}, true
+	case "api/verification-codes":
+		return route{post: d.serveSendCodeM2M}, true
+	case "api/verification-codes/verify":
+		return route{post: d.serveVerifyCodeM2M}, true
 	}
 	return route{}, false
 }

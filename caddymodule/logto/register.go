@@ -12,6 +12,8 @@ import (
 // compat logto [<path>] {
 //
 //	sign_in_page <path>
+//	resource     <api indicator>
+//	issuer       <iss>
 //
 // }
 func init() {
@@ -21,6 +23,8 @@ func init() {
 			var c Config
 			err := httpkit.ReadOptions(d, "logto", map[string]func([]string) error{
 				"sign_in_page": func(a []string) error { return httpkit.OneArg(a, &c.SignInPage) },
+				"resource":     func(a []string) error { return httpkit.OneArg(a, &c.Resource) },
+				"issuer":       func(a []string) error { return httpkit.OneArg(a, &c.Issuer) },
 			})
 			if err != nil || c == (Config{}) {
 				return nil, err
