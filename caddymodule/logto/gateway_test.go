@@ -258,3 +258,26 @@ func TestTwoInstances(t *testing.T) {
 		t.Fatalf("identity headers on the second: %v", h)
 	}
 }
+
+// The issue's seed request, Logto's verify, with passgate's answers to a
+// wrong code and to the right one, as a run shows them (go test -v -run
+// TestSeed).
+func TestSeed(t *testing.T) {
+	g := gateway(t)
+	c := g.NewClient()
+	email := "seed@example.com"
+	id := begin(t, c, email)
+	code := g.CodeFor(email)
+	for _, try := range []string{"000000", code} {
+		body := `{"identifier":{"type":"email","value":"` + email + `"},"verificationId":"` + id + `","code":"` + try + `"}`
+		r := c.Do("POST", experience+"/verification/verification-code/verify", body, "Content-Type", "application/json")
+		t.Logf("POST %s/verification/verification-code/verify\n%s\n-> %d %s\n%s", experience, body, r.Status, r.Header.Get("Content-Type"), r.Body)
+		want := 400
+		if try == code {
+			want = 200
+		}
+		if r.Status != want {
+			t.Fatalf("code %s: %d %s", try, r.Status, r.Body)
+		}
+	}
+}
