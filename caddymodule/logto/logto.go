@@ -2,7 +2,7 @@
 // API sign-in sequence that a custom sign-in page ("bring your own UI")
 // makes with verification codes, ending in a passgate session, with
 // Logto's bodies and error codes, over passgate's engine.
-// docs/compat/logto.md is the wire spec it follows.
+// docs/logto.md describes it and where it differs from Logto.
 package logto
 
 import (
