@@ -1,7 +1,9 @@
 // Package logto is the Logto front door (`compat logto`): the Experience
 // API sign-in sequence that a custom sign-in page ("bring your own UI")
-// makes with verification codes, ending in a passgate session, with
-// Logto's bodies and error codes, over passgate's engine.
+// makes with verification codes, ending in a passgate session, and the
+// Management API's verification-code pair that backend clients call with
+// a client-credentials token; with Logto's bodies and error codes, over
+// passgate's engine.
 // docs/logto.md describes it and where it differs from Logto.
 package logto
 
