@@ -36,6 +36,10 @@ type Profile struct {
 	// Claims returns the profile's own claims of an identity; they may not
 	// replace passgate's.
 	Claims func(Identity) map[string]any
+	// Sessionless tokens name a backend client (sub), not a session: they
+	// carry no sid, only VerifyFor accepts them, and they never pass the
+	// gate, whatever route they are sent to.
+	Sessionless bool
 }
 
 type profile struct {
@@ -119,7 +123,9 @@ func (i *Issuer) IssueFor(name string, id Identity) (string, time.Time, error) {
 	reg := i.registered(id.UserID, nil, now, exp)
 	claims["iss"], claims["sub"], claims["iat"], claims["nbf"], claims["exp"], claims["jti"] =
 		p.Issuer, reg.Subject, reg.IssuedAt, reg.NotBefore, reg.ExpiresAt, reg.ID
-	claims["sid"] = id.SessionID
+	if !p.Sessionless {
+		claims["sid"] = id.SessionID
+	}
 	if p.Audience != "" {
 		claims["aud"] = p.Audience
 	}
@@ -174,9 +180,36 @@ type profileClaims struct {
 // (not yet verified) issuer, and returns its claims as an access token's.
 func (i *Issuer) verifyProfile(token string) (AccessClaims, error) {
 	p := i.profiles[unverifiedIssuer(token)]
-	if p == nil {
+	switch {
+	case p == nil:
 		return AccessClaims{}, errors.New("unknown issuer")
+	case p.Sessionless:
+		return AccessClaims{}, fmt.Errorf("a %s token names no session", p.Name)
 	}
+	return i.parseProfile(p, token)
+}
+
+// VerifyFor checks a token of the named profile (signature, type, issuer,
+// audience, times) and returns its registered claims. It is how a door
+// checks the sessionless tokens it issued; every failure wraps
+// ErrInvalidToken.
+func (i *Issuer) VerifyFor(name, token string) (jwt.RegisteredClaims, error) {
+	p := i.profiles[unverifiedIssuer(token)]
+	if len(token) > MaxTokenLen || p == nil || p.Name != name {
+		return jwt.RegisteredClaims{}, fmt.Errorf("%w: not a %s token", ErrInvalidToken, name)
+	}
+	c, err := i.parseProfile(p, token)
+	if err != nil {
+		return jwt.RegisteredClaims{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+	}
+	if c.Subject == "" || c.ID == "" {
+		return jwt.RegisteredClaims{}, fmt.Errorf("%w: sub and jti are required", ErrInvalidToken)
+	}
+	return c.RegisteredClaims, nil
+}
+
+// parseProfile checks a token of profile p and returns its claims.
+func (i *Issuer) parseProfile(p *profile, token string) (AccessClaims, error) {
 	claims := new(profileClaims)
 	_, err := p.parser.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
 		if typ, _ := t.Header["typ"].(string); typ != p.Type {

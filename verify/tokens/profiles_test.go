@@ -145,3 +145,44 @@ func TestProfileTokensBesideOtherKeys(t *testing.T) {
 		t.Fatalf("passgate's claims signed with a door's key: %v", err)
 	}
 }
+
+// A sessionless profile's token names a backend client: VerifyFor of its
+// profile accepts it, with its audience; it carries no sid, and it never
+// passes as a session's bearer token, nor as another profile's.
+func TestSessionlessTokens(t *testing.T) {
+	c := new(clock)
+	iss := newIssuer(t, c, derived(t, 0), es256(t, 1))
+	m2m := tokens.Profile{Name: "logto m2m", Issuer: "https://app.example.com/logto/oidc", Audience: "https://default.logto.app/api",
+		Alg: tokens.AlgES256, Type: "at+jwt", TTL: time.Hour, Sessionless: true,
+		Claims: func(tokens.Identity) map[string]any { return map[string]any{"scope": "all"} }}
+	must(t, iss.Register(m2m))
+	must(t, iss.Register(gotrue))
+	tok, _, err := iss.IssueFor("logto m2m", tokens.Identity{UserID: "shop", SessionID: "ignored"})
+	must(t, err)
+	var claims map[string]any
+	if err := independent(t, iss.JWKSFor(tokens.AlgES256), tok, &claims); err != nil {
+		t.Fatalf("go-jose: %v", err)
+	}
+	if _, has := claims["sid"]; has || claims["sub"] != "shop" || claims["aud"] != m2m.Audience || claims["scope"] != "all" {
+		t.Fatalf("claims: %v", claims)
+	}
+	got, err := iss.VerifyFor("logto m2m", tok)
+	if err != nil || got.Subject != "shop" {
+		t.Fatalf("VerifyFor: %v, %v", got, err)
+	}
+	if _, err := iss.VerifyAccess(tok); !errors.Is(err, tokens.ErrInvalidToken) {
+		t.Fatalf("VerifyAccess took a sessionless token: %v", err)
+	}
+	if _, err := iss.VerifyFor("supabase", tok); !errors.Is(err, tokens.ErrInvalidToken) {
+		t.Fatalf("VerifyFor of another profile: %v", err)
+	}
+	other, _, err := iss.IssueFor("supabase", ann)
+	must(t, err)
+	if _, err := iss.VerifyFor("logto m2m", other); !errors.Is(err, tokens.ErrInvalidToken) {
+		t.Fatalf("another profile's token passed VerifyFor: %v", err)
+	}
+	c.advance(2 * time.Hour)
+	if _, err := iss.VerifyFor("logto m2m", tok); !errors.Is(err, tokens.ErrInvalidToken) {
+		t.Fatalf("an expired token passed: %v", err)
+	}
+}
