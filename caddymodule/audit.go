@@ -33,6 +33,7 @@ func (a auditLog) Event(ev verify.Event) {
 			fields = append(fields, zap.String(key, v))
 		}
 	}
+	add("client", ev.Caller.Client)
 	add("channel", ev.Channel)
 	add("user_id", ev.UserID)
 	add("method", ev.Method)

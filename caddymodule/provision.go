@@ -96,6 +96,10 @@ func (p *Passgate) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	clients, err := p.ClientSecrets()
+	if err != nil {
+		return err
+	}
 
 	// The store last but for what cannot fail, so that an error above
 	// leaves nothing to release (Cleanup copes with one below).
@@ -139,6 +143,7 @@ func (p *Passgate) Provision(ctx caddy.Context) error {
 		Keys:         keys.keys,
 		Insecure:     p.Cookie.Insecure,
 		CORS:         cors,
+		Backends:     httpkit.NewBackends(clients),
 	}
 	door, err := native.New(env, p.Page)
 	if err != nil {

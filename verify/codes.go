@@ -152,7 +152,11 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Started, error) {
 	// a delivery that fails later), so a failure does not also cost a
 	// cooldown.
 	client := &limiter{store: e.store, now: now}
-	if err := client.take(ctx, "starts per client", "ips:"+ClientKey(req.Caller.ClientIP), lims.StartsPerIP, lims.StartsPerIPWindow); err != nil {
+	n, window := lims.StartsPerIP, lims.StartsPerIPWindow
+	if req.Caller.Client != "" {
+		n, window = lims.StartsPerClient, lims.StartsPerClientWindow
+	}
+	if err := client.take(ctx, "starts per client", "ips:"+req.Caller.budgetKey(), n, window); err != nil {
 		return Started{}, e.refused(err, req.Caller, req.Channel, "")
 	}
 	lim := &limiter{store: e.store, now: now}
@@ -166,7 +170,7 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Started, error) {
 	// (a network key has no "|"), so no one network can use up an
 	// address's hour; the overall cap bounds mail bombing.
 	who := req.Channel + ":" + identifier
-	whoFrom := ClientKey(req.Caller.ClientIP) + "|" + who
+	whoFrom := req.Caller.budgetKey() + "|" + who
 	if err := lim.take(ctx, "resend cooldown", "cdn:"+whoFrom, 1, lims.ResendCooldown); err != nil {
 		return Started{}, e.refused(err, req.Caller, req.Channel, "")
 	}
@@ -286,7 +290,11 @@ func (e *Engine) CheckCode(ctx context.Context, req CheckRequest) (Attempt, erro
 func (e *Engine) checkCode(ctx context.Context, id, code, channel, identifier string, caller Caller) (Attempt, error) {
 	lims := e.cfg.Limits
 	lim := &limiter{store: e.store, now: e.now()}
-	if err := lim.take(ctx, "verifies per client", "ipv:"+ClientKey(caller.ClientIP), lims.VerifiesPerIP, lims.VerifiesPerIPWindow); err != nil {
+	n, window := lims.VerifiesPerIP, lims.VerifiesPerIPWindow
+	if caller.Client != "" {
+		n, window = lims.VerifiesPerClient, lims.VerifiesPerClientWindow
+	}
+	if err := lim.take(ctx, "verifies per client", "ipv:"+caller.budgetKey(), n, window); err != nil {
 		return Attempt{}, err
 	}
 	if id == "" {

@@ -133,10 +133,25 @@ func New(cfg Config) (*Engine, error) {
 }
 
 // Caller says who asked, for the limits and the events: the front door and
-// the client's address.
+// the client's address, and for a server-to-server call the backend client
+// that the door authenticated.
 type Caller struct {
 	Door     string
 	ClientIP string
+	// Client is the id of an authenticated backend client, "" for a
+	// browser or app. A client's calls count against its own budgets
+	// (Limits.StartsPerClient, VerifiesPerClient) instead of its address's:
+	// one backend speaks for many people from one address.
+	Client string
+}
+
+// budgetKey is who the per-caller budgets count: the backend client, or
+// the client network.
+func (c Caller) budgetKey() string {
+	if c.Client != "" {
+		return "client:" + c.Client
+	}
+	return ClientKey(c.ClientIP)
 }
 
 // ChannelConfigured reports whether codes can be sent over channel.

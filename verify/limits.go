@@ -38,20 +38,32 @@ type Limits struct {
 	// WrongCodesPerDay caps code comparisons that may fail for one address
 	// in any 24 hours; it is what bounds a guesser across attempts.
 	WrongCodesPerDay int
+	// StartsPerClient and VerifiesPerClient take the place of StartsPerIP
+	// and VerifiesPerIP for an authenticated backend client (Caller.Client),
+	// which calls from one address for all its users. The per-address
+	// limits still hold for every start and check it makes.
+	StartsPerClient         int
+	StartsPerClientWindow   time.Duration
+	VerifiesPerClient       int
+	VerifiesPerClientWindow time.Duration
 }
 
 // DefaultLimits are the limits of the security floor. With 6-digit codes,
 // 50 wrong codes a day give a guesser at most 50/(10^6-4) < 5.1e-5 chance
 // of getting into one address in 24 hours.
 var DefaultLimits = Limits{
-	ResendCooldown:         60 * time.Second,
-	SendsPerHour:           5,
-	SendsPerHourPerAddress: 20,
-	StartsPerIP:            60,
-	StartsPerIPWindow:      10 * time.Minute,
-	VerifiesPerIP:          120,
-	VerifiesPerIPWindow:    10 * time.Minute,
-	WrongCodesPerDay:       50,
+	ResendCooldown:          60 * time.Second,
+	SendsPerHour:            5,
+	SendsPerHourPerAddress:  20,
+	StartsPerIP:             60,
+	StartsPerIPWindow:       10 * time.Minute,
+	VerifiesPerIP:           120,
+	VerifiesPerIPWindow:     10 * time.Minute,
+	WrongCodesPerDay:        50,
+	StartsPerClient:         600,
+	StartsPerClientWindow:   10 * time.Minute,
+	VerifiesPerClient:       1200,
+	VerifiesPerClientWindow: 10 * time.Minute,
 }
 
 // MaxGuessChance is the most a guesser may win into one address in 24
@@ -162,7 +174,10 @@ func (l Limits) Check(codeLength, maxAttempts int) error {
 		name   string
 		n      int
 		window time.Duration
-	}{{"starts_per_ip", l.StartsPerIP, l.StartsPerIPWindow}, {"verifies_per_ip", l.VerifiesPerIP, l.VerifiesPerIPWindow}} {
+	}{
+		{"starts_per_ip", l.StartsPerIP, l.StartsPerIPWindow}, {"verifies_per_ip", l.VerifiesPerIP, l.VerifiesPerIPWindow},
+		{"starts_per_client", l.StartsPerClient, l.StartsPerClientWindow}, {"verifies_per_client", l.VerifiesPerClient, l.VerifiesPerClientWindow},
+	} {
 		if r.n < 1 || r.window <= 0 || r.window > MaxLimitWindow {
 			return limitErrf(r.name, ": a count of 1 or more and a window above 0, at most %v", MaxLimitWindow)
 		}

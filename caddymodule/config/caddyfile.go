@@ -65,6 +65,11 @@ import (
 //	        starts_per_ip       <n> <window>
 //	        verifies_per_ip     <n> <window>
 //	        wrong_codes_per_day <n>
+//	        starts_per_client   <n> <window>   # per backend client
+//	        verifies_per_client <n> <window>
+//	    }
+//	    client <id> {                          # a backend client; repeatable
+//	        secret <placeholder>               # {env.X} or {file.X}, >= 32 bytes
 //	    }
 //	    cookie {
 //	        name     <name>
@@ -206,6 +211,8 @@ func (cfg *Config) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = cfg.parseJWT(d, at)
 		case "page":
 			err = cfg.parsePage(d, at)
+		case "client":
+			err = cfg.parseClient(d, at)
 		default:
 			return d.Errf("unknown subdirective %q", d.Val())
 		}
@@ -475,6 +482,8 @@ func (cfg *Config) parseLimits(d *caddyfile.Dispenser, at func(string)) error {
 		"starts_per_ip":       func() (err error) { l.StartsPerIP, err = rate(); return },
 		"verifies_per_ip":     func() (err error) { l.VerifiesPerIP, err = rate(); return },
 		"wrong_codes_per_day": func() (err error) { l.WrongCodesPerDay, err = intArg(d); return },
+		"starts_per_client":   func() (err error) { l.StartsPerClient, err = rate(); return },
+		"verifies_per_client": func() (err error) { l.VerifiesPerClient, err = rate(); return },
 	})
 }
 
@@ -550,6 +559,31 @@ func (cfg *Config) parsePage(d *caddyfile.Dispenser, at func(string)) error {
 		"colour":   colour,
 		"template": value(&pc.Template),
 	})
+}
+
+// parseClient reads `client <id> { secret <s> }`.
+func (cfg *Config) parseClient(d *caddyfile.Dispenser, at func(string)) error {
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	option := "client " + strconv.Itoa(len(cfg.Clients))
+	at(option)
+	c := ClientConfig{ID: d.Val()}
+	if err := noArgs(d); err != nil {
+		return err
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if d.Val() != "secret" {
+			return d.Errf("unknown client option %q (want secret)", d.Val())
+		}
+		at(option + " secret")
+		var err error
+		if c.Secret, err = oneArg(d); err != nil {
+			return err
+		}
+	}
+	cfg.Clients = append(cfg.Clients, c)
+	return nil
 }
 
 // parseCompat reads `compat <service> [<path>] { <the door's options> }`;

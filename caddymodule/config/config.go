@@ -94,6 +94,21 @@ type Config struct {
 	// Compatibility front doors: the wire formats of hosted sign-in
 	// services, each on a mount of its own.
 	Compat []CompatConfig `json:"compat,omitempty"`
+
+	// Backend clients: app servers that call a door's server-to-server
+	// routes (OTPless, Logto's Management API) with an id and a secret.
+	Clients []ClientConfig `json:"clients,omitempty"`
+}
+
+// ClientConfig is one backend client.
+type ClientConfig struct {
+	// ID names the client in its calls, events and rate limits: letters,
+	// digits, '.', '_' and '-', at most 128.
+	ID string `json:"id"`
+	// Secret is what the client proves itself with: a placeholder
+	// ({env.X}, {file.X}) whose value is at least 32 bytes. A literal
+	// secret is refused, so it never sits in a config file.
+	Secret string `json:"secret"`
 }
 
 // CompatConfig is one compatibility front door.
@@ -212,6 +227,12 @@ type LimitsConfig struct {
 	// Codes that may be wrong for one address in any 24 hours; at most
 	// what keeps a guesser's chance within verify.MaxGuessChance.
 	WrongCodesPerDay int `json:"wrong_codes_per_day,omitempty"`
+	// Sign-in starts by one backend client (see Clients), in place of
+	// starts_per_ip for its calls. Default: 600 per 10m.
+	StartsPerClient *Rate `json:"starts_per_client,omitempty"`
+	// Code checks by one backend client, in place of verifies_per_ip for
+	// its calls. Default: 1200 per 10m.
+	VerifiesPerClient *Rate `json:"verifies_per_client,omitempty"`
 }
 
 // Rate is Count events per Window.
@@ -380,6 +401,12 @@ func (lc LimitsConfig) Limits() verify.Limits {
 	}
 	if lc.WrongCodesPerDay != 0 {
 		l.WrongCodesPerDay = lc.WrongCodesPerDay
+	}
+	if lc.StartsPerClient != nil {
+		l.StartsPerClient, l.StartsPerClientWindow = lc.StartsPerClient.Count, time.Duration(lc.StartsPerClient.Window)
+	}
+	if lc.VerifiesPerClient != nil {
+		l.VerifiesPerClient, l.VerifiesPerClientWindow = lc.VerifiesPerClient.Count, time.Duration(lc.VerifiesPerClient.Window)
 	}
 	return l
 }

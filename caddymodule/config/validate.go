@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
+
 	"github.com/passgate/caddy-passgate/caddymodule/native"
 	"github.com/passgate/caddy-passgate/internal/httpkit"
 	"github.com/passgate/caddy-passgate/verify"
@@ -63,6 +65,9 @@ func (cfg *Config) Check() error {
 		}
 	}
 	if err := cfg.checkCompat(); err != nil {
+		return err
+	}
+	if err := cfg.checkClients(); err != nil {
 		return err
 	}
 	if _, err := NormalizeLinkOrigin(cfg.LinkOrigin); err != nil {
@@ -254,4 +259,59 @@ func (cfg *Config) checkCompat() error {
 		mounts[mount] = true
 	}
 	return nil
+}
+
+// maxClientID bounds a backend client's id.
+const maxClientID = 128
+
+// ValidClientID reports whether id may name a backend client: letters,
+// digits, '.', '_' and '-', as OAuth client ids and OTPless app ids are.
+func ValidClientID(id string) bool {
+	if id == "" || len(id) > maxClientID {
+		return false
+	}
+	for _, c := range id {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func (cfg *Config) checkClients() error {
+	seen := map[string]bool{}
+	for i, c := range cfg.Clients {
+		option := "client " + strconv.Itoa(i)
+		switch {
+		case !ValidClientID(c.ID):
+			return errAt(option, "client id %q: 1 to %d letters, digits, '.', '_' or '-'", c.ID, maxClientID)
+		case seen[c.ID]:
+			return errAt(option, "client %s is configured twice", c.ID)
+		case c.Secret == "":
+			return errAt(option, "client %s: a secret is required (secret {env.CLIENT_SECRET})", c.ID)
+		case literal(c.Secret):
+			return errAt(option+" secret", "client %s: the secret must come from a placeholder, {env.X} or {file./path}, not sit in the config", c.ID)
+		}
+		seen[c.ID] = true
+	}
+	return nil
+}
+
+// ClientSecrets replaces the placeholders in the backend clients' secrets
+// and checks each is at least 32 bytes: the id -> secret map that
+// httpkit.NewBackends takes.
+func (cfg *Config) ClientSecrets() (map[string]string, error) {
+	out := make(map[string]string, len(cfg.Clients))
+	repl := caddy.NewReplacer()
+	for _, c := range cfg.Clients {
+		s, err := repl.ReplaceOrErr(c.Secret, true, true)
+		if err == nil && len(s) < minSecretLen {
+			err = fmt.Errorf("the secret is %d bytes; at least %d are needed", len(s), minSecretLen)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("client %s: %v", c.ID, err)
+		}
+		out[c.ID] = s
+	}
+	return out, nil
 }

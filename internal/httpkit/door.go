@@ -50,6 +50,9 @@ type Env struct {
 	// CORS is the operator's cross-origin policy; each door applies it to
 	// its routes with its own rules.
 	CORS CORS
+	// Backends are the configured backend clients, for the doors'
+	// server-to-server routes; never nil once the module is provisioned.
+	Backends *Backends
 }
 
 // Caller says who asks, for the engine's limits and events.
