@@ -75,7 +75,9 @@ func TestMagicLinkInBrowser(t *testing.T) {
 		t.Fatalf("landed on %q showing %q", landed, shown)
 	}
 	code := mustQuery(t, landed, "code")
-	got := want(t, shop.call("verify/code", map[string]any{"code": code}), 200, map[string]any{"message": "Code verified successfully"})
+	answer := shop.call("verify/code", map[string]any{"code": code})
+	got := want(t, answer, 200, map[string]any{"message": "Code verified successfully"})
+	writeSeed(t, code, answer)
 	d := got["userDetails"].(map[string]any)
 	dev := d["deviceInfo"].(map[string]any)
 	said := map[string]any{"userAgent": ua, "platform": platform, "language": lang, "screenWidth": width, "screenHeight": height, "devicePixelRatio": ratio}
