@@ -87,7 +87,10 @@ func (d *Door) parseInitiate(b initiateBody) (start, *apiError) {
 		}
 		// The configured code ttl bounds it: a code lives as long as
 		// asked, or that, whichever is shorter.
-		s.ttl = min(time.Duration(*b.Expiry)*time.Second, d.env.Engine.CodeTTL())
+		s.ttl = d.env.Engine.CodeTTL()
+		if *b.Expiry < int(s.ttl/time.Second) {
+			s.ttl = time.Duration(*b.Expiry) * time.Second
+		}
 	}
 	if n := d.env.Engine.CodeLength(); b.OTPLength != nil && *b.OTPLength != n {
 		return s, badParam(codeOTPLength, "otpLength %d is not supported: passgate keeps %d-digit codes (its security floor); "+
