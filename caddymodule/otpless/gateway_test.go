@@ -25,6 +25,12 @@ const (
 // to the given gateway and redirect_origins for app.
 func setup(t *testing.T, sms *testenv.SMSGateway, app string, opts ...testenv.Option) *testenv.Gateway {
 	t.Helper()
+	return setupWith(t, sms, app, "", opts...)
+}
+
+// setupWith is setup with more lines in the passgate block.
+func setupWith(t *testing.T, sms *testenv.SMSGateway, app, more string, opts ...testenv.Option) *testenv.Gateway {
+	t.Helper()
 	t.Setenv("PASSGATE_TEST_OTPLESS_SHOP", shopSecret)
 	t.Setenv("PASSGATE_TEST_OTPLESS_BLOG", blogSecret)
 	extra := fmt.Sprintf(`compat otpless
@@ -39,7 +45,8 @@ sms webhook %s {
 	secret %s
 }
 allow phone +4479*
-`, app, sms.URL(), testenv.SMSSecret)
+%s
+`, app, sms.URL(), testenv.SMSSecret, more)
 	return testenv.StartGateway(t, append([]testenv.Option{testenv.WithExtra(extra)}, opts...)...)
 }
 
@@ -348,4 +355,22 @@ func TestLinkContinueCrossSite(t *testing.T) {
 	}
 	b, _ := io.ReadAll(strings.NewReader(""))
 	_ = b
+}
+
+// A client's own budget: past it, OTPless's 429 for the app (7024) with
+// Retry-After; another client is not held back.
+func TestPerClientLimit(t *testing.T) {
+	g := setupWith(t, testenv.StartSMSGateway(t), "https://app.example.com", "limits {\n\tstarts_per_client 2 10m\n}")
+	shop, blog := newBackend(g, "shop", shopSecret), newBackend(g, "blog", blogSecret)
+	for _, email := range []string{"l1@example.com", "l2@example.com"} {
+		want(t, shop.call("initiate/otp", map[string]any{"email": email}), 200, nil)
+	}
+	r := shop.call("initiate/otp", map[string]any{"email": "l3@example.com"})
+	want(t, r, 429, map[string]any{"errorCode": "7024"})
+	if r.Header.Get("Retry-After") == "" {
+		t.Fatal("no Retry-After")
+	}
+	want(t, blog.call("initiate/otp", map[string]any{"email": "l3@example.com"}), 200, nil)
+	// The address's own cooldown holds for a client too.
+	want(t, blog.call("initiate/otp", map[string]any{"email": "l3@example.com"}), 429, map[string]any{"errorCode": "7022"})
 }
