@@ -92,7 +92,11 @@ type StartRequest struct {
 	// Data is the front door's own state of the attempt, kept with it and
 	// given back by CheckCode, PeekLink and CheckLink; at most
 	// MaxAttemptData bytes.
-	Data   []byte
+	Data []byte
+	// TTL shortens the life of this attempt's code and link below the
+	// configured one (a service whose client asks for a shorter expiry);
+	// 0, or anything longer, means the configured CodeTTL.
+	TTL    time.Duration
 	Caller Caller
 }
 
@@ -181,11 +185,15 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Started, error) {
 		return Started{}, e.refused(err, req.Caller, req.Channel, "")
 	}
 
+	ttl := e.cfg.CodeTTL
+	if req.TTL > 0 && req.TTL < ttl {
+		ttl = req.TTL
+	}
 	started := Started{
 		AttemptID:   e.randomText(),
 		Channel:     req.Channel,
 		Identifier:  identifier,
-		ExpiresAt:   now.Add(e.cfg.CodeTTL),
+		ExpiresAt:   now.Add(ttl),
 		ResendAfter: now.Add(lims.ResendCooldown),
 	}
 	send := e.cfg.Policy.Allowed(req.Channel, identifier)
@@ -313,6 +321,9 @@ func (e *Engine) checkCode(ctx context.Context, id, code, channel, identifier st
 	}
 	if err != nil {
 		return Attempt{}, err
+	}
+	if !signInChannel(a.Channel) {
+		return Attempt{}, ErrAttemptNotFound
 	}
 	known := Attempt{Channel: a.Channel}
 	if a.Failed {

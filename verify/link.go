@@ -49,7 +49,7 @@ func (e *Engine) PeekLink(ctx context.Context, token string) (Attempt, error) {
 	if err != nil {
 		return Attempt{}, err
 	}
-	if a.Tries >= e.cfg.MaxAttempts || a.Failed {
+	if a.Tries >= e.cfg.MaxAttempts || a.Failed || !signInChannel(a.Channel) {
 		// Wrong codes have used up (or are using up) the attempt, or its
 		// message never went out: the link goes with it.
 		return Attempt{}, ErrAttemptNotFound

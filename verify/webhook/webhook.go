@@ -66,6 +66,9 @@ type webhookBody struct {
 	Code      string    `json:"code"`
 	Message   string    `json:"message"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// Link is the magic link, when the start asked for one (the OTPless
+	// door's magic links by SMS); the message text carries the code only.
+	Link string `json:"link,omitempty"`
 }
 
 var noRedirects = &http.Client{
@@ -83,7 +86,7 @@ func (s *Sender) now() time.Time {
 func (s *Sender) Send(ctx context.Context, m verify.Message) error {
 	now := s.now()
 	body, err := json.Marshal(webhookBody{
-		To: m.To, Code: m.Code, Message: MessageText(m, now), ExpiresAt: m.ExpiresAt.UTC(),
+		To: m.To, Code: m.Code, Message: MessageText(m, now), ExpiresAt: m.ExpiresAt.UTC(), Link: m.Link,
 	})
 	if err != nil {
 		return err
