@@ -133,10 +133,12 @@ func New(cfg Config) (*Engine, error) {
 }
 
 // Caller says who asked, for the limits and the events: the front door and
-// the client's address.
+// the client's address; and, for a sign-in, the client's User-Agent, of
+// which the session keeps only a readable device (verify/device).
 type Caller struct {
-	Door     string
-	ClientIP string
+	Door      string
+	ClientIP  string
+	UserAgent string
 }
 
 // ChannelConfigured reports whether codes can be sent over channel.
