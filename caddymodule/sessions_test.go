@@ -101,6 +101,14 @@ func TestSessionsAPI(t *testing.T) {
 	if r := laptop.Do("DELETE", "/auth/sessions/"+eves, nil); r.Status != 404 {
 		t.Fatalf("ann ending eve's session: %d %s, want 404", r.Status, r.Body)
 	}
+	// By form (a page older than the list), back to the page, which says so.
+	r := laptop.Do("POST", "/auth/sessions/"+eves+"/revoke", "redirect_to=%2Fapp", "Content-Type", "application/x-www-form-urlencoded")
+	if r.Status != 303 || r.Header.Get("Location") != "/auth/login?ended=gone&redirect_to=%2Fapp" {
+		t.Fatalf("ann ending eve's session by form: %d %q", r.Status, r.Header.Get("Location"))
+	}
+	if r := laptop.Do("GET", r.Header.Get("Location"), nil); !strings.Contains(string(r.Body), "That session had already ended.") {
+		t.Fatalf("the page after a form for a gone session: %s", r.Body)
+	}
 	if r := laptop.Do("GET", "/auth/sessions/"+theirs, nil); r.Status != 405 || r.Header.Get("Allow") != "DELETE" {
 		t.Fatalf("GET of one session: %d Allow %q", r.Status, r.Header.Get("Allow"))
 	}

@@ -121,6 +121,10 @@ func (d *Door) serveRevoke(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	err = d.env.Engine.Revoke(r.Context(), cur.UserID, id, d.env.Caller(r))
 	switch {
+	case errors.Is(err, verify.ErrUnauthenticated) && isForm:
+		// A page older than the list: say so on the page again.
+		d.redirectToPage(w, r, back, url.Values{"ended": {"gone"}})
+		return
 	case errors.Is(err, verify.ErrUnauthenticated):
 		writeAPIError(w, newAPIError(http.StatusNotFound, errNotFound, "no such session"))
 		return
@@ -183,6 +187,9 @@ func pageSessions(list []listedSession) []pageSession {
 
 // endedNotice is what the page says after a form ended sessions.
 func endedNotice(q url.Values) string {
+	if q.Get("ended") == "gone" {
+		return "That session had already ended."
+	}
 	n, err := strconv.Atoi(q.Get("ended"))
 	switch {
 	case err != nil || n < 0:
