@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/passgate/caddy-passgate/internal/clock"
 	"github.com/passgate/caddy-passgate/internal/testenv"
 )
@@ -47,7 +49,8 @@ func listSessions(t *testing.T, c *testenv.Client, header ...string) map[string]
 // used; one ended by DELETE, one by POST .../revoke, the others by logout
 // scope others; never someone else's, never cross-site; events for each.
 func TestSessionsAPI(t *testing.T) {
-	g := testenv.StartGateway(t, testenv.WithRedis(testenv.StartRedis(t)))
+	g := testenv.StartGateway(t, testenv.WithRedis(testenv.StartRedis(t)), testenv.WithAdmin())
+	metricsBefore := scrape(t, g)
 	laptop, phone, eve := g.NewClient(), g.NewClient(), g.NewClient()
 	mine := signInWith(t, laptop, "ann@example.com", firefoxLinux)["session"].(map[string]any)["id"].(string)
 	theirs := signInWith(t, phone, "ann@example.com", safariIPhone)["session"].(map[string]any)["id"].(string)
@@ -179,7 +182,19 @@ func TestSessionsAPI(t *testing.T) {
 		t.Fatalf("ending this session: %d, Set-Cookie %q", r.Status, r.Header.Get("Set-Cookie"))
 	}
 
-	// The audit log sees each.
+	// The audit log and the metrics see each.
+	after := scrape(t, g)
+	for _, m := range []struct {
+		event, detail string
+		want          float64
+	}{{"session revoked", "", 3}, {"signed out", "others", 1}} {
+		count := func(f map[string]*dto.MetricFamily) float64 {
+			return value(f, "caddy_passgate_events_total", "event", m.event, "door", "native", "channel", "", "detail", m.detail)
+		}
+		if d := count(after) - count(metricsBefore); d != m.want {
+			t.Errorf("events_total{event=%q,detail=%q} rose by %v, want %v", m.event, m.detail, d, m.want)
+		}
+	}
 	revoked := g.WaitLog("session revoked", 3)
 	for _, e := range revoked {
 		if e["user_id"] == nil || e["revoked"] != float64(1) || e["door"] != "native" {
