@@ -80,6 +80,13 @@ type Session struct {
 	CreatedAt  time.Time
 	ExpiresAt  time.Time // absolute end, whatever the activity
 	LastSeenAt time.Time // start of the idle timeout
+	// Device and Network say where the session signed in from, for the
+	// person's list of their sessions: short codes (package verify/device)
+	// written when the session is made and never changed (TouchSession
+	// keeps them whatever it is given). A store drops commas from them;
+	// they are "" for a session made before they were recorded.
+	Device  string
+	Network string
 }
 
 // AttemptStore keeps pending sign-in attempts. Every call treats a decoy
@@ -143,8 +150,8 @@ type SessionStore interface {
 	// the session or its user does not exist.
 	Session(ctx context.Context, id string) (Session, error)
 	// TouchSession replaces a session's times if it still exists, so that
-	// a session deleted meanwhile is not brought back. ErrNotFound if it
-	// is gone.
+	// a session deleted meanwhile is not brought back; its Device and
+	// Network stay as they were made. ErrNotFound if it is gone.
 	TouchSession(ctx context.Context, s Session, until time.Time) error
 	// DeleteSession removes one session.
 	DeleteSession(ctx context.Context, id, userID string) error

@@ -133,11 +133,13 @@ func New(cfg Config) (*Engine, error) {
 }
 
 // Caller says who asked, for the limits and the events: the front door and
-// the client's address, and for a server-to-server call the backend client
-// that the door authenticated.
+// the client's address; for a sign-in, the client's User-Agent, of which
+// the session keeps only a readable device (verify/device); and for a
+// server-to-server call the backend client that the door authenticated.
 type Caller struct {
-	Door     string
-	ClientIP string
+	Door      string
+	ClientIP  string
+	UserAgent string
 	// Client is the id of an authenticated backend client, "" for a
 	// browser or app. A client's calls count against its own budgets
 	// (Limits.StartsPerClient, VerifiesPerClient) instead of its address's:

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/passgate/caddy-passgate/sessionstore"
+	"github.com/passgate/caddy-passgate/verify/device"
 )
 
 // sessions issues and checks sessions with an idle and an absolute
@@ -22,8 +23,9 @@ type sessions struct {
 	now        func() time.Time
 }
 
-// create starts a new session for u under secret and returns it.
-func (m *sessions) create(ctx context.Context, u User, secret string) (Session, error) {
+// create starts a new session for u under secret and returns it, with
+// the device and the network of the caller who signed in.
+func (m *sessions) create(ctx context.Context, u User, secret string, caller Caller) (Session, error) {
 	now := m.now().Truncate(time.Millisecond)
 	s := Session{
 		ID:         sessionstore.SessionID(secret),
@@ -34,6 +36,8 @@ func (m *sessions) create(ctx context.Context, u User, secret string) (Session, 
 		CreatedAt:  now,
 		ExpiresAt:  now.Add(m.lifetime),
 		LastSeenAt: now,
+		Device:     device.Code(caller.UserAgent),
+		Network:    device.Coarse(caller.ClientIP),
 	}
 	if err := m.store.CreateSession(ctx, s, m.until(s)); err != nil {
 		return Session{}, err

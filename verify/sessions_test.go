@@ -87,3 +87,87 @@ func TestSessionTimeouts(t *testing.T) {
 		t.Fatalf("after sign-out: %v", err)
 	}
 }
+
+// A session keeps the device and network it signed in from, and when it
+// was last used, as the existing touch writes it; its user sees it in the
+// list, ends it by its id, and nobody else can; both ends are events.
+func TestSessionDevices(t *testing.T) {
+	ctx := context.Background()
+	var offset atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	var events []verify.Event
+	s, _, _ := newService(t, withClock(now), withListener(verify.ListenerFunc(func(ev verify.Event) { events = append(events, ev) })))
+	firefox := verify.Caller{Door: "native", ClientIP: "203.0.113.77",
+		UserAgent: "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"}
+	phone := verify.Caller{Door: "native", ClientIP: "2001:db8:7:1::5",
+		UserAgent: "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1"}
+	signIn := func(who string, c verify.Caller) verify.SignedIn {
+		t.Helper()
+		in, err := s.SignIn(ctx, verify.SignInRequest{Attempt: verify.Attempt{Channel: "email", Identifier: who}, Method: verify.MethodCode, Caller: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in
+	}
+	a, b := signIn("dee@example.com", firefox), signIn("dee@example.com", phone)
+	other := signIn("eve@example.com", firefox)
+	if a.Session.Device != "fl" || a.Session.Network != "203.0.113" || b.Session.Device != "ai" || b.Session.Network != "2001:db8:7" {
+		t.Fatalf("recorded %q %q and %q %q", a.Session.Device, a.Session.Network, b.Session.Device, b.Session.Network)
+	}
+
+	// Used two minutes later: the touch moves last use, and nothing else.
+	offset.Store(int64(2 * time.Minute))
+	if _, err := s.Authenticate(ctx, verify.Credential{SessionID: b.Session.ID}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.Sessions(ctx, a.User.ID)
+	if err != nil || len(list) != 2 {
+		t.Fatalf("sessions: %+v, %v", list, err)
+	}
+	if list[0].ID != a.Session.ID { // made in the same millisecond: either order
+		list[0], list[1] = list[1], list[0]
+	}
+	if list[0].ID != a.Session.ID || !list[0].LastSeenAt.Equal(a.Session.LastSeenAt) || list[0].Device != "fl" {
+		t.Fatalf("the unused session: %+v", list[0])
+	}
+	if list[1].ID != b.Session.ID || list[1].LastSeenAt.Sub(b.Session.LastSeenAt) < 2*time.Minute ||
+		list[1].Device != "ai" || list[1].Network != "2001:db8:7" {
+		t.Fatalf("the used session: %+v", list[1])
+	}
+
+	// Someone else's session, or none, cannot be ended by this user.
+	events = nil
+	for _, id := range []string{other.Session.ID, "no-such-session", ""} {
+		if err := s.Revoke(ctx, a.User.ID, id, firefox); !errors.Is(err, verify.ErrUnauthenticated) {
+			t.Fatalf("revoke %q: %v, want ErrUnauthenticated", id, err)
+		}
+	}
+	if _, err := s.Authenticate(ctx, verify.Credential{SessionID: other.Session.ID}); err != nil {
+		t.Fatalf("the other user's session after the attempts: %v", err)
+	}
+	if len(events) != 0 {
+		t.Fatalf("refused revocations made events: %+v", events)
+	}
+	if err := s.Revoke(ctx, a.User.ID, b.Session.ID, firefox); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(ctx, verify.Credential{SessionID: b.Session.ID}); !errors.Is(err, verify.ErrUnauthenticated) {
+		t.Fatalf("the revoked session: %v", err)
+	}
+	if len(events) != 1 || events[0].Kind != verify.EventSessionRevoked || events[0].UserID != a.User.ID || events[0].Revoked != 1 {
+		t.Fatalf("events: %+v", events)
+	}
+
+	// Signing out the others keeps this one.
+	c := signIn("dee@example.com", phone)
+	events = nil
+	if _, n, err := s.Logout(ctx, verify.Credential{SessionID: a.Session.ID}, verify.ScopeOthers, firefox); err != nil || n != 1 {
+		t.Fatalf("logout others: %d, %v", n, err)
+	}
+	if list, _ := s.Sessions(ctx, a.User.ID); len(list) != 1 || list[0].ID != a.Session.ID {
+		t.Fatalf("after logout others: %+v (ended %s)", list, c.Session.ID)
+	}
+	if len(events) != 1 || events[0].Kind != verify.EventSignedOut || events[0].Scope != verify.ScopeOthers || events[0].Revoked != 1 {
+		t.Fatalf("events: %+v", events)
+	}
+}

@@ -78,7 +78,7 @@ func (e *Engine) SignIn(ctx context.Context, req SignInRequest) (SignedIn, error
 		user.Metadata = req.UserMetadata
 	}
 	secret := e.randomText() + e.randomText() // 2 x 128 bits
-	s, err := e.sessions.create(ctx, user, secret)
+	s, err := e.sessions.create(ctx, user, secret, req.Caller)
 	if err != nil {
 		return SignedIn{}, err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -273,16 +274,34 @@ func (d *Door) serveLogout(w http.ResponseWriter, r *http.Request) {
 		req.Scope = r.PostForm.Get("scope")
 	}
 	scope, ok := verify.ParseScope(req.Scope)
-	if apiErr == nil && (!ok || scope == verify.ScopeOthers) {
-		apiErr = newAPIError(http.StatusBadRequest, errInvalidRequest, `scope must be "local" or "global"`)
+	if apiErr == nil && !ok {
+		apiErr = newAPIError(http.StatusBadRequest, errInvalidRequest, `scope must be "local", "global" or "others"`)
 	}
 	if apiErr != nil {
 		writeAPIError(w, apiErr)
 		return
 	}
-	_, revoked, err := d.env.Engine.Logout(r.Context(), d.env.Session.Credential(r), scope, d.env.Caller(r))
+	s, revoked, err := d.env.Engine.Logout(r.Context(), d.env.Session.Credential(r), scope, d.env.Caller(r))
 	if err != nil {
 		d.storeFailed(w, err)
+		return
+	}
+	if scope == verify.ScopeOthers {
+		// This session stays signed in, so the cookie stays, and the
+		// page shows what is left; ending the others of no session is
+		// being signed out.
+		switch {
+		case isForm:
+			q := url.Values{"ended": {strconv.Itoa(revoked)}}
+			if s.ID == "" {
+				q = nil
+			}
+			d.redirectToPage(w, r, d.env.Redirects.Safe(r.PostForm.Get("redirect_to")), q)
+		case s.ID == "":
+			writeAPIError(w, newAPIError(http.StatusUnauthorized, errUnauthorized, "not signed in"))
+		default:
+			httpkit.WriteJSON(w, http.StatusOK, map[string]any{"revoked": revoked})
+		}
 		return
 	}
 	d.env.Session.Clear(w)
@@ -301,10 +320,18 @@ func (d *Door) serveLoginPage(w http.ResponseWriter, r *http.Request) {
 		data.Notice = "You are signed out."
 	}
 	sess, err := d.env.Engine.Authenticate(r.Context(), d.env.Session.Credential(r))
+	var list []listedSession
+	if err == nil {
+		list, err = d.listSessions(r, sess)
+	}
 	switch {
 	case err == nil:
 		data.State = stateSignedIn
 		data.Email, data.Phone = sess.Email, sess.Phone
+		data.Sessions = pageSessions(list)
+		if n := endedNotice(q); n != "" {
+			data.Notice = n
+		}
 	case errors.Is(err, verify.ErrUnauthenticated):
 	default:
 		d.env.Logger.Error("store unavailable", zap.Error(err))

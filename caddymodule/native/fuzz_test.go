@@ -32,3 +32,26 @@ func FuzzStartCookie(f *testing.F) {
 		}
 	})
 }
+
+// A route names a session only as sessions/<uuid> or
+// sessions/<uuid>/revoke, exactly.
+func FuzzSessionRoute(f *testing.F) {
+	const id = "275c1bbf-53fc-88cd-bc25-b818aba8541d"
+	for _, s := range []string{"sessions", "sessions/", "sessions/" + id, "sessions/" + id + "/revoke", "sessions/" + id + "/revoke/revoke",
+		"sessions/x/revoke", "sessions/../" + id, "sessions/" + strings.ToUpper(id), "sessions/{" + id + "}", "sessions//revoke", "x/sessions/" + id} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, route string) {
+		got, revoke, ok := sessionRoute(route)
+		if !ok {
+			return
+		}
+		want := "sessions/" + got
+		if revoke {
+			want += "/revoke"
+		}
+		if route != want || len(got) != 36 || strings.Trim(got, "0123456789abcdefABCDEF-") != "" {
+			t.Fatalf("sessionRoute(%q) = %q, %v", route, got, revoke)
+		}
+	})
+}

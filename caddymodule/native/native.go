@@ -41,7 +41,7 @@ func (d *Door) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	route, _ := d.env.Route(r)
 	type handler func(http.ResponseWriter, *http.Request)
-	var get, post handler
+	var get, post, del handler
 	switch route {
 	case "login":
 		get = d.serveLoginPage
@@ -59,18 +59,32 @@ func (d *Door) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		post = d.serveToken
 	case "jwks.json":
 		get = d.serveJWKS
+	case "sessions":
+		get = d.serveSessions
 	default:
-		writeAPIError(w, newAPIError(http.StatusNotFound, errNotFound, "no such route"))
-		return
+		id, revoke, ok := sessionRoute(route)
+		switch {
+		case !ok:
+			writeAPIError(w, newAPIError(http.StatusNotFound, errNotFound, "no such route"))
+			return
+		case revoke:
+			post = func(w http.ResponseWriter, r *http.Request) { d.serveRevoke(w, r, id) }
+		default:
+			del = func(w http.ResponseWriter, r *http.Request) { d.serveRevoke(w, r, id) }
+		}
 	}
 	switch {
 	case get != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 		get(w, r)
-	case post != nil && r.Method == http.MethodPost:
+	case post != nil && r.Method == http.MethodPost, del != nil && r.Method == http.MethodDelete:
 		// A bearer header is never sent by a browser on its own, so such a
 		// request cannot be forged cross-site; /token uses no cookie.
 		if !d.env.SameOrigin(r) && !d.env.Session.Credential(r).IsBearer && route != "token" {
 			writeAPIError(w, newAPIError(http.StatusForbidden, errForbidden, "cross-site request refused"))
+			return
+		}
+		if del != nil {
+			del(w, r)
 			return
 		}
 		post(w, r)
@@ -80,6 +94,8 @@ func (d *Door) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", "GET, HEAD, POST")
 		case get != nil:
 			w.Header().Set("Allow", "GET, HEAD")
+		case del != nil:
+			w.Header().Set("Allow", "DELETE")
 		default:
 			w.Header().Set("Allow", "POST")
 		}
@@ -90,7 +106,7 @@ func (d *Door) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // corsRules are what the native API's browser clients on other origins
 // send and read: JSON, bearer tokens, and the session cookie.
 var corsRules = httpkit.CORSRules{
-	Methods:       []string{"GET", "POST"},
+	Methods:       []string{"GET", "POST", "DELETE"},
 	AllowHeaders:  []string{"authorization", "content-type"},
 	ExposeHeaders: []string{"Retry-After", "WWW-Authenticate"},
 	Credentials:   true,

@@ -43,6 +43,12 @@ type pageData struct {
 	ResendIn int
 	// LinkSent: the email also carries a sign-in link.
 	LinkSent bool
+	// Sessions are the signed-in user's live sessions, oldest first: each
+	// has ID (its public id), Device ("Firefox on Linux"), Network
+	// ("203.0.113.0/24", or ""), Created and LastUsed (as text) and
+	// Current (this browser's). Each ends with a form post to
+	// {BasePath}/sessions/{ID}/revoke.
+	Sessions []pageSession
 
 	// Set by render.
 	Title        string

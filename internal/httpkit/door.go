@@ -55,9 +55,10 @@ type Env struct {
 	Backends *Backends
 }
 
-// Caller says who asks, for the engine's limits and events.
+// Caller says who asks, for the engine's limits and events, and what a
+// session signed in by r records of its device.
 func (env *Env) Caller(r *http.Request) verify.Caller {
-	return verify.Caller{Door: env.Door, ClientIP: ClientIP(r)}
+	return verify.Caller{Door: env.Door, ClientIP: ClientIP(r), UserAgent: r.UserAgent()}
 }
 
 // ClientIP is the client's address as Caddy determined it (its

@@ -4,6 +4,7 @@ package memory
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -304,6 +305,7 @@ func (m *Store) SetUserMetadata(_ context.Context, id string, metadata []byte) e
 // its user's, joined on read.
 func ownSession(s sessionstore.Session) sessionstore.Session {
 	s.Email, s.Phone, s.Roles = "", "", nil
+	s.Device, s.Network = noComma(s.Device), noComma(s.Network)
 	return s
 }
 
@@ -353,7 +355,9 @@ func (m *Store) TouchSession(_ context.Context, s sessionstore.Session, until ti
 	if !ok || !now.Before(rec.until) {
 		return sessionstore.ErrNotFound
 	}
-	m.sessions[s.ID] = memSession{s: ownSession(s), until: until}
+	s = ownSession(s)
+	s.Device, s.Network = rec.s.Device, rec.s.Network
+	m.sessions[s.ID] = memSession{s: s, until: until}
 	return nil
 }
 
@@ -413,6 +417,9 @@ func (m *Store) dropSessionLocked(id, userID string) {
 		}
 	}
 }
+
+// noComma is what every store keeps of a session's Device and Network.
+func noComma(s string) string { return strings.ReplaceAll(s, ",", "") }
 
 func cloneUser(u sessionstore.User) sessionstore.User {
 	u.Roles = slices.Clone(u.Roles)

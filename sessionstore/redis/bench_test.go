@@ -3,9 +3,10 @@ package redis_test
 import (
 	"context"
 	"crypto/rand"
-	goredis "github.com/redis/go-redis/v9"
 	"testing"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/passgate/caddy-passgate/internal/testenv/redisenv"
 	"github.com/passgate/caddy-passgate/sessionstore"

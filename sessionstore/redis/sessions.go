@@ -14,40 +14,62 @@ import (
 )
 
 // A session is a field of its user's hash, sessionField + its id, whose
-// value is its times, "u,c,x,s": when the store may forget it (u) and when
-// it was created (c), in milliseconds, then its absolute end (x) and when
-// it was last seen (s) as milliseconds after c, each in base 36, as short
-// as it gets: a field in the user's small hash costs far less than a key of
-// its own, and a sign-out everywhere is one command on one key. Redis has
-// no expiry for a hash's fields (before 7.4), so a session's field is read
-// as gone from its u on, and removed by the next session made for the
-// user. Its pointer (p:, to the user's id) does expire at u.
+// value is its times, "u,c,x,s", then where it signed in from, ",d,n":
+// when the store may forget it (u) and when it was created (c), in
+// milliseconds, then its absolute end (x) and when it was last seen (s) as
+// milliseconds after c, each in base 36, as short as it gets; then its
+// Device (d) and Network (n) codes, without commas, which only its
+// creation writes (a touch keeps them). A field in the user's small hash
+// costs far less than a key of its own, and a sign-out everywhere is one
+// command on one key. Redis has no expiry for a hash's fields (before
+// 7.4), so a session's field is read as gone from its u on, and removed by
+// the next session made for the user. Its pointer (p:, to the user's id)
+// does expire at u. A value of four parts (a session made before devices
+// were recorded) reads as a session from nowhere in particular; parts
+// after the sixth are left for later and ignored.
 //
 // The Lua scripts spell the field out too ('s:', two bytes, as string.sub
-// assumes, and u first); change them together.
+// assumes, and u first, and four times before the first part they keep);
+// change them together.
 const sessionField = "s:"
 
+// encodeTimes is the first four parts of a session's value.
 func encodeTimes(s sessionstore.Session, until time.Time) string {
 	b36 := func(ms int64) string { return strconv.FormatInt(ms, 36) }
 	c := s.CreatedAt.UnixMilli()
 	return b36(until.UnixMilli()) + "," + b36(c) + "," + b36(s.ExpiresAt.UnixMilli()-c) + "," + b36(s.LastSeenAt.UnixMilli()-c)
 }
 
-// decodeTimes fills s's times from a session field's value and says until
-// when it lives.
+// encodeSession is a new session's whole value.
+func encodeSession(s sessionstore.Session, until time.Time) string {
+	v := encodeTimes(s, until)
+	if s.Device != "" || s.Network != "" {
+		v += "," + strings.ReplaceAll(s.Device, ",", "") + "," + strings.ReplaceAll(s.Network, ",", "")
+	}
+	return v
+}
+
+// decodeTimes fills s's times, device and network from a session field's
+// value and says until when it lives.
 func decodeTimes(s *sessionstore.Session, v string) (until time.Time, err error) {
 	parts := strings.Split(v, ",")
-	if len(parts) != 4 {
+	if len(parts) < 4 {
 		return time.Time{}, corrupt("session", fmt.Errorf("%d times", len(parts)))
 	}
 	var ms [4]int64
-	for i, p := range parts {
+	for i, p := range parts[:4] {
 		if ms[i], err = strconv.ParseInt(p, 36, 64); err != nil {
 			return time.Time{}, corrupt("session", err)
 		}
 	}
 	c := ms[1]
 	s.CreatedAt, s.ExpiresAt, s.LastSeenAt = time.UnixMilli(c), time.UnixMilli(c+ms[2]), time.UnixMilli(c+ms[3])
+	if len(parts) > 4 {
+		s.Device = parts[4]
+	}
+	if len(parts) > 5 {
+		s.Network = parts[5]
+	}
 	return time.UnixMilli(ms[0]), nil
 }
 
@@ -75,7 +97,7 @@ func (r *Store) CreateSession(ctx context.Context, s sessionstore.Session, until
 	ctx, cancel := r.bound(ctx)
 	defer cancel()
 	cmd, err := runPiped(ctx, r.client, createSessionScript, []string{r.keys.User(s.UserID)},
-		[]any{sessionField + s.ID, encodeTimes(s, until), r.now().UnixMilli()},
+		[]any{sessionField + s.ID, encodeSession(s, until), r.now().UnixMilli()},
 		func(p goredis.Pipeliner) {
 			p.SetArgs(ctx, r.keys.Pointer(s.ID), s.UserID, goredis.SetArgs{ExpireAt: until})
 		})
@@ -134,13 +156,15 @@ func (r *Store) readSession(ctx context.Context, id string) (sessionstore.Sessio
 }
 
 // touchSessionScript: KEYS[1] user; ARGV: field, times, now (ms). Replaces
-// the session's times only while it lives, so a logout is never undone.
+// the session's times only while it lives, so a logout is never undone,
+// and keeps what follows them (its device and network).
 var touchSessionScript = newScript("touchSession", `#!lua
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if not v then return 0 end
 local u = tonumber(string.match(v, '^(%w+)') or '', 36)
 if not u or u <= tonumber(ARGV[3]) then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local rest = string.match(v, '^[^,]*,[^,]*,[^,]*,[^,]*(,.*)$') or ''
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. rest)
 return 1
 `)
 

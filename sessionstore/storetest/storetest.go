@@ -42,6 +42,8 @@ func Run(t *testing.T, newStore func(t *testing.T) sessionstore.Store) {
 		{"SessionTouchDoesNotResurrect", testSessionTouchDoesNotResurrect},
 		{"SessionExpired", testSessionExpired},
 		{"DeleteUserSessions", testDeleteUserSessions},
+		{"UserSessions", testUserSessions},
+		{"SessionDevice", testSessionDevice},
 		{"LimitSlidingWindow", testLimitSlidingWindow},
 		{"LimitAtomic", testLimitAtomic},
 		{"LimitEventsOutOfOrder", testLimitEventsOutOfOrder},
@@ -294,7 +296,8 @@ func newSession(u sessionstore.User) sessionstore.Session {
 func sameSession(a, b sessionstore.Session) bool {
 	return a.ID == b.ID && a.UserID == b.UserID && a.Email == b.Email && a.Phone == b.Phone &&
 		slices.Equal(a.Roles, b.Roles) && a.CreatedAt.Equal(b.CreatedAt) &&
-		a.ExpiresAt.Equal(b.ExpiresAt) && a.LastSeenAt.Equal(b.LastSeenAt)
+		a.ExpiresAt.Equal(b.ExpiresAt) && a.LastSeenAt.Equal(b.LastSeenAt) &&
+		a.Device == b.Device && a.Network == b.Network
 }
 
 func testSessionRoundTrip(t *testing.T, s sessionstore.Store) {
@@ -857,6 +860,7 @@ func testUserSessions(t *testing.T, s sessionstore.Store) {
 	var want []sessionstore.Session
 	for i := range 4 {
 		sess := newSession(u)
+		sess.Device, sess.Network = "fl", "203.0.113"
 		sess.CreatedAt = base.Add(time.Duration(3-i) * time.Second) // created in reverse order of age
 		sess.LastSeenAt = sess.CreatedAt.Add(time.Duration(i) * time.Millisecond)
 		sess.Email, sess.Roles = "forged@example.com", []string{"forged"}
@@ -914,5 +918,40 @@ func testUserSessions(t *testing.T, s sessionstore.Store) {
 	}
 	if got, err := s.UserSessions(ctx, other.ID); err != nil || len(got) != 1 || got[0].ID != theirs.ID {
 		t.Fatalf("the other user's sessions: %+v, %v", got, err)
+	}
+}
+
+// Where a session signed in from is written once: a touch, whatever it is
+// given, keeps it; Session and UserSessions read it; a comma never reaches
+// the record, and a session without it has none.
+func testSessionDevice(t *testing.T, s sessionstore.Store) {
+	ctx := context.Background()
+	u := newUser(t, s)
+	sess := newSession(u)
+	sess.Device, sess.Network = "c,w", "2001:db8:7"
+	must(t, s.CreateSession(ctx, sess, sess.ExpiresAt))
+	sess.Device = "cw"
+	plain := newSession(u)
+	plain.CreatedAt = plain.CreatedAt.Add(time.Millisecond) // listed second
+	must(t, s.CreateSession(ctx, plain, plain.ExpiresAt))
+
+	got, err := s.Session(ctx, sess.ID)
+	must(t, err)
+	if !sameSession(got, sess) {
+		t.Fatalf("Session: got %+v, want %+v", got, sess)
+	}
+	touched := got
+	touched.Device, touched.Network = "", ""
+	touched.LastSeenAt = touched.LastSeenAt.Add(time.Minute)
+	must(t, s.TouchSession(ctx, touched, touched.ExpiresAt))
+	sess.LastSeenAt = touched.LastSeenAt
+	all, err := s.UserSessions(ctx, u.ID)
+	must(t, err)
+	if len(all) != 2 || !sameSession(all[0], sess) || !sameSession(all[1], plain) {
+		t.Fatalf("after a touch: %+v, want %+v and %+v", all, sess, plain)
+	}
+	must(t, s.TouchSession(ctx, all[1], all[1].ExpiresAt))
+	if got, err := s.Session(ctx, plain.ID); err != nil || got.Device != "" || got.Network != "" {
+		t.Fatalf("a session without a device, touched: %+v, %v", got, err)
 	}
 }

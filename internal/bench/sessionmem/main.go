@@ -44,11 +44,12 @@ func main() {
 	}
 	store := redisstore.New(client, "passgate:", 0)
 	// A session as passgate makes one: under the hash of a 256-bit secret,
-	// until its idle end (the absolute end is 30 days away).
+	// until its idle end (the absolute end is 30 days away), from a device
+	// on an IPv6 network (the longest).
 	create := func(u sessionstore.User) error {
 		now := time.Now().Truncate(time.Millisecond)
 		s := sessionstore.Session{ID: sessionstore.SessionID(rand.Text() + rand.Text()), UserID: u.ID,
-			CreatedAt: now, ExpiresAt: now.Add(30 * 24 * time.Hour), LastSeenAt: now}
+			CreatedAt: now, ExpiresAt: now.Add(30 * 24 * time.Hour), LastSeenAt: now, Device: "cw", Network: "2a02:1234:5678"}
 		return store.CreateSession(ctx, s, now.Add(24*time.Hour))
 	}
 
