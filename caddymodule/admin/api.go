@@ -70,9 +70,9 @@ type errorBody struct {
 
 // result is what one store answered.
 type result struct {
-	Store    string     `json:"store"`
-	User     *userJSON  `json:"user,omitempty"`
-	Sessions []sessJSON `json:"sessions,omitempty"`
+	Store    string      `json:"store"`
+	User     *userJSON   `json:"user,omitempty"`
+	Sessions *[]sessJSON `json:"sessions,omitempty"` // listed: [] for none
 	// Ended is how many live sessions an end, or a block, ended.
 	Ended *int `json:"ended,omitempty"`
 }
@@ -193,12 +193,12 @@ func listSessions(ctx context.Context, e *verify.Engine, u verify.User, r *resul
 	if err != nil {
 		return err
 	}
-	r.User = toUser(u)
-	r.Sessions = make([]sessJSON, 0, len(live))
+	list := make([]sessJSON, 0, len(live))
 	for _, s := range live {
-		r.Sessions = append(r.Sessions, sessJSON{ID: s.ID, CreatedAt: s.CreatedAt.UTC(),
+		list = append(list, sessJSON{ID: s.ID, CreatedAt: s.CreatedAt.UTC(),
 			LastSeenAt: s.LastSeenAt.UTC(), ExpiresAt: s.ExpiresAt.UTC()})
 	}
+	r.User, r.Sessions = toUser(u), &list
 	return nil
 }
 
