@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/passgate/caddy-passgate/sessionstore/memory"
 	"github.com/passgate/caddy-passgate/verify"
 )
 
@@ -169,4 +170,33 @@ func TestBlockRacesSignIn(t *testing.T) {
 	if got, err := store.Session(ctx, late.ID); err == nil {
 		t.Fatalf("the raced session lives: %+v", got)
 	}
+}
+
+// Whatever an operator types finds the one user it names, or says why
+// not: a bad identifier or no such user, never anything else.
+func FuzzFindUser(f *testing.F) {
+	for _, s := range []string{"ann@example.com", " ANN@example.com ", "+442079460958", "+44 (0)20 7946 0958",
+		"0b7e8a8c-3d5f-4b8e-9a51-3f2d1c0e9b7a", "0B7E8A8C3D5F4B8E9A513F2D1C0E9B7A", "urn:uuid:x", "", "@", "+", "ann@@x"} {
+		f.Add(s)
+	}
+	e, err := verify.New(verify.Config{Store: memory.New(nil, 0), Keys: [][]byte{[]byte("0123456789abcdef0123456789abcdef")},
+		RefreshKey: []byte("refresh key")})
+	if err != nil {
+		f.Fatal(err)
+	}
+	ctx := context.Background()
+	ann, err := e.SignIn(ctx, verify.SignInRequest{Attempt: verify.Attempt{Channel: "email", Identifier: "ann@example.com"}, Method: verify.MethodCode})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(ann.User.ID)
+	f.Fuzz(func(t *testing.T, in string) {
+		u, err := e.FindUser(ctx, in)
+		switch {
+		case err == nil && u.ID != ann.User.ID:
+			t.Fatalf("FindUser(%q) found %+v", in, u)
+		case err != nil && !errors.Is(err, verify.ErrInvalidIdentifier) && !errors.Is(err, verify.ErrUserNotFound):
+			t.Fatalf("FindUser(%q): %v", in, err)
+		}
+	})
 }
