@@ -310,3 +310,38 @@ func TestCLI(t *testing.T) {
 		}
 	}
 }
+
+// A code sent before a block gets each compatibility door's answer for a
+// blocked user, in its format, not a 5xx: GoTrue's 403 user_banned and
+// Nhost's 401 disabled-user.
+func TestBlockedAtTheDoors(t *testing.T) {
+	g := testenv.StartGateway(t, testenv.WithAdmin(), testenv.WithExtra("compat supabase\n\t\tcompat nhost"))
+	// Each has a user, signed in once before.
+	for _, email := range []string{"gus@example.com", "hal@example.com"} {
+		g.NewClient().SignIn(email)
+	}
+	c := g.NewClient()
+	start := func(path, email string) {
+		t.Helper()
+		clock.Advance(61 * time.Second)
+		if r := c.Do("POST", path, map[string]any{"email": email}); r.Status != 200 {
+			t.Fatalf("start at %s: %d %s", path, r.Status, r.Body)
+		}
+	}
+	start("/auth/v1/otp", "gus@example.com")
+	gotrueCode := g.CodeFor("gus@example.com")
+	start("/nhost/v1/signin/otp/email", "hal@example.com")
+	nhostCode := g.CodeFor("hal@example.com")
+	for _, email := range []string{"gus@example.com", "hal@example.com"} {
+		only(t, "block "+email, call(t, g.Admin, "POST", user(email)+"/block"))
+	}
+
+	r := c.Do("POST", "/auth/v1/verify", map[string]any{"email": "gus@example.com", "token": gotrueCode, "type": "email"})
+	if m := r.JSON(t); r.Status != 403 || m["error_code"] != "user_banned" {
+		t.Fatalf("GoTrue verify of a blocked user: %d %s, want 403 user_banned", r.Status, r.Body)
+	}
+	r = c.Do("POST", "/nhost/v1/signin/otp/email/verify", map[string]any{"email": "hal@example.com", "otp": nhostCode})
+	if m := r.JSON(t); r.Status != 401 || m["error"] != "disabled-user" {
+		t.Fatalf("Nhost verify of a blocked user: %d %s, want 401 disabled-user", r.Status, r.Body)
+	}
+}
