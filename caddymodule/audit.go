@@ -44,7 +44,7 @@ func (a auditLog) Event(ev verify.Event) {
 		fields = append(fields, zap.String("reason", ev.Err.Error()))
 	case verify.EventRateLimited:
 		fields = append(fields, zap.Duration("retry_after", ev.RetryAfter))
-	case verify.EventSignedOut, verify.EventSessionRevoked:
+	case verify.EventSignedOut, verify.EventSessionRevoked, verify.EventSessionsEnded, verify.EventUserBlocked:
 		fields = append(fields, zap.Int("revoked", ev.Revoked))
 	}
 	c.Write(fields...)

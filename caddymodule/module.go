@@ -10,6 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/passgate/caddy-passgate/caddymodule/admin"
 	"github.com/passgate/caddy-passgate/caddymodule/config"
 	"github.com/passgate/caddy-passgate/verify"
 )
@@ -30,6 +31,7 @@ type Passgate struct {
 
 	logger       *zap.Logger
 	storeKey     string
+	adminEntry   *admin.Entry // this handler in Caddy's admin API
 	engine       *verify.Engine
 	cookie       sessionCookie
 	public       caddyhttp.MatchPath

@@ -15,6 +15,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/passgate/caddy-passgate/caddymodule/admin"
 	"github.com/passgate/caddy-passgate/caddymodule/config"
 	"github.com/passgate/caddy-passgate/caddymodule/native"
 	"github.com/passgate/caddy-passgate/internal/clock"
@@ -163,6 +164,8 @@ func (p *Passgate) Provision(ctx caddy.Context) error {
 	// The longest mount that a path is under wins: /auth/v1 is the
 	// Supabase door's though /auth is the native one's.
 	slices.SortFunc(p.doors, func(a, b mountedDoor) int { return len(b.mount) - len(a.mount) })
+	// Last, once nothing can fail: Caddy's admin API reaches the engine.
+	p.adminEntry = admin.Register(storeKey+"\x00"+p.Store.Prefix, p.Store.Backend+" "+p.Store.Prefix, p.engine)
 	return nil
 }
 
@@ -203,6 +206,7 @@ func (p *Passgate) Validate() error { return p.Config.Check() }
 // end (each within its sender's timeout), so none is lost to a reload or a
 // stop; they are waited for in the background, so a reload does not wait.
 func (p *Passgate) Cleanup() error {
+	admin.Unregister(p.adminEntry)
 	if p.engine == nil || p.engine.InFlight() == 0 {
 		return releaseStore(p.storeKey)
 	}

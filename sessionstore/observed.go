@@ -54,6 +54,11 @@ func (o observed) User(ctx context.Context, id string) (User, error) {
 	return o.Store.User(ctx, id)
 }
 
+func (o observed) SetBlocked(ctx context.Context, id string, blocked bool) (int, error) {
+	defer o.since("set_blocked", time.Now())
+	return o.Store.SetBlocked(ctx, id, blocked)
+}
+
 func (o observed) RecordSignIn(ctx context.Context, channel, identifier, newID string, roles []string, at time.Time) (User, error) {
 	defer o.since("record_sign_in", time.Now())
 	return o.Store.RecordSignIn(ctx, channel, identifier, newID, roles, at)

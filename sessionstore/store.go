@@ -61,6 +61,9 @@ type User struct {
 	// Metadata is what the user gave at sign-up about themselves (GoTrue's
 	// user_metadata): a JSON object, or empty.
 	Metadata []byte
+	// Blocked says an operator has blocked the user: no sign-in is
+	// recorded for them and they keep no session (see SetBlocked).
+	Blocked bool
 }
 
 // Session is a signed-in browser or client. A store keeps only what is the
@@ -134,6 +137,14 @@ type UserStore interface {
 	// SetUserMetadata replaces the user's Metadata. ErrNotFound if there
 	// is no such user.
 	SetUserMetadata(ctx context.Context, id string, metadata []byte) error
+	// SetBlocked blocks or unblocks the user. Blocking first marks the
+	// user, then removes every session of theirs as DeleteUserSessions
+	// does (announcing each removal), and says how many were live; a
+	// session made meanwhile by a sign-in that read the user before the
+	// mark is the caller's to check (the mark is set first for that).
+	// RecordSignIn leaves a blocked user as it is. ErrNotFound if there
+	// is no such user.
+	SetBlocked(ctx context.Context, id string, blocked bool) (int, error)
 }
 
 // SessionStore keeps sessions and the per-user index of them. A session's

@@ -196,14 +196,18 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Started, error) {
 		ExpiresAt:   now.Add(ttl),
 		ResendAfter: now.Add(lims.ResendCooldown),
 	}
+	// A blocked user is answered as one the policy does not allow: the
+	// same 200 and nothing sent, so that a start says nothing of who is
+	// blocked. Every start reads the user, so all cost the same.
 	send := e.cfg.Policy.Allowed(req.Channel, identifier)
-	if !req.CreateUser {
-		_, err := e.store.UserByIdentifier(ctx, req.Channel, identifier)
-		if errors.Is(err, sessionstore.ErrNotFound) {
-			send = false
-		} else if err != nil {
-			return Started{}, err
-		}
+	u, err := e.store.UserByIdentifier(ctx, req.Channel, identifier)
+	switch {
+	case errors.Is(err, sessionstore.ErrNotFound):
+		send = send && req.CreateUser
+	case err != nil:
+		return Started{}, err
+	case u.Blocked:
+		send = false
 	}
 	code, err := e.newCode()
 	if err != nil {
@@ -391,6 +395,8 @@ func (e *Engine) failed(err error, caller Caller, channel, method string) error 
 		reason = ReasonNotFound
 	case errors.Is(err, ErrDeliveryFailed):
 		reason = ReasonDeliveryFailed
+	case errors.Is(err, ErrUserBlocked):
+		reason = ReasonUserBlocked
 	default:
 		return e.refused(err, caller, channel, method)
 	}

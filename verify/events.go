@@ -16,6 +16,10 @@ const (
 	EventSignedOut      EventKind = "signed out"
 	EventRefreshReused  EventKind = "refresh token reused: session revoked"
 	EventSessionRevoked EventKind = "session revoked"
+	// Operator events (see admin.go).
+	EventUserBlocked   EventKind = "user blocked"
+	EventUserUnblocked EventKind = "user unblocked"
+	EventSessionsEnded EventKind = "sessions ended by an operator"
 )
 
 // Failure reasons of EventSignInFailed: a bounded set, fit for a metric
@@ -25,6 +29,7 @@ const (
 	ReasonTooManyAttempts = "too_many_attempts"
 	ReasonNotFound        = "attempt_not_found"
 	ReasonDeliveryFailed  = "delivery_failed"
+	ReasonUserBlocked     = "user_blocked"
 )
 
 // Event is one thing that happened, with what is known of it. It never

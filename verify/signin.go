@@ -56,7 +56,8 @@ type SignedIn struct {
 // SignIn records the sign-in (creating the user on first sign-in, with the
 // roles the policy gives now), starts a new session and, if asked, its
 // first refresh token. Every door's code and link end here, so they give
-// the same user, roles and session. Errors: ErrUnavailable.
+// the same user, roles and session. Errors: ErrUserBlocked (an operator
+// blocked the user after the code was sent), or ErrUnavailable.
 func (e *Engine) SignIn(ctx context.Context, req SignInRequest) (SignedIn, error) {
 	a := req.Attempt
 	roles := e.cfg.Policy.RolesFor(a.Channel, a.Identifier)
@@ -71,6 +72,9 @@ func (e *Engine) SignIn(ctx context.Context, req SignInRequest) (SignedIn, error
 	if err != nil {
 		return SignedIn{}, err
 	}
+	if user.Blocked {
+		return SignedIn{}, e.failed(ErrUserBlocked, req.Caller, a.Channel, req.Method)
+	}
 	if user.ID == newID.String() && len(req.UserMetadata) > 0 {
 		if err := e.store.SetUserMetadata(ctx, user.ID, req.UserMetadata); err != nil {
 			return SignedIn{}, err
@@ -81,6 +85,9 @@ func (e *Engine) SignIn(ctx context.Context, req SignInRequest) (SignedIn, error
 	s, err := e.sessions.create(ctx, user, secret, req.Caller)
 	if err != nil {
 		return SignedIn{}, err
+	}
+	if err := e.recheckBlocked(ctx, s); err != nil {
+		return SignedIn{}, e.failed(err, req.Caller, a.Channel, req.Method)
 	}
 	out := SignedIn{User: user, Session: s, Secret: secret, AMR: amrOf(req.Method)}
 	if req.Refresh {

@@ -228,6 +228,8 @@ func (d *Door) apiError(err error, channel string) *apiError {
 	case errors.Is(err, verify.ErrDeliveryFailed):
 		// Logged when the delivery failed, not at every check.
 		return newAPIError(http.StatusBadGateway, errDeliveryFailed, "the code could not be sent; ask for a new one")
+	case errors.Is(err, verify.ErrUserBlocked):
+		return newAPIError(http.StatusForbidden, errUserBlocked, "this account is blocked; ask the site's operator")
 	case errors.Is(err, verify.ErrUnavailable):
 		d.env.Logger.Error("store unavailable", zap.Error(err))
 		return newAPIError(http.StatusServiceUnavailable, errStoreUnavailable, "the session store is unavailable; try again shortly")

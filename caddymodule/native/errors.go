@@ -23,6 +23,7 @@ const (
 	errForbidden            = "forbidden"
 	errInternal             = "internal_error"
 	errInvalidGrant         = "invalid_grant"
+	errUserBlocked          = "user_blocked"
 )
 
 // apiError is an error answer: a status, a code and a message, with

@@ -33,6 +33,7 @@ const (
 	errNotFound               = "not-found"
 	errMethodNotAllowed       = "method-not-allowed"
 	errForbidden              = "forbidden"
+	errDisabledUser           = "disabled-user"
 	msgInvalidOTP             = "Invalid or expired OTP"
 	msgInvalidRefreshToken    = "Invalid or expired refresh token"
 	msgInvalidTicket          = "Invalid ticket"
@@ -41,6 +42,7 @@ const (
 	msgInternalServerError    = "Internal server error"
 	msgTooManyAttempts        = "Too many incorrect attempts, please request a new OTP"
 	msgDisabledEndpoint       = "This endpoint is disabled"
+	msgDisabledUser           = "User is disabled"
 	msgCannotSendSMS          = "Cannot send SMS, check your phone number is correct"
 	msgUnauthorized           = "Invalid or expired access token"
 	msgDefaultRoleNotInRoles  = "Default role must be in allowed roles"
@@ -87,6 +89,8 @@ func (d *Door) failure(err error, channel string) *apiError {
 		return newError(http.StatusBadRequest, errInvalidOTP, msgInvalidOTP)
 	case errors.Is(err, verify.ErrTooManyAttempts):
 		return newError(http.StatusBadRequest, errOTPTooManyAttempts, msgTooManyAttempts)
+	case errors.Is(err, verify.ErrUserBlocked):
+		return newError(http.StatusUnauthorized, errDisabledUser, msgDisabledUser)
 	case errors.Is(err, verify.ErrInvalidGrant):
 		// Every dead refresh token is 401: nhost-js drops its session on
 		// nothing else.

@@ -96,8 +96,13 @@ func (d *Door) engineError(err error, channel string, check bool) *apiError {
 }
 
 // serverError answers a failure of passgate's own: 503 when the store is
-// out of reach (the client retries its refreshes), 500 otherwise.
+// out of reach (the client retries its refreshes), 500 otherwise; and a
+// sign-in of a blocked user, which any step after the code may meet.
 func (d *Door) serverError(err error) *apiError {
+	if errors.Is(err, verify.ErrUserBlocked) {
+		// GoTrue's answer for a banned user: not passgate's failure.
+		return newError(http.StatusForbidden, "user_banned", "User is banned")
+	}
 	if errors.Is(err, verify.ErrUnavailable) {
 		d.env.Logger.Error("store unavailable", zap.Error(err))
 		e := newError(http.StatusServiceUnavailable, "unexpected_failure", "The session store is unavailable; try again shortly")

@@ -40,6 +40,7 @@ const (
 	codeAlreadySignedIn  = "USER_ALREADY_SIGNED_IN"
 	codeNotConfigured    = "PROVIDER_NOT_CONFIGURED"
 	codeInternal         = "INTERNAL"
+	codeUserDisabled     = "USER_DISABLED"
 	// passgate's: Wacht's client shows the message of any code.
 	codeRateLimited      = "RATE_LIMITED"
 	codeDeliveryFailed   = "DELIVERY_FAILED"
@@ -96,6 +97,8 @@ func (d *Door) engineError(err error) *apiError {
 			fmt.Sprintf("The provided code is invalid. %d %s left.", wrong.AttemptsLeft, tries))
 	case errors.Is(err, verify.ErrTooManyAttempts):
 		return newError(http.StatusBadRequest, codeBadAttempt, "Too many wrong codes: this sign-in attempt has ended. Start again.")
+	case errors.Is(err, verify.ErrUserBlocked):
+		return newError(http.StatusForbidden, codeUserDisabled, "This account is blocked. Ask the site's operator.")
 	case errors.Is(err, verify.ErrAttemptNotFound):
 		return newError(http.StatusBadRequest, codeBadAttempt, "This code or link has expired or was already used. Start again.")
 	case errors.Is(err, verify.ErrInvalidIdentifier):

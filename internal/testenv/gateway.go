@@ -821,6 +821,10 @@ func (g *Gateway) Twin(t *testing.T) *Gateway {
 	o.LogPath = filepath.Join(dir, "caddy.log")
 	o.AccessLog = filepath.Join(dir, "access.log")
 	o.msgs = newLogMessages()
+	if o.Admin != "" {
+		// An admin endpoint of its own: two cannot share an address.
+		o.Admin = fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+	}
 	return &o
 }
 

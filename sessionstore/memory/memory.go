@@ -282,10 +282,32 @@ func (m *Store) RecordSignIn(_ context.Context, channel, identifier, newID strin
 		m.users[id] = u
 	}
 	u := m.users[id]
+	if u.Blocked {
+		return cloneUser(u), nil
+	}
 	u.Roles = slices.Clone(roles)
 	u.LastSignInAt = at
 	m.users[id] = u
 	return cloneUser(u), nil
+}
+
+// SetBlocked implements sessionstore.UserStore: the mark and the removal
+// in one step.
+func (m *Store) SetBlocked(ctx context.Context, id string, blocked bool) (int, error) {
+	m.mu.Lock()
+	u, ok := m.users[id]
+	if ok {
+		u.Blocked = blocked
+		m.users[id] = u
+	}
+	m.mu.Unlock()
+	if !ok {
+		return 0, sessionstore.ErrNotFound
+	}
+	if !blocked {
+		return 0, nil
+	}
+	return m.DeleteUserSessions(ctx, id)
 }
 
 // SetUserMetadata implements sessionstore.UserStore.

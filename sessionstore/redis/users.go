@@ -14,8 +14,8 @@ import (
 // userFields are the user record's own fields, read by name so that the
 // sessions in the same hash never reach decodeUser: id, ch (channel), idf
 // (identifier), c (created, ms), r (roles, JSON), l (last sign-in, ms),
-// md (metadata given at sign-up, JSON).
-var userFields = []string{"id", "ch", "idf", "c", "r", "l", "md"}
+// md (metadata given at sign-up, JSON), b ("1" while blocked).
+var userFields = []string{"id", "ch", "idf", "c", "r", "l", "md", "b"}
 
 // UserByIdentifier implements sessionstore.UserStore.
 func (r *Store) UserByIdentifier(ctx context.Context, channel, identifier string) (sessionstore.User, error) {
@@ -53,13 +53,16 @@ func (r *Store) user(ctx context.Context, id string) (sessionstore.User, error) 
 // recordSignInScript: KEYS[1] user; ARGV: id, channel, identifier, roles
 // (JSON), time (ms). Makes the record if there is none (the first sign-in,
 // or one whose identity index was written and the record not), sets roles
-// and last sign-in, and returns the fields of userFields in that order.
+// and last sign-in unless the user is blocked, and returns the fields of
+// userFields in that order.
 var recordSignInScript = newScript("recordSignIn", `#!lua
 if redis.call('HEXISTS', KEYS[1], 'id') == 0 then
   redis.call('HSET', KEYS[1], 'id', ARGV[1], 'ch', ARGV[2], 'idf', ARGV[3], 'c', ARGV[5])
 end
-redis.call('HSET', KEYS[1], 'r', ARGV[4], 'l', ARGV[5])
-local f = redis.call('HMGET', KEYS[1], 'id', 'ch', 'idf', 'c', 'r', 'l', 'md')
+if redis.call('HEXISTS', KEYS[1], 'b') == 0 then
+  redis.call('HSET', KEYS[1], 'r', ARGV[4], 'l', ARGV[5])
+end
+local f = redis.call('HMGET', KEYS[1], 'id', 'ch', 'idf', 'c', 'r', 'l', 'md', 'b')
 for i = 1, #f do if not f[i] then f[i] = '' end end
 return f
 `)
@@ -114,6 +117,37 @@ func (r *Store) SetUserMetadata(ctx context.Context, id string, metadata []byte)
 	return storeErr(err)
 }
 
+// setBlockedScript: KEYS[1] user; ARGV: "1" to block, "" to unblock.
+// Only an existing user is marked.
+var setBlockedScript = newScript("setBlocked", `#!lua
+if redis.call('HEXISTS', KEYS[1], 'id') == 0 then return 0 end
+if ARGV[1] == '1' then redis.call('HSET', KEYS[1], 'b', '1') else redis.call('HDEL', KEYS[1], 'b') end
+return 1
+`)
+
+// SetBlocked implements sessionstore.UserStore: the mark (field b of the
+// user's hash), then the sessions' removal, announced on
+// InvalidationChannel as every removal is, so each instance's cache
+// forgets them at once.
+func (r *Store) SetBlocked(ctx context.Context, id string, blocked bool) (int, error) {
+	bctx, cancel := r.bound(ctx)
+	flag := ""
+	if blocked {
+		flag = "1"
+	}
+	n, err := setBlockedScript.Run(bctx, r.client, []string{r.keys.User(id)}, flag).Int()
+	cancel()
+	switch {
+	case err != nil:
+		return 0, storeErr(err)
+	case n == 0:
+		return 0, sessionstore.ErrNotFound
+	case !blocked:
+		return 0, nil
+	}
+	return r.DeleteUserSessions(ctx, id)
+}
+
 // decodeUserFields decodes the values of userFields, in that order.
 func decodeUserFields(vals []string) (sessionstore.User, error) {
 	f := make(map[string]string, len(userFields))
@@ -124,7 +158,7 @@ func decodeUserFields(vals []string) (sessionstore.User, error) {
 }
 
 func decodeUser(f map[string]string) (sessionstore.User, error) {
-	u := sessionstore.User{ID: f["id"], CreatedAt: millis(f["c"]), LastSignInAt: millis(f["l"])}
+	u := sessionstore.User{ID: f["id"], CreatedAt: millis(f["c"]), LastSignInAt: millis(f["l"]), Blocked: f["b"] == "1"}
 	if md := f["md"]; md != "" {
 		u.Metadata = []byte(md)
 	}

@@ -44,6 +44,7 @@ func Run(t *testing.T, newStore func(t *testing.T) sessionstore.Store) {
 		{"DeleteUserSessions", testDeleteUserSessions},
 		{"UserSessions", testUserSessions},
 		{"SessionDevice", testSessionDevice},
+		{"UserBlocked", testUserBlocked},
 		{"LimitSlidingWindow", testLimitSlidingWindow},
 		{"LimitAtomic", testLimitAtomic},
 		{"LimitEventsOutOfOrder", testLimitEventsOutOfOrder},
@@ -954,4 +955,73 @@ func testSessionDevice(t *testing.T, s sessionstore.Store) {
 	if got, err := s.Session(ctx, plain.ID); err != nil || got.Device != "" || got.Network != "" {
 		t.Fatalf("a session without a device, touched: %+v, %v", got, err)
 	}
+}
+
+// A block marks the user, ends every session of theirs, keeps their
+// record as it was through later sign-ins, and is undone by an unblock.
+func testUserBlocked(t *testing.T, s sessionstore.Store) {
+	ctx := context.Background()
+	me, other := newUser(t, s, "staff"), newUser(t, s)
+	var mine []sessionstore.Session
+	for range 2 {
+		sess := newSession(me)
+		must(t, s.CreateSession(ctx, sess, sess.ExpiresAt))
+		mine = append(mine, sess)
+	}
+	theirs := newSession(other)
+	must(t, s.CreateSession(ctx, theirs, theirs.ExpiresAt))
+
+	n, err := s.SetBlocked(ctx, me.ID, true)
+	must(t, err)
+	if n != 2 {
+		t.Fatalf("blocking ended %d sessions, want 2", n)
+	}
+	for _, sess := range mine {
+		_, err := s.Session(ctx, sess.ID)
+		wantNotFound(t, err)
+	}
+	if left, err := s.UserSessions(ctx, me.ID); err != nil || len(left) != 0 {
+		t.Fatalf("UserSessions after a block: %v, %v", left, err)
+	}
+	if _, err := s.Session(ctx, theirs.ID); err != nil {
+		t.Fatalf("another user's session is gone: %v", err)
+	}
+	u, err := s.User(ctx, me.ID)
+	must(t, err)
+	if !u.Blocked {
+		t.Fatal("User does not say the user is blocked")
+	}
+	if u, err := s.UserByIdentifier(ctx, "email", me.Email); err != nil || !u.Blocked {
+		t.Fatalf("UserByIdentifier: %+v, %v; want blocked", u, err)
+	}
+	if u, err := s.User(ctx, other.ID); err != nil || u.Blocked {
+		t.Fatalf("another user: %+v, %v; want not blocked", u, err)
+	}
+	// A sign-in of a blocked user changes nothing and says so.
+	later := me.LastSignInAt.Add(time.Minute)
+	u, err = s.RecordSignIn(ctx, "email", me.Email, id(), []string{"admin"}, later)
+	must(t, err)
+	if !u.Blocked || u.ID != me.ID || !slices.Equal(u.Roles, []string{"staff"}) || !u.LastSignInAt.Equal(me.LastSignInAt) {
+		t.Fatalf("RecordSignIn of a blocked user: %+v", u)
+	}
+	// Blocking twice is blocking.
+	n, err = s.SetBlocked(ctx, me.ID, true)
+	must(t, err)
+	if n != 0 {
+		t.Fatalf("a second block ended %d sessions", n)
+	}
+
+	n, err = s.SetBlocked(ctx, me.ID, false)
+	must(t, err)
+	if n != 0 {
+		t.Fatalf("an unblock ended %d sessions", n)
+	}
+	u, err = s.RecordSignIn(ctx, "email", me.Email, id(), []string{"admin"}, later)
+	must(t, err)
+	if u.Blocked || !slices.Equal(u.Roles, []string{"admin"}) || !u.LastSignInAt.Equal(later) {
+		t.Fatalf("RecordSignIn after an unblock: %+v", u)
+	}
+
+	_, err = s.SetBlocked(ctx, id(), true)
+	wantNotFound(t, err)
 }
