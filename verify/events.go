@@ -16,6 +16,14 @@ const (
 	EventSignedOut      EventKind = "signed out"
 	EventRefreshReused  EventKind = "refresh token reused: session revoked"
 	EventSessionRevoked EventKind = "session revoked"
+	// EventAccessDenied: a signed-in user lacked every role a path rule
+	// asks for. The gate emits it through Engine.Denied.
+	EventAccessDenied EventKind = "access denied"
+	// EventStoreDown and EventStoreUp: a readiness check found the store
+	// unreachable after it answered (or at the first check), and
+	// answering again. Emitted on the change only, never per check.
+	EventStoreDown EventKind = "store unavailable"
+	EventStoreUp   EventKind = "store available"
 )
 
 // Failure reasons of EventSignInFailed: a bounded set, fit for a metric
@@ -52,6 +60,11 @@ type Event struct {
 	Sender   string
 	Duration time.Duration
 	Err      error
+	// Path of a request refused by an access rule (the audit log's, never a
+	// metric label) and the roles the rule asks for, any one of which would
+	// have done.
+	Path     string
+	Required []string
 }
 
 // Listener hears events. The audit log and the metrics are two.

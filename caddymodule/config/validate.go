@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -72,6 +73,9 @@ func (cfg *Config) Check() error {
 		if rc.Name == "" || strings.ContainsAny(rc.Name, ", \t") {
 			return errAt("role "+strconv.Itoa(i), "role name %q: no commas or spaces", rc.Name)
 		}
+	}
+	if err := cfg.checkRequire(); err != nil {
+		return err
 	}
 	floor := verify.Floor{
 		CodeLength: cfg.Code.Length, CodeTTL: time.Duration(cfg.Code.TTL), MaxAttempts: cfg.Code.MaxAttempts,
@@ -252,6 +256,32 @@ func (cfg *Config) checkCompat() error {
 			return errAt(option, "compat %s: the path %s is already another door's", c.Service, mount)
 		}
 		mounts[mount] = true
+	}
+	return nil
+}
+
+// checkRequire: every rule names roles that a role line gives (a typo
+// would otherwise lock everyone out, silently) and fixed paths in the
+// path matcher's syntax.
+func (cfg *Config) checkRequire() error {
+	for i, rc := range cfg.Require {
+		option := "require " + strconv.Itoa(i)
+		if len(rc.Roles) == 0 || len(rc.Paths) == 0 {
+			return errAt(option, "require: want at least one role and one path")
+		}
+		for _, role := range rc.Roles {
+			if !slices.ContainsFunc(cfg.Roles, func(r RoleConfig) bool { return r.Name == role }) {
+				return errAt(option, "require: no role line gives the role %q", role)
+			}
+		}
+		for _, p := range rc.Paths {
+			if !strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "*") {
+				return errAt(option, "require path %q: must start with / or *", p)
+			}
+			if strings.ContainsAny(p, "{}") {
+				return errAt(option, "require path %q: no placeholders; a rule's paths are fixed", p)
+			}
+		}
 	}
 	return nil
 }

@@ -59,6 +59,8 @@ func (d *Door) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		post = d.serveToken
 	case "jwks.json":
 		get = d.serveJWKS
+	case "healthz":
+		get = d.serveHealth
 	default:
 		writeAPIError(w, newAPIError(http.StatusNotFound, errNotFound, "no such route"))
 		return
