@@ -20,7 +20,7 @@ var (
 	eventsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "caddy", Subsystem: "passgate", Name: "events_total",
 		Help: "Sign-in events, by event, front door, channel and detail (a failure's reason, " +
-			"the limit reached, a sign-out's scope, a sign-in's method, a delivery's sender).",
+			"the limit reached, a sign-out's scope, a sign-in's method, a delivery's sender, an access denial's roles).",
 	}, []string{"event", "door", "channel", "detail"})
 	gateTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "caddy", Subsystem: "passgate", Name: "gate_requests_total",
