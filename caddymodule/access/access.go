@@ -101,12 +101,12 @@ func readings(r *http.Request) []*http.Request {
 			paths = append(paths, s)
 		}
 	}
-	if strings.Contains(p, ";") {
-		add(stripParams(p))
-	}
 	if strings.Contains(p, `\`) {
+		add(strings.ReplaceAll(p, `\`, "/"))
+	}
+	if strings.Contains(p, ";") {
 		for _, s := range paths {
-			add(strings.ReplaceAll(s, `\`, "/"))
+			add(stripParams(s))
 		}
 	}
 	for _, s := range paths {
