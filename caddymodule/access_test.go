@@ -182,7 +182,7 @@ func TestAccessPathConfusion(t *testing.T) {
 		{"/admin%2F..%2Fx", false},
 		{"/x/..%5cadmin", false}, // a backslash is a slash to IIS
 		{"/x%5c..;%5cadmin", false},
-		{"/adminx", true},        // a segment boundary: /admin/* is not /admin*
+		{"/adminx", true}, // a segment boundary: /admin/* is not /admin*
 		{"/administrator", true},
 		{"/x/admin", true},
 		{"/app", true},
