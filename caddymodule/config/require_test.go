@@ -38,6 +38,8 @@ func TestCaddyfileRequireErrors(t *testing.T) {
 		{"placeholder", roles + "\trequire admin /{env.X}/*\n}", 3, "no placeholders"},
 		{"unknown option", roles + "\trequire admin {\n\t\tpaths /x\n\t}\n}", 4, `unknown require option "paths"`},
 		{"path without paths", roles + "\trequire admin {\n\t\tpath\n\t}\n}", 4, ""},
+		{"under base_path", roles + "\trequire admin /auth/*\n}", 3, "/auth is passgate's own"},
+		{"a compat mount", roles + "\tcompat nhost\n\trequire admin {\n\t\tpath /x /NHOST/v1/signin/*\n\t}\n}", 4, "passgate's own"},
 		{"empty block", roles + "\trequire admin {\n\t}\n}", 3, "at least one role and one path"},
 	})
 }

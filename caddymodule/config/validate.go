@@ -281,7 +281,29 @@ func (cfg *Config) checkRequire() error {
 			if strings.ContainsAny(p, "{}") {
 				return errAt(option, "require path %q: no placeholders; a rule's paths are fixed", p)
 			}
+			if m := cfg.mountOf(p); m != "" {
+				return errAt(option, "require path %q: %s is passgate's own (its routes are served before any rule)", p, m)
+			}
 		}
 	}
 	return nil
+}
+
+// mountOf returns the base path or compat mount that the path pattern p
+// names or lies under, or "".
+func (cfg *Config) mountOf(p string) string {
+	mounts := []string{cmp.Or(cfg.BasePath, DefaultBasePath)}
+	for _, c := range cfg.Compat {
+		if spec, ok := httpkit.LookupDoor(c.Service); ok {
+			mounts = append(mounts, cmp.Or(c.Path, spec.Mount))
+		}
+	}
+	p = strings.ToLower(p)
+	for _, m := range mounts {
+		m = strings.ToLower(strings.TrimSuffix(m, "/"))
+		if p == m || strings.HasPrefix(p, m+"/") {
+			return m
+		}
+	}
+	return ""
 }
