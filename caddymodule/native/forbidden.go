@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/passgate/caddy-passgate/internal/httpkit"
 	"github.com/passgate/caddy-passgate/verify"
 )
 
@@ -60,5 +61,5 @@ func (f *Forbidden) Serve(w http.ResponseWriter, r *http.Request, s verify.Sessi
 		// Checked by CheckLogo and CheckColour at provision.
 		Logo: template.URL(f.theme.Logo), Accent: template.CSS(f.theme.Color),
 	}
-	writePage(w, http.StatusForbidden, f.tmpl, d, pagePolicy{nonce: d.Nonce, referrer: "same-origin"})
+	writePage(w, http.StatusForbidden, f.tmpl, d, httpkit.PagePolicy{Nonce: d.Nonce, Images: true, Referrer: "same-origin"})
 }

@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"net/http"
 
+	"github.com/passgate/caddy-passgate/internal/httpkit"
 	"github.com/passgate/caddy-passgate/verify"
 )
 
@@ -63,8 +64,8 @@ func (mp *magicPages) render(w http.ResponseWriter, status int, d magicData) {
 	d.Accent = template.CSS(mp.theme.Color)
 	d.Nonce = rand.Text()
 	// The token is in this page's URL: never send it on as a Referer.
-	writePage(w, status, mp.tmpl, d, pagePolicy{nonce: d.Nonce, script: d.State == magicConfirm && d.Auto,
-		formAction: mp.formAction, referrer: "no-referrer"})
+	writePage(w, status, mp.tmpl, d, httpkit.PagePolicy{Nonce: d.Nonce, Script: d.State == magicConfirm && d.Auto,
+		Images: true, FormAction: mp.formAction})
 }
 
 // serveMagicPage answers GET /magic?token=. It only looks: mail scanners
@@ -90,7 +91,7 @@ func (d *Door) serveMagicPage(w http.ResponseWriter, r *http.Request) {
 // mail program. Otherwise it asks "Sign in as ...?"; a click then signs in,
 // so a link opened on another device still works.
 func (d *Door) autoSignIn(r *http.Request, attemptID string) bool {
-	return d.startCookie.names(r, attemptID) || userOpened(r.Header)
+	return d.startCookie.names(r, attemptID) || httpkit.UserOpened(r.Header)
 }
 
 type magicRequest struct {

@@ -1,7 +1,6 @@
 package native
 
 import (
-	"bytes"
 	"crypto/rand"
 	"embed"
 	"fmt"
@@ -133,41 +132,15 @@ func (pg *pages) render(w http.ResponseWriter, status int, d pageData) {
 	// Not no-referrer: under it browsers send "Origin: null" with the
 	// page's own form posts, which only Sec-Fetch-Site can then vouch for.
 	// same-origin still tells nothing to other sites.
-	writePage(w, status, pg.tmpl, d, pagePolicy{nonce: d.Nonce, script: true, formAction: pg.formAction, referrer: "same-origin"})
+	writePage(w, status, pg.tmpl, d, httpkit.PagePolicy{Nonce: d.Nonce, Script: true, Images: true,
+		FormAction: pg.formAction, Referrer: "same-origin"})
 }
 
-// pagePolicy is what differs between the headers of the pages.
-type pagePolicy struct {
-	nonce      string // allows the page's inline style, and script if script
-	script     bool
-	formAction string // extra form-action sources
-	referrer   string
-}
-
-// writePage renders a page with the headers every page shares: it loads
-// nothing from elsewhere, may not be framed or cached, and runs only the
-// inline style (and script) carrying this response's nonce.
-func writePage(w http.ResponseWriter, status int, tmpl *template.Template, data any, pp pagePolicy) {
-	var buf bytes.Buffer
-	if err := tmpl.Execute(&buf, data); err != nil {
+// writePage writes a page, or the error of a template that failed.
+func writePage(w http.ResponseWriter, status int, tmpl *template.Template, data any, pp httpkit.PagePolicy) {
+	if err := httpkit.WritePage(w, status, tmpl, data, pp); err != nil {
 		writeAPIError(w, newAPIError(http.StatusInternalServerError, errInternal, "could not render the page"))
-		return
 	}
-	scriptSrc := ""
-	if pp.script {
-		scriptSrc = "script-src 'nonce-" + pp.nonce + "'; "
-	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; "+scriptSrc+"style-src 'nonce-"+pp.nonce+
-		"'; img-src 'self' data:; form-action 'self'"+pp.formAction+"; frame-ancestors 'none'; base-uri 'none'")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", pp.referrer)
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
 }
 
 // pageError is the sentence the page shows for an API error, with the

@@ -106,11 +106,3 @@ func (c startCookie) add(w http.ResponseWriter, r *http.Request, id string) erro
 	})
 	return nil
 }
-
-// userOpened reports whether the browser says the request is a navigation
-// a person started from outside any site: a link opened from a mail
-// program, a typed or pasted address, a bookmark. No page can make a
-// browser send these two headers together.
-func userOpened(h http.Header) bool {
-	return h.Get("Sec-Fetch-Site") == "none" && h.Get("Sec-Fetch-User") == "?1"
-}

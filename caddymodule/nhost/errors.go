@@ -3,9 +3,7 @@ package nhost
 import (
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
-	"strconv"
 
 	"go.uber.org/zap"
 
@@ -52,28 +50,24 @@ const (
 	msgRoleNotAllowedTemplate = "Role not allowed: passgate gives every user the default role %q"
 )
 
-// apiError is Nhost's error body, {status, message, error}, with the same
-// HTTP status.
-type apiError struct {
+// apiError is an answer in Nhost's error body, {status, message, error},
+// with the same HTTP status.
+type apiError = httpkit.APIError
+
+var newError = httpkit.NewError
+
+type errorBody struct {
 	Status  int    `json:"status"`
 	Message string `json:"message"`
 	Code    string `json:"error"`
-	// retryAfter, in seconds, goes in the Retry-After header.
-	retryAfter int
-}
-
-func newError(status int, code, msg string) *apiError {
-	return &apiError{Status: status, Code: code, Message: msg}
 }
 
 func writeError(w http.ResponseWriter, e *apiError) {
-	if e.retryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(e.retryAfter))
-	}
+	e.SetHeaders(w.Header())
 	if e.Status == http.StatusUnauthorized && e.Code == errUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 	}
-	httpkit.WriteJSON(w, e.Status, e)
+	httpkit.WriteJSON(w, e.Status, errorBody{Status: e.Status, Message: e.Message, Code: e.Code})
 }
 
 // failure maps the engine's errors to Nhost's answers, in one place.
@@ -84,10 +78,10 @@ func (d *Door) failure(err error, channel string) *apiError {
 	var limited *verify.RateLimitedError
 	switch {
 	case errors.As(err, &limited):
-		wait := max(1, int(math.Ceil(limited.RetryAfter.Seconds())))
+		wait := httpkit.WaitSeconds(limited.RetryAfter)
 		e := newError(http.StatusTooManyRequests, errTooManyRequests,
 			fmt.Sprintf("Too many requests (%s); try again in %d seconds", limited.Limit, wait))
-		e.retryAfter = wait
+		e.RetryAfter = wait
 		return e
 	case errors.As(err, &wrong), errors.Is(err, verify.ErrAttemptNotFound):
 		return newError(http.StatusBadRequest, errInvalidOTP, msgInvalidOTP)
@@ -115,7 +109,7 @@ func (d *Door) failure(err error, channel string) *apiError {
 	case errors.Is(err, verify.ErrUnavailable):
 		d.env.Logger.Error("store unavailable", zap.Error(err))
 		e := newError(http.StatusServiceUnavailable, errServiceUnavailable, msgServiceUnavailable)
-		e.retryAfter = 1
+		e.RetryAfter = 1
 		return e
 	default:
 		d.env.Logger.Error("nhost door", zap.Error(err))

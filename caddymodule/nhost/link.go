@@ -1,19 +1,16 @@
 package nhost
 
 import (
-	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"embed"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -24,9 +21,6 @@ import (
 	"github.com/passgate/caddy-passgate/verify"
 )
 
-//go:embed templates
-var templateFS embed.FS
-
 // ticketPrefix starts Nhost's magic-link tickets; the token after it is
 // passgate's (256 bits, where Nhost's is a UUID).
 const ticketPrefix = "passwordlessEmail:"
@@ -34,21 +28,6 @@ const ticketPrefix = "passwordlessEmail:"
 // codeTTL bounds the life of a PKCE code from the link's redirect; the
 // link's own expiry bounds it too, since exchanging it uses the link up.
 const codeTTL = 5 * time.Minute
-
-// pageData is what the continue page shows.
-type pageData struct {
-	State         string // "confirm" or "error"
-	Email         string
-	Action        string
-	Ticket        string
-	RedirectTo    string
-	CodeChallenge string
-	// Auto lets the page's script press its button: the person opened the
-	// link from outside any site, as from a mail program.
-	Auto  bool
-	Error string
-	Nonce string
-}
 
 // serveLinkPage answers GET /verify, the emailed link. It only looks: mail
 // scanners and link previews fetch links before people do, so a GET never
@@ -67,16 +46,11 @@ func (d *Door) serveLinkPage(w http.ResponseWriter, r *http.Request) {
 		d.linkFailed(w, r, err, q.Get("redirectTo"))
 		return
 	}
-	d.render(w, http.StatusOK, pageData{State: "confirm", Email: a.Identifier, Ticket: ticket,
-		RedirectTo: q.Get("redirectTo"), CodeChallenge: challenge, Auto: userOpened(r.Header)})
-}
-
-// userOpened reports whether a person opened the page from outside any
-// site (a mail program, the address bar): then its script may press the
-// button. Any site can send a browser to a link, for an account it
-// controls; such a visit asks first.
-func userOpened(h http.Header) bool {
-	return h.Get("Sec-Fetch-Site") == "none" && h.Get("Sec-Fetch-User") == "?1"
+	fields := []httpkit.Field{{Name: "ticket", Value: ticket}, {Name: "redirectTo", Value: q.Get("redirectTo")}}
+	if challenge != "" {
+		fields = append(fields, httpkit.Field{Name: "codeChallenge", Value: challenge})
+	}
+	d.render(w, http.StatusOK, httpkit.LinkPage{Email: a.Identifier, Fields: fields, Auto: httpkit.UserOpened(r.Header)})
 }
 
 // serveLinkContinue answers the continue page's POST: it signs in with the
@@ -85,7 +59,7 @@ func userOpened(h http.Header) bool {
 // PKCE challenge, with ?code=… for POST /token/exchange.
 func (d *Door) serveLinkContinue(w http.ResponseWriter, r *http.Request) {
 	if !d.env.SameOrigin(r) {
-		d.render(w, http.StatusForbidden, pageData{State: "error", Error: "This sign-in was sent from another site, and refused."})
+		d.render(w, http.StatusForbidden, httpkit.LinkPage{Error: "This sign-in was sent from another site, and refused."})
 		return
 	}
 	isForm, berr := httpkit.ReadBody(w, r, &struct{}{})
@@ -93,7 +67,7 @@ func (d *Door) serveLinkContinue(w http.ResponseWriter, r *http.Request) {
 		berr = &httpkit.BodyError{Status: http.StatusUnsupportedMediaType, Message: "send the continue page's form"}
 	}
 	if berr != nil {
-		d.render(w, berr.Status, pageData{State: "error", Error: berr.Message})
+		d.render(w, berr.Status, httpkit.LinkPage{Error: berr.Message})
 		return
 	}
 	ticket, challenge, fallback := r.PostForm.Get("ticket"), r.PostForm.Get("codeChallenge"), r.PostForm.Get("redirectTo")
@@ -143,7 +117,7 @@ func (d *Door) linkFailed(w http.ResponseWriter, r *http.Request, err error, tar
 	if errors.Is(err, verify.ErrUnavailable) {
 		d.env.Logger.Error("store unavailable", zap.Error(err))
 		w.Header().Set("Retry-After", "1")
-		d.render(w, http.StatusServiceUnavailable, pageData{State: "error", Error: "Signing in is unavailable for a moment. Open the link again shortly."})
+		d.render(w, http.StatusServiceUnavailable, httpkit.LinkPage{Error: "Signing in is unavailable for a moment. Open the link again shortly."})
 		return
 	}
 	code, msg := errInvalidTicket, msgInvalidTicket
@@ -195,33 +169,14 @@ func queryEscape(s string) string {
 	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
 }
 
-// render writes the continue page. Its style carries a fresh nonce; only
-// the confirm page of a link a person opened has a script, allowed by the
-// same nonce. The ticket is in the page's URL: never send it on as a
-// Referer.
-func (d *Door) render(w http.ResponseWriter, status int, data pageData) {
-	data.Action = d.env.Mount + "/verify"
-	data.Nonce = rand.Text()
-	var buf bytes.Buffer
-	if err := d.page.Execute(&buf, data); err != nil {
+// render writes the continue page, whose form may end at this site or a
+// redirect origin.
+func (d *Door) render(w http.ResponseWriter, status int, p httpkit.LinkPage) {
+	p.Action = d.env.Mount + "/verify"
+	p.Nonce = rand.Text()
+	if err := httpkit.WriteLinkPage(w, status, p, d.formAction); err != nil {
 		writeError(w, newError(http.StatusInternalServerError, errInternalServerError, "could not render the page"))
-		return
 	}
-	script := ""
-	if data.State == "confirm" && data.Auto {
-		script = "script-src 'nonce-" + data.Nonce + "'; "
-	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; "+script+"style-src 'nonce-"+data.Nonce+
-		"'; form-action 'self'"+d.formAction+"; frame-ancestors 'none'; base-uri 'none'")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
 }
 
 type exchangeBody struct {

@@ -7,7 +7,6 @@ package nhost
 
 import (
 	"fmt"
-	"html/template"
 	"net/http"
 	"strings"
 	"time"
@@ -96,10 +95,10 @@ type Door struct {
 	// codeKeys seal the PKCE codes of magic links: the first seals, all
 	// open.
 	codeKeys [][]byte
-	page     *template.Template
 	// formAction lets the continue page's form redirect to the allowed
 	// origins (CSP form-action applies to a form's redirects).
 	formAction string
+	routes     map[string]httpkit.Route
 }
 
 // New makes the door and registers its token profile with the engine.
@@ -113,11 +112,21 @@ func New(env *httpkit.Env, cfg Config) (*Door, error) {
 	}
 	d := &Door{env: env, cfg: cfg, profile: "nhost " + env.Mount, codeKeys: env.Keys("nhost pkce code"),
 		formAction: env.Redirects.FormActionSources()}
-	var err error
-	if d.page, err = template.ParseFS(templateFS, "templates/continue.html"); err != nil {
-		return nil, err
+	d.routes = map[string]httpkit.Route{
+		"signin/otp/email":            {Post: d.serveSignInOTPEmail},
+		"signin/otp/email/verify":     {Post: d.serveVerifyOTPEmail},
+		"signin/passwordless/email":   {Post: d.serveSignInPasswordlessEmail},
+		"signin/passwordless/sms":     {Post: d.serveSignInSMS},
+		"signin/passwordless/sms/otp": {Post: d.serveVerifySMS},
+		"verify":                      {Get: d.serveLinkPage, Post: d.serveLinkContinue},
+		"token":                       {Post: d.serveToken},
+		"token/exchange":              {Post: d.serveTokenExchange},
+		"user":                        {Get: d.serveUser},
+		"signout":                     {Post: d.serveSignOut},
+		".well-known/jwks.json":       {Get: d.serveJWKS},
+		"healthz":                     {Get: d.serveHealth},
 	}
-	err = env.Engine.RegisterTokenProfile(tokens.Profile{
+	err := env.Engine.RegisterTokenProfile(tokens.Profile{
 		Name:   d.profile,
 		Issuer: cfg.Issuer,
 		Alg:    tokens.AlgES256,
@@ -165,65 +174,24 @@ func (d *Door) allowedRoles(roles []string) []string {
 }
 
 // route is one path of the door: its handlers by method.
-type route struct {
-	get, post func(http.ResponseWriter, *http.Request)
-}
-
-func (d *Door) routes(path string) (route, bool) {
-	switch path {
-	case "signin/otp/email":
-		return route{post: d.serveSignInOTPEmail}, true
-	case "signin/otp/email/verify":
-		return route{post: d.serveVerifyOTPEmail}, true
-	case "signin/passwordless/email":
-		return route{post: d.serveSignInPasswordlessEmail}, true
-	case "signin/passwordless/sms":
-		return route{post: d.serveSignInSMS}, true
-	case "signin/passwordless/sms/otp":
-		return route{post: d.serveVerifySMS}, true
-	case "verify":
-		return route{get: d.serveLinkPage, post: d.serveLinkContinue}, true
-	case "token":
-		return route{post: d.serveToken}, true
-	case "token/exchange":
-		return route{post: d.serveTokenExchange}, true
-	case "user":
-		return route{get: d.serveUser}, true
-	case "signout":
-		return route{post: d.serveSignOut}, true
-	case ".well-known/jwks.json":
-		return route{get: d.serveJWKS}, true
-	case "healthz":
-		return route{get: d.serveHealth}, true
-	}
-	return route{}, false
-}
-
 // ServeHTTP dispatches the routes under the mount.
 func (d *Door) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if d.env.CORS.Apply(w, r, corsRules) {
 		return
 	}
 	path, _ := d.env.Route(r)
-	rt, ok := d.routes(path)
-	switch {
-	case !ok:
+	rt, ok := d.routes[path]
+	if !ok {
 		writeError(w, newError(http.StatusNotFound, errNotFound, "No such route"))
-	case rt.get != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead):
-		rt.get(w, r)
-	case rt.post != nil && r.Method == http.MethodPost:
-		rt.post(w, r)
-	default:
-		var allow []string
-		if rt.get != nil {
-			allow = append(allow, "GET", "HEAD")
-		}
-		if rt.post != nil {
-			allow = append(allow, "POST")
-		}
-		w.Header().Set("Allow", strings.Join(allow, ", "))
-		writeError(w, newError(http.StatusMethodNotAllowed, errMethodNotAllowed, "Method not allowed"))
+		return
 	}
+	h, allow := rt.Handler(r.Method)
+	if h == nil {
+		w.Header().Set("Allow", allow)
+		writeError(w, newError(http.StatusMethodNotAllowed, errMethodNotAllowed, "Method not allowed"))
+		return
+	}
+	h(w, r)
 }
 
 // corsRules are what nhost-js sends and reads across origins: JSON and a

@@ -3,9 +3,7 @@ package supabase
 import (
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
-	"strconv"
 
 	"go.uber.org/zap"
 
@@ -14,19 +12,9 @@ import (
 )
 
 // apiError is a GoTrue error answer.
-type apiError struct {
-	Status  int
-	Code    string
-	Message string
-	// RetryAfter, in seconds, for a 429 or 503.
-	RetryAfter int
-}
+type apiError = httpkit.APIError
 
-func (e *apiError) Error() string { return e.Code + ": " + e.Message }
-
-func newError(status int, code, msg string) *apiError {
-	return &apiError{Status: status, Code: code, Message: msg}
-}
+var newError = httpkit.NewError
 
 // Messages GoTrue answers, which apps show or match.
 const (
@@ -41,9 +29,7 @@ const (
 func writeError(w http.ResponseWriter, e *apiError) {
 	h := w.Header()
 	h.Set("X-Sb-Error-Code", e.Code)
-	if e.RetryAfter > 0 {
-		h.Set("Retry-After", strconv.Itoa(e.RetryAfter))
-	}
+	e.SetHeaders(h)
 	writeJSON(w, e.Status, map[string]string{"code": e.Code, "error_code": e.Code, "msg": e.Message, "message": e.Message})
 }
 
@@ -75,7 +61,7 @@ func (d *Door) engineError(err error, channel string, check bool) *apiError {
 	var wrong *verify.WrongCodeError
 	switch {
 	case errors.As(err, &limited):
-		wait := max(1, int(math.Ceil(limited.RetryAfter.Seconds())))
+		wait := httpkit.WaitSeconds(limited.RetryAfter)
 		e := newError(http.StatusTooManyRequests, "over_request_rate_limit", "Request rate limit reached")
 		if !check && limited.Limit != "starts per client" {
 			e.Code = "over_email_send_rate_limit"

@@ -1,7 +1,6 @@
 package supabase
 
 import (
-	"bytes"
 	"crypto/rand"
 	"errors"
 	"net/http"
@@ -36,21 +35,13 @@ func (d *Door) serveLinkPage(w http.ResponseWriter, r *http.Request) {
 	a, err := d.env.Engine.PeekLink(r.Context(), strings.TrimPrefix(token, pkcePrefix))
 	switch {
 	case err == nil:
-		d.renderPage(w, http.StatusOK, pageData{State: "confirm", Email: a.Identifier, Token: token,
-			RedirectTo: redirectTo, Auto: userOpened(r.Header)})
+		d.renderPage(w, http.StatusOK, httpkit.LinkPage{Email: a.Identifier, Auto: httpkit.UserOpened(r.Header),
+			Fields: []httpkit.Field{{Name: "token", Value: token}, {Name: "redirect_to", Value: redirectTo}}})
 	case errors.Is(err, verify.ErrAttemptNotFound):
 		d.redirectError(w, r, redirectTo, strings.HasPrefix(token, pkcePrefix), linkExpired())
 	default:
 		d.pageError(w, d.serverError(err))
 	}
-}
-
-// userOpened reports a navigation a person started outside any site, as
-// from a mail program: only then may the page press its own button (as
-// the native door's does). A link some site sent the browser to would
-// sign it in to whoever's link it is; it asks first.
-func userOpened(h http.Header) bool {
-	return h.Get("Sec-Fetch-Site") == "none" && h.Get("Sec-Fetch-User") == "?1"
 }
 
 func linkExpired() *apiError {
@@ -180,85 +171,19 @@ func withQuery(to string, v url.Values) string {
 	return out
 }
 
-// pageData is what the link page shows.
-type pageData struct {
-	State      string // "confirm" or "error"
-	Email      string
-	Token      string
-	RedirectTo string
-	Action     string
-	Auto       bool
-	Error      string
-	Nonce      string
-}
-
 func (d *Door) pageError(w http.ResponseWriter, e *apiError) {
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
 	}
-	d.renderPage(w, e.Status, pageData{State: "error", Error: e.Message})
+	d.renderPage(w, e.Status, httpkit.LinkPage{Error: e.Message})
 }
 
-// renderPage writes the page with a policy that allows its own style, its
-// script only when it may press its button, and its form's redirect to the
-// allowed origins; the token in its URL is never sent on as a Referer.
-func (d *Door) renderPage(w http.ResponseWriter, status int, data pageData) {
-	data.Action = d.env.Mount + "/verify"
-	data.Nonce = rand.Text()
-	var buf bytes.Buffer
-	if err := d.page.Execute(&buf, data); err != nil {
+// renderPage writes the page; its form's redirect may end at the allowed
+// origins.
+func (d *Door) renderPage(w http.ResponseWriter, status int, p httpkit.LinkPage) {
+	p.Action = d.env.Mount + "/verify"
+	p.Nonce = rand.Text()
+	if err := httpkit.WriteLinkPage(w, status, p, d.env.Redirects.FormActionSources()); err != nil {
 		writeError(w, d.serverError(err))
-		return
 	}
-	script := ""
-	if data.State == "confirm" && data.Auto {
-		script = "script-src 'nonce-" + data.Nonce + "'; "
-	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; "+script+"style-src 'nonce-"+data.Nonce+
-		"'; form-action 'self'"+d.env.Redirects.FormActionSources()+"; frame-ancestors 'none'; base-uri 'none'")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
 }
-
-const pageTemplate = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="color-scheme" content="light dark">
-<meta name="robots" content="noindex">
-<meta name="referrer" content="no-referrer">
-<title>{{if eq .State "confirm"}}Sign in{{else}}Sign-in link{{end}}</title>
-<style nonce="{{.Nonce}}">
-body{font:16px/1.5 system-ui,sans-serif;display:flex;justify-content:center;padding:3rem 1rem;margin:0}
-main{max-width:26rem;width:100%}
-button{font:inherit;padding:.6rem 1.2rem;border:0;border-radius:.4rem;background:#2d5bd7;color:#fff;cursor:pointer}
-.muted{opacity:.75}.error{color:#b3261e}
-</style>
-</head>
-<body>
-<main>
-{{if eq .State "confirm"}}
-  <h1>{{if .Auto}}Signing you in{{else}}Sign in as {{.Email}}?{{end}}</h1>
-  {{if not .Auto}}<p class="muted">Only if you asked for this link yourself. A link that someone else sent you would sign you in to their account: then close this page.</p>{{end}}
-  <form id="continue" method="post" action="{{.Action}}">
-    <input type="hidden" name="token" value="{{.Token}}">
-    <input type="hidden" name="redirect_to" value="{{.RedirectTo}}">
-    <button type="submit">Continue</button>
-  </form>
-  {{if .Auto}}<script nonce="{{.Nonce}}">document.getElementById("continue").submit();</script>{{end}}
-{{else}}
-  <h1>Sign-in link</h1>
-  <p class="error" role="alert">{{.Error}}</p>
-{{end}}
-</main>
-</body>
-</html>
-`

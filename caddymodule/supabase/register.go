@@ -1,13 +1,11 @@
 package supabase
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/passgate/caddy-passgate/internal/httpkit"
 )
@@ -20,11 +18,10 @@ import (
 //
 // }
 func init() {
-	httpkit.RegisterDoor("supabase", httpkit.DoorSpec{
+	httpkit.RegisterDoorOf("supabase", httpkit.Door[Config]{
 		Mount: DefaultMount,
-		Options: func(d *caddyfile.Dispenser) (json.RawMessage, error) {
-			var c Config
-			err := httpkit.ReadOptions(d, "supabase", map[string]func([]string) error{
+		Options: func(c *Config) map[string]func([]string) error {
+			return map[string]func([]string) error{
 				"anon_key": func(a []string) error {
 					if len(a) == 0 {
 						return httpkit.ErrArgs
@@ -42,17 +39,9 @@ func init() {
 					c.AccessTTL = caddy.Duration(d)
 					return err
 				},
-			})
-			if err != nil {
-				return nil, err
 			}
-			return json.Marshal(c)
 		},
-		Check: func(raw json.RawMessage, mount string) error {
-			var c Config
-			if err := httpkit.DecodeOptions(raw, &c); err != nil {
-				return err
-			}
+		Check: func(c Config, mount string) error {
 			var keys []string
 			for _, k := range c.AnonKeys {
 				if !strings.Contains(k, "{") { // a placeholder's value is checked at provision
@@ -62,11 +51,7 @@ func init() {
 			c.AnonKeys = keys
 			return c.Check(mount)
 		},
-		Build: func(env *httpkit.Env, raw json.RawMessage) (http.Handler, error) {
-			var c Config
-			if err := httpkit.DecodeOptions(raw, &c); err != nil {
-				return nil, err
-			}
+		Build: func(env *httpkit.Env, c Config) (http.Handler, error) {
 			repl := caddy.NewReplacer()
 			for i, k := range c.AnonKeys {
 				v, err := repl.ReplaceOrErr(k, true, true)

@@ -10,7 +10,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"html/template"
 	"mime"
 	"net/http"
 	"strings"
@@ -80,7 +79,6 @@ type Door struct {
 	anonKeys [][sha256.Size]byte
 	// codeKeys seal the PKCE auth codes: the first seals, all open.
 	codeKeys [][]byte
-	page     *template.Template
 	now      func() time.Time
 }
 
@@ -119,9 +117,6 @@ func New(env *httpkit.Env, cfg Config) (*Door, error) {
 		Claims:   profileClaims,
 	})
 	if err != nil {
-		return nil, err
-	}
-	if d.page, err = template.New("verify").Parse(pageTemplate); err != nil {
 		return nil, err
 	}
 	return d, nil

@@ -3,9 +3,7 @@ package wacht
 import (
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
-	"strconv"
 
 	"go.uber.org/zap"
 
@@ -52,18 +50,9 @@ const (
 
 // apiError is an error answer: its status, code and message, and how long
 // to wait (Retry-After) when there is something to wait for.
-type apiError struct {
-	Status     int
-	Code       string
-	Message    string
-	RetryAfter int
-}
+type apiError = httpkit.APIError
 
-func (e *apiError) Error() string { return e.Code + ": " + e.Message }
-
-func newError(status int, code, msg string) *apiError {
-	return &apiError{Status: status, Code: code, Message: msg}
-}
+var newError = httpkit.NewError
 
 // writeOK answers 200 with data, and the browser's Wacht session if known.
 func writeOK(w http.ResponseWriter, data any, sess *sessionBody) {
@@ -72,9 +61,7 @@ func writeOK(w http.ResponseWriter, data any, sess *sessionBody) {
 
 // writeError answers e in the envelope.
 func writeError(w http.ResponseWriter, e *apiError, sess *sessionBody) {
-	if e.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
-	}
+	e.SetHeaders(w.Header())
 	httpkit.WriteJSON(w, e.Status, envelope{Status: e.Status, Message: e.Message, Session: sess,
 		Errors: []errorBody{{Code: e.Code, Message: e.Message}}})
 }
@@ -95,7 +82,7 @@ func (d *Door) engineError(err error) *apiError {
 	case errors.As(err, &e):
 		return e
 	case errors.As(err, &limited):
-		wait := max(1, int(math.Ceil(limited.RetryAfter.Seconds())))
+		wait := httpkit.WaitSeconds(limited.RetryAfter)
 		e := newError(http.StatusTooManyRequests, codeRateLimited,
 			fmt.Sprintf("Too many requests (%s). Try again in %d seconds.", limited.Limit, wait))
 		e.RetryAfter = wait

@@ -1,14 +1,12 @@
 package wacht
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/passgate/caddy-passgate/internal/httpkit"
 )
@@ -19,34 +17,21 @@ import (
 //
 // }
 func init() {
-	httpkit.RegisterDoor("wacht", httpkit.DoorSpec{
+	httpkit.RegisterDoorOf("wacht", httpkit.Door[Config]{
 		Mount: "/wacht",
-		Options: func(d *caddyfile.Dispenser) (json.RawMessage, error) {
-			var c Config
-			err := httpkit.ReadOptions(d, "wacht", map[string]func([]string) error{
+		Options: func(c *Config) map[string]func([]string) error {
+			return map[string]func([]string) error{
 				"origin": func(a []string) error { return httpkit.OneArg(a, &c.Origin) },
-			})
-			if err != nil {
-				return nil, err
 			}
-			return json.Marshal(c)
 		},
-		Check: func(raw json.RawMessage, _ string) error {
-			var c Config
-			if err := httpkit.DecodeOptions(raw, &c); err != nil {
-				return err
-			}
+		Check: func(c Config, _ string) error {
 			if strings.Contains(c.Origin, "{") { // a placeholder's value is checked at provision
 				return nil
 			}
 			_, err := canonicalOrigin(c.Origin)
 			return err
 		},
-		Build: func(env *httpkit.Env, raw json.RawMessage) (http.Handler, error) {
-			var c Config
-			if err := httpkit.DecodeOptions(raw, &c); err != nil {
-				return nil, err
-			}
+		Build: func(env *httpkit.Env, c Config) (http.Handler, error) {
 			origin, err := caddy.NewReplacer().ReplaceOrErr(c.Origin, true, true)
 			if err != nil {
 				return nil, fmt.Errorf("origin: %v", err)

@@ -34,12 +34,8 @@ func (d *Door) serveSession(w http.ResponseWriter, r *http.Request) {
 
 // serveMe answers GET /me: the signed-in user.
 func (d *Door) serveMe(w http.ResponseWriter, r *http.Request) {
-	signedIn, e := d.signedIn(r)
-	if e == nil && signedIn == nil {
-		e = errNotSignedIn
-	}
-	if e != nil {
-		writeError(w, e, nil)
+	signedIn := d.mustBeSignedIn(w, r)
+	if signedIn == nil {
 		return
 	}
 	writeOK(w, currentUser(*signedIn), nil)
@@ -60,12 +56,8 @@ func (d *Door) serveToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, newError(http.StatusNotFound, codeNotFound, "No such token template: passgate has only \"default\"."), nil)
 		return
 	}
-	signedIn, e := d.signedIn(r)
-	if e == nil && signedIn == nil {
-		e = errNotSignedIn
-	}
-	if e != nil {
-		writeError(w, e, nil)
+	signedIn := d.mustBeSignedIn(w, r)
+	if signedIn == nil {
 		return
 	}
 	tok, err := d.env.Engine.IssueAccessAs(d.profile, *signedIn, nil)
@@ -117,4 +109,18 @@ func (d *Door) serveJWKS(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "public, max-age=300")
 	_, _ = w.Write(body)
+}
+
+// mustBeSignedIn is the browser's signed-in session, or nil when it has
+// none, answered.
+func (d *Door) mustBeSignedIn(w http.ResponseWriter, r *http.Request) *verify.Session {
+	signedIn, e := d.signedIn(r)
+	if e == nil && signedIn == nil {
+		e = errNotSignedIn
+	}
+	if e != nil {
+		writeError(w, e, nil)
+		return nil
+	}
+	return signedIn
 }

@@ -49,6 +49,7 @@ type Door struct {
 	profile string
 	// Issuer is the iss of its session tokens.
 	Issuer string
+	routes map[string]httpkit.Route
 }
 
 // New makes the door and registers its kind of session token.
@@ -61,6 +62,19 @@ func New(env *httpkit.Env, cfg Config) (*Door, error) {
 			env.Keys("wacht browser hash"), env.Keys("wacht browser block")),
 		profile: "wacht " + cmpOr(env.Mount, "/"),
 		Issuer:  cmpOr(cfg.Origin, env.LinkOrigin, DefaultIssuer),
+	}
+	d.routes = map[string]httpkit.Route{
+		"deployment":                {Get: d.serveDeployment},
+		"auth/signin":               {Post: d.serveSignIn},
+		"auth/signup":               {Post: d.serveSignUp},
+		"auth/prepare-verification": {Post: d.servePrepare},
+		"auth/attempt-verification": {Post: d.serveAttempt},
+		"auth/verify-magic-link":    {Get: d.serveMagicLink},
+		"session":                   {Get: d.serveSession},
+		"session/token":             {Get: d.serveToken},
+		"session/sign-out":          {Post: d.serveSignOut},
+		"me":                        {Get: d.serveMe},
+		".well-known/jwks.json":     {Get: d.serveJWKS},
 	}
 	err := env.Engine.RegisterTokenProfile(tokens.Profile{
 		Name: d.profile, Issuer: d.Issuer, Alg: tokens.AlgES256, TTL: tokenTTL,
@@ -96,52 +110,21 @@ func (d *Door) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	route, _ := d.env.Route(r)
-	type handler func(http.ResponseWriter, *http.Request)
-	var get, post handler
-	switch route {
-	case "deployment":
-		get = d.serveDeployment
-	case "auth/signin":
-		post = d.serveSignIn
-	case "auth/signup":
-		post = d.serveSignUp
-	case "auth/prepare-verification":
-		post = d.servePrepare
-	case "auth/attempt-verification":
-		post = d.serveAttempt
-	case "auth/verify-magic-link":
-		get = d.serveMagicLink
-	case "session":
-		get = d.serveSession
-	case "session/token":
-		get = d.serveToken
-	case "session/sign-out":
-		post = d.serveSignOut
-	case "me":
-		get = d.serveMe
-	case ".well-known/jwks.json":
-		get = d.serveJWKS
-	default:
+	rt, ok := d.routes[route]
+	if !ok {
 		writeError(w, newError(http.StatusNotFound, codeNotFound, "No such route."), nil)
 		return
 	}
+	h, allow := rt.Handler(r.Method)
 	switch {
-	case get != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead):
-		get(w, r)
-	case post != nil && r.Method == http.MethodPost:
+	case h == nil:
+		w.Header().Set("Allow", allow)
+		writeError(w, newError(http.StatusMethodNotAllowed, codeMethodNotAllowed, "Method not allowed."), nil)
+	case r.Method == http.MethodPost && !d.env.SameOrigin(r):
 		// Every POST changes the browser's state: none may come from a
 		// page of another site (the cookies are SameSite=None with cors).
-		if !d.env.SameOrigin(r) {
-			writeError(w, errCrossSite, nil)
-			return
-		}
-		post(w, r)
+		writeError(w, errCrossSite, nil)
 	default:
-		if get != nil {
-			w.Header().Set("Allow", "GET, HEAD")
-		} else {
-			w.Header().Set("Allow", "POST")
-		}
-		writeError(w, newError(http.StatusMethodNotAllowed, codeMethodNotAllowed, "Method not allowed."), nil)
+		h(w, r)
 	}
 }

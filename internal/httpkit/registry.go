@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"reflect"
 	"slices"
 	"sync"
 
@@ -94,4 +95,54 @@ func DecodeOptions(raw json.RawMessage, config any) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	return dec.Decode(config)
+}
+
+// Door is a door's spec with its options typed: RegisterDoorOf does the
+// JSON between the Caddyfile, the module's config and the door.
+type Door[C any] struct {
+	// Mount is the door's default path prefix.
+	Mount string
+	// Options gives the reader of each option of the door's block, filling
+	// c; nil: the door has no options.
+	Options func(c *C) map[string]func(args []string) error
+	// Check checks the options and the mount the door will have.
+	Check func(c C, mount string) error
+	// Build makes the door.
+	Build func(env *Env, c C) (http.Handler, error)
+}
+
+// RegisterDoorOf registers a door whose options are a C; options left at
+// their zero value are left out of the JSON.
+func RegisterDoorOf[C any](name string, door Door[C]) {
+	spec := DoorSpec{Mount: door.Mount}
+	if door.Options != nil {
+		spec.Options = func(d *caddyfile.Dispenser) (json.RawMessage, error) {
+			var c C
+			if err := ReadOptions(d, name, door.Options(&c)); err != nil {
+				return nil, err
+			}
+			if reflect.ValueOf(&c).Elem().IsZero() {
+				return nil, nil
+			}
+			return json.Marshal(c)
+		}
+	}
+	spec.Check = func(raw json.RawMessage, mount string) error {
+		var c C
+		if err := DecodeOptions(raw, &c); err != nil {
+			return err
+		}
+		if door.Check == nil {
+			return nil
+		}
+		return door.Check(c, mount)
+	}
+	spec.Build = func(env *Env, raw json.RawMessage) (http.Handler, error) {
+		var c C
+		if err := DecodeOptions(raw, &c); err != nil {
+			return nil, err
+		}
+		return door.Build(env, c)
+	}
+	RegisterDoor(name, spec)
 }

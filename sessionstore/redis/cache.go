@@ -58,16 +58,22 @@ type SessionCache struct {
 	mu       sync.Mutex
 	ps       *goredis.PubSub // the subscription to InvalidationChannel
 	wps      *goredis.PubSub // the sentinel watch's subscription
+	// master is, with Sentinel, the master the watched sentinel names
+	// (empty until it has answered): the subscription is made there.
+	master string
 }
 
 // NewSessionCache returns a cache of at most entries sessions, each kept at
 // most ttl, fed by client's invalidation channel. Revocations are
 // published with classic PUBLISH, which a Cluster delivers on every node,
 // so one subscription on any node hears them all. With a Client made for
-// Sentinel, the cache also listens to the sentinels and subscribes again
-// on the new master as soon as they switch: go-redis moves its other
-// connections, not a subscription, which would otherwise stay on the old
-// master, alive and hearing nothing, until the sentinels reconfigure it.
+// Sentinel, the cache listens to a sentinel itself and subscribes on the
+// master that sentinel names, again as soon as it announces a switch. It
+// does not subscribe through the failover client: go-redis does not move
+// a subscription on a switch, and a new one it makes asks the sentinel it
+// happens to use, which may learn of the switch seconds after the one
+// that announced it, so it would land on the old master, alive and
+// hearing nothing, until the sentinels reconfigure that one.
 func NewSessionCache(client goredis.UniversalClient, entries int, ttl time.Duration) *SessionCache {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &SessionCache{
@@ -142,7 +148,15 @@ func (c *SessionCache) run() {
 			c.mu.Unlock()
 			return
 		}
-		ps := c.client.Subscribe(c.ctx, InvalidationChannel)
+		ps, done := c.subscribe()
+		if ps == nil { // no master named yet: the watch kicks when it is
+			c.mu.Unlock()
+			select {
+			case <-c.ctx.Done():
+			case <-c.kick:
+			}
+			continue
+		}
 		c.ps = ps
 		c.mu.Unlock()
 		for {
@@ -165,6 +179,7 @@ func (c *SessionCache) run() {
 		c.live.Store(false)
 		c.flush()
 		_ = ps.Close()
+		done()
 		if cc := clusterOf(c.client); cc != nil {
 			// The node may be gone for good: ask where the slots are now.
 			cc.ReloadState(c.ctx)
@@ -186,10 +201,36 @@ func clusterOf(c goredis.UniversalClient) *goredis.ClusterClient {
 	return cc
 }
 
-// switched ends the subscription, so that run subscribes again at once,
-// through the sentinels, on the master they name now.
-func (c *SessionCache) switched() {
+// subscribe makes the subscription to InvalidationChannel (c.mu held):
+// through the client, or with Sentinel on the master the watched sentinel
+// names, with a client of that server alone, which done closes. It
+// returns nil with Sentinel until a master is named.
+func (c *SessionCache) subscribe() (ps *goredis.PubSub, done func()) {
+	cl, ok := c.client.(*Client)
+	if !ok || cl.Mode() != Sentinel {
+		return c.client.Subscribe(c.ctx, InvalidationChannel), func() {}
+	}
+	if c.master == "" {
+		return nil, nil
+	}
+	cfg := cl.cfg
+	one := goredis.NewClient(&goredis.Options{
+		Addr: c.master, Username: cfg.Username, Password: cfg.Password, TLSConfig: cfg.TLS,
+		DialTimeout: cfg.Timeout, ReadTimeout: cfg.Timeout, WriteTimeout: cfg.Timeout, PoolTimeout: cfg.Timeout,
+		MaxRetries: -1, DisableIdentity: true, ClientName: cfg.Name,
+	})
+	return one.Subscribe(c.ctx, InvalidationChannel), func() { _ = one.Close() }
+}
+
+// setMaster records the master a sentinel names. If it is another one,
+// the subscription ends, so that run subscribes again at once, there.
+func (c *SessionCache) setMaster(addr string) {
 	c.mu.Lock()
+	if addr == c.master {
+		c.mu.Unlock()
+		return
+	}
+	c.master = addr
 	if c.ps != nil {
 		_ = c.ps.Close()
 	}
@@ -200,13 +241,13 @@ func (c *SessionCache) switched() {
 	}
 }
 
-// watchSentinels listens for +switch-master on one sentinel after another
-// (the next when one fails) until Close. A switch missed while no sentinel
-// was listened to shows as another master when the next one is asked.
+// watchSentinels asks one sentinel after another (the next when one
+// fails) for the master and listens there for +switch-master, until
+// Close. A switch missed while no sentinel was listened to shows as
+// another master when the next one is asked.
 func (c *SessionCache) watchSentinels(cfg Config) {
 	const first, most = 50 * time.Millisecond, time.Second
 	backoff := first
-	master := ""
 	for i := 0; c.ctx.Err() == nil; i++ {
 		sc := goredis.NewSentinelClient(&goredis.Options{
 			Addr: cfg.Addrs[i%len(cfg.Addrs)], Password: cfg.SentinelPassword, TLSConfig: cfg.TLS,
@@ -224,11 +265,7 @@ func (c *SessionCache) watchSentinels(cfg Config) {
 		c.mu.Unlock()
 		if _, err := ps.Receive(c.ctx); err == nil { // the subscription's confirmation
 			if m, err := sc.GetMasterAddrByName(c.ctx, cfg.MasterName).Result(); err == nil && len(m) == 2 {
-				now := net.JoinHostPort(m[0], m[1])
-				if master != "" && now != master {
-					c.switched()
-				}
-				master = now
+				c.setMaster(net.JoinHostPort(m[0], m[1]))
 				backoff = first
 			}
 			for {
@@ -239,8 +276,7 @@ func (c *SessionCache) watchSentinels(cfg Config) {
 				// "<master name> <old ip> <old port> <new ip> <new port>"
 				if m, ok := msg.(*goredis.Message); ok {
 					if f := strings.Fields(m.Payload); len(f) == 5 && f[0] == cfg.MasterName {
-						master = net.JoinHostPort(f[3], f[4])
-						c.switched()
+						c.setMaster(net.JoinHostPort(f[3], f[4]))
 					}
 				}
 			}

@@ -75,6 +75,11 @@ func TestSessionCacheFollowsSentinelSwitch(t *testing.T) {
 	waitFor(t, 5*time.Second, "both caches subscribed on the master", func() bool { return subscribers(t, old) == 2 })
 	t.Logf("revocation seen by the other instance before the failover after %v", revokeSeen(t, a, b, s1))
 
+	// Replication is asynchronous and the sentinels promote the replica as
+	// it is: the old master's writes it has not received yet are lost
+	// when that one is made its replica. The sessions must survive, so
+	// the replica must have them first.
+	e.WaitReplicas()
 	began := time.Now()
 	if err := e.Sentinels[0].Client().Do(context.Background(), "SENTINEL", "FAILOVER", e.MasterName).Err(); err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package redisenv
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"os/exec"
@@ -77,7 +78,7 @@ func (e *ClusterEnv) nodeConf(n *Node) string {
 	line("cluster-enabled yes")
 	line("cluster-config-file nodes.conf")
 	line("cluster-port %d", n.BusPort)
-	line("cluster-node-timeout %d", e.cfg.nodeTimeout.Milliseconds())
+	line("cluster-node-timeout %d", cmp.Or(e.cfg.nodeTimeout, DefaultNodeTimeout).Milliseconds())
 	// A replica may take over however long its link was down: a test
 	// kills masters on purpose.
 	line("cluster-replica-validity-factor 0")

@@ -40,10 +40,19 @@ const (
 	readyTimeout    = 60 * time.Second
 	failoverTimeout = 30 * time.Second
 	pollInterval    = 20 * time.Millisecond
-	// DefaultNodeTimeout is cluster-node-timeout and the sentinels'
-	// down-after-milliseconds unless WithNodeTimeout says otherwise: low,
-	// so that a failover takes seconds, not the defaults' 15 to 30 s.
+	// DefaultNodeTimeout is cluster-node-timeout unless WithNodeTimeout
+	// says otherwise: low, so that a failover takes seconds, not the
+	// default's 15 s.
 	DefaultNodeTimeout = time.Second
+	// DefaultSentinelDownAfter is the sentinels' down-after-milliseconds
+	// unless WithNodeTimeout says otherwise. A sentinel starts the clock
+	// of a new master's first PING at the switch, and a loaded test
+	// machine (the promoted server's CONFIG REWRITE and fsync, a starved
+	// process) can leave it unanswered for a second: with 1 s the
+	// sentinels then found the new master down at once, failed it over
+	// again, and promoted the old master restarted empty, whose replica
+	// the master with the data became. 3 s is well past such stalls.
+	DefaultSentinelDownAfter = 3 * time.Second
 )
 
 // Option changes how an environment is set up.
@@ -91,7 +100,8 @@ func WithTLS() Option { return func(c *config) { c.tls = true } }
 func WithAOF() Option { return func(c *config) { c.aof = true } }
 
 // WithNodeTimeout sets cluster-node-timeout and the sentinels'
-// down-after-milliseconds (DefaultNodeTimeout otherwise).
+// down-after-milliseconds (DefaultNodeTimeout and DefaultSentinelDownAfter
+// otherwise).
 func WithNodeTimeout(d time.Duration) Option { return func(c *config) { c.nodeTimeout = d } }
 
 // WithConfig adds configuration lines to every data server (not the
@@ -117,7 +127,7 @@ func newCommon(t testing.TB, opts []Option) *common {
 			t.Fatalf("redisenv: %s not found: install it (Debian: apt-get install redis-server redis-tools)", bin)
 		}
 	}
-	c := &common{t: t, cfg: config{nodeTimeout: DefaultNodeTimeout}}
+	c := &common{t: t}
 	for _, o := range opts {
 		o(&c.cfg)
 	}

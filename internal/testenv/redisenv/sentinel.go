@@ -1,6 +1,7 @@
 package redisenv
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -105,7 +106,7 @@ func (e *SentinelEnv) sentinelConf(n *Node, masterPort, quorum int, id string, p
 		// The sentinels use it with each other too.
 		line("requirepass %s", e.cfg.sentinelPassword)
 	}
-	ms := e.cfg.nodeTimeout.Milliseconds()
+	ms := cmp.Or(e.cfg.nodeTimeout, DefaultSentinelDownAfter).Milliseconds()
 	line("sentinel monitor %s 127.0.0.1 %d %d", e.MasterName, masterPort, quorum)
 	line("sentinel down-after-milliseconds %s %d", e.MasterName, ms)
 	// Also the wait before a sentinel tries again after a failover that
