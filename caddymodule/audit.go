@@ -46,6 +46,10 @@ func (a auditLog) Event(ev verify.Event) {
 		fields = append(fields, zap.Duration("retry_after", ev.RetryAfter))
 	case verify.EventSignedOut, verify.EventSessionRevoked, verify.EventSessionsEnded, verify.EventUserBlocked:
 		fields = append(fields, zap.Int("revoked", ev.Revoked))
+	case verify.EventAccessDenied:
+		fields = append(fields, zap.String("path", ev.Path), zap.Strings("required", ev.Required))
+	case verify.EventStoreDown:
+		fields = append(fields, zap.NamedError("reason", ev.Err))
 	}
 	c.Write(fields...)
 }

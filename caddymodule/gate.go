@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/passgate/caddy-passgate/caddymodule/native"
+	"github.com/passgate/caddy-passgate/internal/httpkit"
 	"github.com/passgate/caddy-passgate/verify"
 )
 
@@ -58,6 +59,15 @@ func (p *Passgate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 		gateMetrics.cookie.Inc()
 	}
 
+	if p.rules != nil {
+		if required := p.rules.Denied(r, sess.Roles); required != nil {
+			gateMetrics.forbidden.Inc()
+			p.engine.Denied(verify.Caller{Door: "gate", ClientIP: httpkit.ClientIP(r)}, sess, r.URL.Path, required)
+			p.forbidden.Serve(w, r, sess, cred.IsBearer)
+			return nil
+		}
+	}
+
 	p.passIdentity(r, sess)
 	p.dropCredentials(r, cred.IsBearer)
 	if err := p.setAssertion(r, sess); err != nil {
@@ -89,6 +99,7 @@ func (p *Passgate) doorFor(path string) http.Handler {
 // with ';' parameters or dot segments never is: servlet containers read
 // /static/..;/admin as /admin, and IIS and some static servers take a
 // backslash for a slash, so /static/..\admin counts as a dot segment too.
+// Nor is a path an access rule covers.
 func (p *Passgate) isPublic(r *http.Request) bool {
 	if len(p.public) == 0 {
 		return false
@@ -97,7 +108,7 @@ func (p *Passgate) isPublic(r *http.Request) bool {
 	if strings.Contains(path, ";") || hasDotSegment(strings.ReplaceAll(path, `\`, "/")) {
 		return false
 	}
-	return p.public.Match(r)
+	return p.public.Match(r) && (p.rules == nil || !p.rules.Covers(r))
 }
 
 func hasDotSegment(path string) bool {

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,11 +20,12 @@ var (
 	eventsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "caddy", Subsystem: "passgate", Name: "events_total",
 		Help: "Sign-in events, by event, front door, channel and detail (a failure's reason, " +
-			"the limit reached, a sign-out's scope, a sign-in's method, a delivery's sender).",
+			"the limit reached, a sign-out's scope, a sign-in's method, a delivery's sender, an access denial's roles).",
 	}, []string{"event", "door", "channel", "detail"})
 	gateTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "caddy", Subsystem: "passgate", Name: "gate_requests_total",
-		Help: "Requests to protected and public paths, by outcome: cookie, bearer, challenged, refused, unavailable, public.",
+		Help: "Requests to protected and public paths, by outcome: cookie, bearer, challenged, refused, " +
+			"forbidden (signed in, lacking a role an access rule asks for), unavailable, public.",
 	}, []string{"outcome"})
 	storeSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: "caddy", Subsystem: "passgate", Name: "store_operation_seconds",
@@ -44,10 +46,11 @@ var (
 // gateMetrics are the gate's counters, resolved once: the gate counts
 // every request, and a resolved counter costs an atomic add.
 var gateMetrics = struct {
-	cookie, bearer, challenged, refused, unavailable, public prometheus.Counter
+	cookie, bearer, challenged, refused, forbidden, unavailable, public prometheus.Counter
 }{
 	gateTotal.WithLabelValues("cookie"), gateTotal.WithLabelValues("bearer"),
 	gateTotal.WithLabelValues("challenged"), gateTotal.WithLabelValues("refused"),
+	gateTotal.WithLabelValues("forbidden"),
 	gateTotal.WithLabelValues("unavailable"), gateTotal.WithLabelValues("public"),
 }
 
@@ -74,6 +77,9 @@ func (metricsListener) Event(ev verify.Event) {
 		detail = string(ev.Scope)
 	case verify.EventSignedIn:
 		detail = ev.Method
+	case verify.EventAccessDenied:
+		// The rule's roles: a set the config bounds, unlike the path.
+		detail = strings.Join(ev.Required, ",")
 	case verify.EventCodeSent, verify.EventDeliveryFailed:
 		detail = ev.Sender
 		result := "sent"

@@ -10,8 +10,10 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/passgate/caddy-passgate/caddymodule/access"
 	"github.com/passgate/caddy-passgate/caddymodule/admin"
 	"github.com/passgate/caddy-passgate/caddymodule/config"
+	"github.com/passgate/caddy-passgate/caddymodule/native"
 	"github.com/passgate/caddy-passgate/verify"
 )
 
@@ -23,7 +25,9 @@ import (
 // runs with identity headers and the placeholders
 // `{http.auth.user.id}`, `{http.auth.user.email}`, `{http.auth.user.phone}`
 // and `{http.auth.user.roles}` set; without one, a browser is redirected to
-// the sign-in page and anything else gets 401. Identity headers sent by the
+// the sign-in page and anything else gets 401. A session whose roles miss
+// what an access rule (Require) asks for on the path gets 403, and the
+// next handler does not run. Identity headers sent by the
 // client are removed from every request, whatever route it takes.
 type Passgate struct {
 	// The configuration, whose fields are the module's JSON.
@@ -35,6 +39,8 @@ type Passgate struct {
 	engine       *verify.Engine
 	cookie       sessionCookie
 	public       caddyhttp.MatchPath
+	rules        *access.Rules       // nil: no access rules
+	forbidden    *native.Forbidden   // the answer when a rule refuses
 	stripHeaders map[string]struct{} // canonical names of identity headers
 	names        identityHeaders
 	doors        []mountedDoor            // longest mount first

@@ -15,6 +15,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/passgate/caddy-passgate/caddymodule/access"
 	"github.com/passgate/caddy-passgate/caddymodule/admin"
 	"github.com/passgate/caddy-passgate/caddymodule/config"
 	"github.com/passgate/caddy-passgate/caddymodule/native"
@@ -70,6 +71,16 @@ func (p *Passgate) Provision(ctx caddy.Context) error {
 	p.public = caddyhttp.MatchPath(p.Public)
 	if err := p.public.Provision(ctx); err != nil {
 		return fmt.Errorf("public: %v", err)
+	}
+	rules := make([]access.Rule, len(p.Require))
+	for i, rc := range p.Require {
+		rules[i] = access.Rule{Roles: rc.Roles, Paths: rc.Paths}
+	}
+	if p.rules, err = access.New(ctx, rules); err != nil {
+		return fmt.Errorf("require: %v", err)
+	}
+	if p.forbidden, err = native.NewForbidden(p.BasePath, p.Page); err != nil {
+		return err
 	}
 	p.names = resolveHeaders(p.Headers)
 	p.stripHeaders = make(map[string]struct{})

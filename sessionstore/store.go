@@ -183,6 +183,10 @@ type Store interface {
 	SessionStore
 	LimitStore
 	RefreshStore
+	// Ping reports whether the backend answers now, within the store's
+	// own bound on an operation: nil, or an error wrapping ErrUnavailable.
+	// It reads and writes nothing, for readiness probes.
+	Ping(ctx context.Context) error
 }
 
 // SetIdentifier sets the user's Email or Phone, as channel says, to

@@ -17,6 +17,7 @@ import (
 	"encoding/base32"
 	"errors"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/passgate/caddy-passgate/internal/boundedcache"
@@ -84,7 +85,8 @@ type Engine struct {
 	sessions   sessions
 	decisions  *boundedcache.Cache[policyKey, policyDecision]
 	deliveries deliveries
-	noJitter   bool // tests that make many deliveries (export_test.go)
+	ready      atomic.Int32 // the store's state as Ready last found it
+	noJitter   bool         // tests that make many deliveries (export_test.go)
 }
 
 // New checks cfg, fills in the defaults and returns an Engine.

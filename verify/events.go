@@ -20,6 +20,14 @@ const (
 	EventUserBlocked   EventKind = "user blocked"
 	EventUserUnblocked EventKind = "user unblocked"
 	EventSessionsEnded EventKind = "sessions ended by an operator"
+	// EventAccessDenied: a signed-in user lacked every role a path rule
+	// asks for. The gate emits it through Engine.Denied.
+	EventAccessDenied EventKind = "access denied"
+	// EventStoreDown and EventStoreUp: a readiness check found the store
+	// unreachable after it answered (or at the first check), and
+	// answering again. Emitted on the change only, never per check.
+	EventStoreDown EventKind = "store unavailable"
+	EventStoreUp   EventKind = "store available"
 )
 
 // Failure reasons of EventSignInFailed: a bounded set, fit for a metric
@@ -57,6 +65,11 @@ type Event struct {
 	Sender   string
 	Duration time.Duration
 	Err      error
+	// Path of a request refused by an access rule (the audit log's, never a
+	// metric label) and the roles the rule asks for, any one of which would
+	// have done.
+	Path     string
+	Required []string
 }
 
 // Listener hears events. The audit log and the metrics are two.

@@ -91,6 +91,10 @@ import (
 //	        access_ttl <duration>
 //	        key        <kid> <pem file or placeholder>   # repeat to rotate: first signs
 //	    }
+//	    require <role>... <path>...
+//	    require <role>... {
+//	        path <path>...
+//	    }
 //	    page {
 //	        title    <t>
 //	        logo     <path or data: URL>
@@ -186,6 +190,8 @@ func (cfg *Config) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			cfg.Public = append(cfg.Public, args...)
+		case "require":
+			err = cfg.parseRequire(d, at)
 		case "code":
 			err = block(d, "code", at, map[string]func() error{
 				"length":       func() (err error) { cfg.Code.Length, err = intArg(d); return },
@@ -583,6 +589,36 @@ func (cfg *Config) parseClient(d *caddyfile.Dispenser, at func(string)) error {
 		}
 	}
 	cfg.Clients = append(cfg.Clients, c)
+	return nil
+}
+
+// parseRequire reads `require <role>... <path>...`, where the first
+// argument starting with / or * begins the paths, or
+// `require <role>... { path <path>... }` (repeatable `path` lines).
+func (cfg *Config) parseRequire(d *caddyfile.Dispenser, at func(string)) error {
+	at("require " + strconv.Itoa(len(cfg.Require)))
+	var rc RequireConfig
+	for d.NextArg() {
+		if v := d.Val(); len(rc.Paths) > 0 || strings.HasPrefix(v, "/") || strings.HasPrefix(v, "*") {
+			rc.Paths = append(rc.Paths, v)
+		} else {
+			rc.Roles = append(rc.Roles, v)
+		}
+	}
+	if len(rc.Roles) == 0 {
+		return d.Errf("require: want <role>... <path>..., or <role>... { path <path>... }")
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if d.Val() != "path" {
+			return d.Errf("unknown require option %q (want path)", d.Val())
+		}
+		paths := d.RemainingArgs()
+		if len(paths) == 0 {
+			return d.ArgErr()
+		}
+		rc.Paths = append(rc.Paths, paths...)
+	}
+	cfg.Require = append(cfg.Require, rc)
 	return nil
 }
 

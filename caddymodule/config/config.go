@@ -69,6 +69,10 @@ type Config struct {
 	// path matcher (`/static/*`, `/health`).
 	Public []string `json:"public,omitempty"`
 
+	// Access rules: paths that only users with a role may open. A path
+	// that a rule covers is never public.
+	Require []RequireConfig `json:"require,omitempty"`
+
 	// One-time code settings.
 	Code CodeConfig `json:"code,omitempty"`
 
@@ -195,6 +199,19 @@ type RoleConfig struct {
 	Email []string `json:"email,omitempty"`
 	// Phone globs of the users who get it.
 	Phone []string `json:"phone,omitempty"`
+}
+
+// RequireConfig is one access rule: a signed-in user needs any one of
+// Roles for a request path matching any of Paths. Where several rules
+// cover a path, each must be met.
+type RequireConfig struct {
+	// Roles, any one of which opens the paths; each given by a `role`
+	// line (RoleConfig).
+	Roles []string `json:"roles"`
+	// Paths in the syntax of Caddy's path matcher (`/admin`, `/admin/*`,
+	// `*.pdf`), matched as it matches them: case-insensitive, on the
+	// cleaned path the handler sees.
+	Paths []string `json:"paths"`
 }
 
 // CodeConfig sets one-time codes. Each may only be made safer than the

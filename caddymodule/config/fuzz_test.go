@@ -18,7 +18,8 @@ func FuzzCaddyfile(f *testing.F) {
 		"headers {\nemail off\n}\ncookie {\ninsecure\n}",
 		"jwt {\nkey k1 {file./x.pem}\n}\npage {\ncolor \"#112233\"\n}",
 		"email smtp 127.0.0.1:25 {\nfrom a@b.c\ntls starttls\n}\nsms webhook https://x/y {\nsecret {env.S}\n}",
-		"{\n}", "}", "public", "store redis",
+		"role a email *\nrequire a /x /y/*\nrequire a {\npath *.pdf\n}",
+		"{\n}", "}", "public", "store redis", "require", "require a {\n}",
 	} {
 		f.Add(s)
 	}

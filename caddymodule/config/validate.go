@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -77,6 +78,9 @@ func (cfg *Config) Check() error {
 		if rc.Name == "" || strings.ContainsAny(rc.Name, ", \t") {
 			return errAt("role "+strconv.Itoa(i), "role name %q: no commas or spaces", rc.Name)
 		}
+	}
+	if err := cfg.checkRequire(); err != nil {
+		return err
 	}
 	floor := verify.Floor{
 		CodeLength: cfg.Code.Length, CodeTTL: time.Duration(cfg.Code.TTL), MaxAttempts: cfg.Code.MaxAttempts,
@@ -297,6 +301,35 @@ func (cfg *Config) checkClients() error {
 	return nil
 }
 
+// checkRequire: every rule names roles that a role line gives (a typo
+// would otherwise lock everyone out, silently) and fixed paths in the
+// path matcher's syntax.
+func (cfg *Config) checkRequire() error {
+	for i, rc := range cfg.Require {
+		option := "require " + strconv.Itoa(i)
+		if len(rc.Roles) == 0 || len(rc.Paths) == 0 {
+			return errAt(option, "require: want at least one role and one path")
+		}
+		for _, role := range rc.Roles {
+			if !slices.ContainsFunc(cfg.Roles, func(r RoleConfig) bool { return r.Name == role }) {
+				return errAt(option, "require: no role line gives the role %q", role)
+			}
+		}
+		for _, p := range rc.Paths {
+			if !strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "*") {
+				return errAt(option, "require path %q: must start with / or *", p)
+			}
+			if strings.ContainsAny(p, "{}") {
+				return errAt(option, "require path %q: no placeholders; a rule's paths are fixed", p)
+			}
+			if m := cfg.mountOf(p); m != "" {
+				return errAt(option, "require path %q: %s is passgate's own (its routes are served before any rule)", p, m)
+			}
+		}
+	}
+	return nil
+}
+
 // ClientSecrets replaces the placeholders in the backend clients' secrets
 // and checks each is at least 32 bytes: the id -> secret map that
 // httpkit.NewBackends takes.
@@ -314,4 +347,23 @@ func (cfg *Config) ClientSecrets() (map[string]string, error) {
 		out[c.ID] = s
 	}
 	return out, nil
+}
+
+// mountOf returns the base path or compat mount that the path pattern p
+// names or lies under, or "".
+func (cfg *Config) mountOf(p string) string {
+	mounts := []string{cmp.Or(cfg.BasePath, DefaultBasePath)}
+	for _, c := range cfg.Compat {
+		if spec, ok := httpkit.LookupDoor(c.Service); ok {
+			mounts = append(mounts, cmp.Or(c.Path, spec.Mount))
+		}
+	}
+	p = strings.ToLower(p)
+	for _, m := range mounts {
+		m = strings.ToLower(strings.TrimSuffix(m, "/"))
+		if p == m || strings.HasPrefix(p, m+"/") {
+			return m
+		}
+	}
+	return ""
 }

@@ -61,6 +61,8 @@ func (d *Door) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		get = d.serveJWKS
 	case "sessions":
 		get = d.serveSessions
+	case "healthz":
+		get = d.serveHealth
 	default:
 		id, revoke, ok := sessionRoute(route)
 		switch {

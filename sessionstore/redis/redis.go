@@ -183,3 +183,15 @@ func pairs(flat []string) map[string]string {
 }
 
 var _ sessionstore.Store = (*Store)(nil)
+
+// Ping sends PING, bounded by the store's timeout (for a cluster, to one
+// node: readiness asks whether passgate can reach Redis, not whether every
+// slot is served).
+func (r *Store) Ping(ctx context.Context) error {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	if err := r.client.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("%w: %v", sessionstore.ErrUnavailable, err)
+	}
+	return nil
+}

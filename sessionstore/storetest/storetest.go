@@ -22,6 +22,7 @@ func Run(t *testing.T, newStore func(t *testing.T) sessionstore.Store) {
 		name string
 		fn   func(t *testing.T, s sessionstore.Store)
 	}{
+		{"Ping", testPing},
 		{"AttemptRoundTrip", testAttemptRoundTrip},
 		{"AttemptUnknownAndExpired", testAttemptUnknownAndExpired},
 		{"AttemptTriesAreAtomic", testAttemptTriesAreAtomic},
@@ -82,6 +83,13 @@ func wantNotFound(t *testing.T, err error) {
 }
 
 func ms(t time.Time) time.Time { return t.Truncate(time.Millisecond) }
+
+// testPing: a reachable store answers a ping.
+func testPing(t *testing.T, s sessionstore.Store) {
+	if err := s.Ping(context.Background()); err != nil {
+		t.Fatalf("ping: %v", err)
+	}
+}
 
 func testAttemptRoundTrip(t *testing.T, s sessionstore.Store) {
 	ctx := context.Background()
