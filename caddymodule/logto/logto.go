@@ -178,12 +178,8 @@ var corsRules = httpkit.CORSRules{
 // readJSON reads a JSON body into dst; Logto's routes take JSON only, so a
 // form (which any page may post across sites) is refused.
 func readJSON(w http.ResponseWriter, r *http.Request, dst any) *apiError {
-	isForm, err := httpkit.ReadBody(w, r, dst)
-	switch {
-	case err != nil:
+	if err := httpkit.ReadJSON(w, r, dst); err != nil {
 		return newError(err.Status, codeInvalidInput, err.Message)
-	case isForm:
-		return newError(http.StatusUnsupportedMediaType, codeInvalidInput, "Send Content-Type: application/json.")
 	}
 	return nil
 }

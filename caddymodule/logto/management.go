@@ -197,21 +197,24 @@ func (b codeRequest) address() (channel, address string, e *apiError) {
 	return channel, address, nil
 }
 
+// readCodeRequest authenticates the backend client and reads the body of
+// a Management API code call with its address.
+func (d *Door) readCodeRequest(w http.ResponseWriter, r *http.Request) (client string, body codeRequest, channel, address string, e *apiError) {
+	if client, e = d.backend(r); e != nil {
+		return
+	}
+	if e = readJSON(w, r, &body); e != nil {
+		return
+	}
+	channel, address, e = body.address()
+	return
+}
+
 // serveSendCodeM2M is POST /api/verification-codes: a code to the address,
 // for the backend to check; 204, alike for an address `allow` lets in and
 // one it does not (to which nothing is sent).
 func (d *Door) serveSendCodeM2M(w http.ResponseWriter, r *http.Request) {
-	client, e := d.backend(r)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	var body codeRequest
-	if e := readJSON(w, r, &body); e != nil {
-		writeError(w, e)
-		return
-	}
-	channel, address, e := body.address()
+	client, body, channel, address, e := d.readCodeRequest(w, r)
 	if e == nil && body.VerificationCode != nil {
 		e = invalidInput("verificationCode belongs to /api/verification-codes/verify.")
 	}
@@ -232,17 +235,7 @@ func (d *Door) serveSendCodeM2M(w http.ResponseWriter, r *http.Request) {
 // serveVerifyCodeM2M is POST /api/verification-codes/verify: the code last
 // sent to the address, checked and used up; 204. Nobody is signed in.
 func (d *Door) serveVerifyCodeM2M(w http.ResponseWriter, r *http.Request) {
-	client, e := d.backend(r)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	var body codeRequest
-	if e := readJSON(w, r, &body); e != nil {
-		writeError(w, e)
-		return
-	}
-	channel, address, e := body.address()
+	client, body, channel, address, e := d.readCodeRequest(w, r)
 	if e == nil && (body.VerificationCode == nil || *body.VerificationCode == "") {
 		e = invalidInput("verificationCode is required.")
 	}

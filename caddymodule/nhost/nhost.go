@@ -205,12 +205,8 @@ var corsRules = httpkit.CORSRules{
 // readJSON reads a JSON body into dst. nhost-js sends JSON only; a form is
 // refused, so that no page on another site can post to these routes.
 func readJSON(w http.ResponseWriter, r *http.Request, dst any) *apiError {
-	isForm, err := httpkit.ReadBody(w, r, dst)
-	switch {
-	case err != nil:
+	if err := httpkit.ReadJSON(w, r, dst); err != nil {
 		return newError(err.Status, errInvalidRequest, err.Message)
-	case isForm:
-		return newError(http.StatusUnsupportedMediaType, errInvalidRequest, "send Content-Type: application/json")
 	}
 	return nil
 }

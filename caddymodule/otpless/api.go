@@ -33,11 +33,7 @@ var (
 
 // readJSON reads a JSON body (no form: OTPless's API takes JSON only).
 func readJSON(w http.ResponseWriter, r *http.Request, dst any) *apiError {
-	isForm, be := httpkit.ReadBody(w, r, dst)
-	if be == nil && isForm {
-		be = &httpkit.BodyError{Status: http.StatusUnsupportedMediaType, Message: "send Content-Type: application/json"}
-	}
-	if be != nil {
+	if be := httpkit.ReadJSON(w, r, dst); be != nil {
 		return bodyError(be)
 	}
 	return nil

@@ -126,3 +126,13 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_, _ = w.Write(append(body, '\n'))
 }
+
+// ReadJSON is ReadBody for routes that take JSON only: a form, which any
+// page may post across sites, is 415.
+func ReadJSON(w http.ResponseWriter, r *http.Request, dst any) *BodyError {
+	isForm, err := ReadBody(w, r, dst)
+	if err == nil && isForm {
+		err = &BodyError{Status: http.StatusUnsupportedMediaType, Message: "send Content-Type: application/json"}
+	}
+	return err
+}
