@@ -1,39 +1,16 @@
 package logto_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/url"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-)
 
-// browser starts headless Debian chromium for one test.
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatal("chromium not found: install it (apt-get install chromium); the browser test drives a real one")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-	return ctx
-}
+	"github.com/passgate/caddy-passgate/internal/testenv"
+)
 
 // A custom sign-in page (testdata/sign-in.html, the one docs/compat.md
 // shows) in a real browser: the app sends the browser to the door's
@@ -43,7 +20,7 @@ func browser(t *testing.T) context.Context {
 // sign-in started from, signed in, with the identity headers.
 func TestBrowserCustomSignInPage(t *testing.T) {
 	g := gateway(t)
-	ctx := browser(t)
+	ctx := testenv.Browser(t)
 	email := "browser@example.com"
 	start := g.Base + mount + "/sign-in?redirect_to=" + url.QueryEscape("/app/dashboard?tab=1")
 	if err := chromedp.Do(ctx,

@@ -6,38 +6,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/passgate/caddy-passgate/internal/testenv"
 )
-
-// browser starts headless Debian chromium for one test.
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatal("chromium not found: install it (apt-get install chromium); the browser test drives a real one")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-	return ctx
-}
 
 // run evaluates an async expression in the page and decodes its JSON
 // result into out.
@@ -72,7 +47,7 @@ func TestNhostBrowserOtherOrigin(t *testing.T) {
 	}))
 	t.Cleanup(app.Close)
 	g := testenv.StartGateway(t, testenv.WithExtra(gatewayConfig+"cors "+app.URL+"\n"))
-	ctx := browser(t)
+	ctx := testenv.Browser(t)
 	if _, err := chromedp.Run(ctx, chromedp.Navigate(app.URL+"/")); err != nil {
 		t.Fatal(err)
 	}

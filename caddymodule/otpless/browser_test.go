@@ -1,40 +1,13 @@
 package otpless_test
 
 import (
-	"context"
-	"os/exec"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/passgate/caddy-passgate/internal/testenv"
 )
-
-// browser starts headless Debian chromium for one test.
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatal("chromium not found: install it (apt-get install chromium); the browser test drives a real one")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.WindowSize(1280, 800),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-	return ctx
-}
 
 // The magic link in a real browser: the emailed link opens passgate's
 // page, whose script posts its form, the browser lands on the app's page with
@@ -47,7 +20,7 @@ func TestMagicLinkInBrowser(t *testing.T) {
 	shop := newBackend(g, "shop", shopSecret)
 	want(t, shop.call("initiate/magiclink", map[string]any{"email": "web@example.com", "channels": []string{"EMAIL"}, "redirectURI": app.URL + "/welcome"}), 200, nil)
 	link := g.LinkFor("web@example.com")
-	ctx := browser(t)
+	ctx := testenv.Browser(t, chromedp.WindowSize(1280, 800))
 	// Opened as from a mail program: the page's script reads the device
 	// and presses the button itself.
 	if err := chromedp.Do(ctx, chromedp.Navigate(link), chromedp.WaitVisible(chromedp.ID("code"))); err != nil {

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,29 +15,6 @@ import (
 
 	"github.com/passgate/caddy-passgate/internal/testenv"
 )
-
-// browser starts headless Debian chromium for one test.
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatal("chromium not found: install it (apt-get install chromium); the CORS test drives a real browser")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-	return ctx
-}
 
 // appServer serves a page that loads supabase-js (the published browser
 // build) and makes a client for the gateway named in its query.
@@ -86,7 +62,7 @@ func run(t *testing.T, ctx context.Context, expr string) map[string]any {
 func TestBrowserCORS(t *testing.T) {
 	app, other := appServer(t), appServer(t)
 	g := testenv.StartGateway(t, testenv.WithExtra("compat supabase\n\t\tcors "+app.URL))
-	ctx := browser(t)
+	ctx := testenv.Browser(t)
 	if _, err := chromedp.Run(ctx, chromedp.Navigate(app.URL+"/?gw="+g.Base)); err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +109,7 @@ func TestBrowserCORS(t *testing.T) {
 func TestBrowserMagicLink(t *testing.T) {
 	app := appServer(t)
 	g := testenv.StartGateway(t, testenv.WithExtra("compat supabase\n\t\tcors "+app.URL+"\n\t\tredirect_origins "+app.URL))
-	ctx := browser(t)
+	ctx := testenv.Browser(t)
 	for _, tc := range []struct {
 		email string
 		open  func(link string)

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/passgate/caddy-passgate/internal/clock"
+	"github.com/passgate/caddy-passgate/internal/testenv"
 )
 
 // chromium starts headless Debian chromium for one test.
@@ -35,24 +35,7 @@ func chromium(t *testing.T, allow3PC bool) context.Context {
 			t.Fatal(err)
 		}
 	}
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatal("chromium not found: install it (apt-get install chromium); the Wacht browser test drives a real browser")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(dir),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-	return ctx
+	return testenv.Browser(t, chromedp.UserDataDir(dir))
 }
 
 // appPage is the app: a page on another site that calls the Wacht door as
