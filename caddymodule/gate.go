@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/passgate/caddy-passgate/caddymodule/access"
 	"github.com/passgate/caddy-passgate/caddymodule/native"
 	"github.com/passgate/caddy-passgate/internal/httpkit"
 	"github.com/passgate/caddy-passgate/verify"
@@ -105,15 +106,10 @@ func (p *Passgate) isPublic(r *http.Request) bool {
 		return false
 	}
 	path := r.URL.Path
-	if strings.Contains(path, ";") || hasDotSegment(strings.ReplaceAll(path, `\`, "/")) {
+	if strings.Contains(path, ";") || access.HasDotSegment(strings.ReplaceAll(path, `\`, "/")) {
 		return false
 	}
 	return p.public.Match(r) && (p.rules == nil || !p.rules.Covers(r))
-}
-
-func hasDotSegment(path string) bool {
-	return strings.Contains(path, "/./") || strings.Contains(path, "/../") ||
-		strings.HasSuffix(path, "/.") || strings.HasSuffix(path, "/..")
 }
 
 // dropCredentials removes passgate's session cookie from a request about

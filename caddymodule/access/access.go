@@ -92,7 +92,7 @@ func (rs *Rules) Denied(r *http.Request, roles []string) []string {
 //     /admin/.. once decoded), under /admin/.
 func readings(r *http.Request) []*http.Request {
 	p := r.URL.Path
-	if !strings.ContainsAny(p, `;\`) && !hasDotSegment(p) {
+	if !strings.ContainsAny(p, `;\`) && !HasDotSegment(p) {
 		return []*http.Request{r}
 	}
 	paths := []string{p}
@@ -125,7 +125,9 @@ func readings(r *http.Request) []*http.Request {
 	return out
 }
 
-func hasDotSegment(p string) bool {
+// HasDotSegment reports whether p has a "." or ".." segment, which a
+// server behind Caddy may resolve differently from Caddy's matchers.
+func HasDotSegment(p string) bool {
 	return strings.Contains(p, "/./") || strings.Contains(p, "/../") ||
 		strings.HasSuffix(p, "/.") || strings.HasSuffix(p, "/..")
 }
